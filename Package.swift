@@ -1,0 +1,99 @@
+// swift-tools-version:6.1
+// calibd: an unattended nightly calibration pipeline for echelle spectrographs.
+//
+// The target graph is the block diagram: C libraries at the bottom, small
+// libraries in the middle, thin executables on top.
+//
+//   CFITSIO ─► FITS ─► CalibCore ─┬─► CalibDB ─┬─► Pipeline ─┬─► Daemon (calibd)
+//                      (frames,   ├─► Recipes ─┘             └─► ctl    (calibctl)
+//                       config,   └─► Simulator (a simulated echelle night + truth) ─┘
+//                       rules)
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "calibd",
+    products: [
+        .executable(name: "calibd", targets: ["Daemon"]),
+        .executable(name: "calibctl", targets: ["ctl"]),
+        .library(name: "CalibPipeline", targets: ["Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries from Debian.
+        .systemLibrary(
+            name: "CFITSIO", path: "Sources/CFITSIO", pkgConfig: "cfitsio",
+            providers: [.apt(["libcfitsio-dev"])]),
+
+        // FITS reading and writing over cfitsio: values in, values out.
+        .target(name: "FITS", dependencies: ["CFITSIO"], swiftSettings: swiftSettings),
+
+        // The frame model: configuration, instrument profiles, header rules,
+        // observing nights, setups, images. Pure values, no I/O beyond YAML.
+        .target(
+            name: "CalibCore",
+            dependencies: ["FITS", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings),
+
+        // The calibration database (SQLite through GRDB).
+        .target(
+            name: "CalibDB",
+            dependencies: ["CalibCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
+
+        // Numerical reductions over arrays. No files, no database.
+        .target(name: "Recipes", dependencies: ["CalibCore"], swiftSettings: swiftSettings),
+
+        // The simulated echelle spectrograph and its truth.
+        .target(
+            name: "Simulator",
+            dependencies: ["CalibCore", "FITS", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings),
+
+        // The daemon's engine: watcher, ingest, scheduling, recipe execution.
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "FITS", "CalibCore", "CalibDB", "Recipes",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .executableTarget(
+            name: "Daemon",
+            dependencies: [
+                "Pipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "ctl",
+            dependencies: [
+                "Pipeline", "Simulator", "CalibDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .testTarget(name: "FITSTests", dependencies: ["FITS"], swiftSettings: swiftSettings),
+        .testTarget(name: "CalibCoreTests", dependencies: ["CalibCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "CalibDBTests", dependencies: ["CalibDB"], swiftSettings: swiftSettings),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Simulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "Simulator", "FITS", "CalibDB", "Daemon", "ctl"],
+            swiftSettings: swiftSettings),
+    ]
+)
