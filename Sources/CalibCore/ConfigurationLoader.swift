@@ -1,0 +1,167 @@
+import Foundation
+import Yams
+
+/// Reads `calibd.yaml` and the instrument profiles it points at, and checks
+/// them before anything runs. Every error names the file and the key.
+public enum ConfigurationLoader {
+    /// The shape of `calibd.yaml`.
+    private struct File: Decodable {
+        var watch: [String]?
+        var workspace: String?
+        var database: String?
+        var instruments: String?
+        var workers: Int?
+        var ingest: IngestSettings?
+
+        static let keys: Set<String> = ["watch", "workspace", "database", "instruments", "workers", "ingest"]
+    }
+
+    /// The shape of an instrument profile file.
+    private struct ProfileFile: Decodable {
+        var instrument: String
+        var identify: HeaderCondition
+        var night: NightRule
+        var timeKey: String?
+        var exposureTimeKey: String?
+        var setup: [String: String]
+        var template: TemplateKeys?
+        var detector: DetectorLayout?
+        var classification: [ClassificationRule]
+        var recipes: [RecipeSpec]?
+
+        static let keys: Set<String> = ["instrument", "identify", "night", "timeKey", "exposureTimeKey",
+                                        "setup", "template", "detector", "classification", "recipes", "description"]
+    }
+
+    /// Loads a configuration file and every `*.yaml` profile in its instruments directory.
+    public static func load(path: String) throws(ConfigurationError) -> CalibdConfiguration {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let base = url.deletingLastPathComponent().path
+        let file: File = try decode(File.self, at: url.path, knownKeys: File.keys)
+        func resolve(_ p: String) -> String {
+            let expanded = (p as NSString).expandingTildeInPath
+            return expanded.hasPrefix("/") ? expanded : URL(fileURLWithPath: base).appendingPathComponent(expanded).standardizedFileURL.path
+        }
+        let workers = file.workers ?? 2
+        guard (1...64).contains(workers) else {
+            throw ConfigurationError(file: url.path, key: "workers", message: "must be between 1 and 64, got \(workers)")
+        }
+        let ingest = file.ingest ?? IngestSettings()
+        for (key, value) in [("stableSeconds", ingest.stableSeconds), ("settleSeconds", ingest.settleSeconds),
+                             ("reconcileSeconds", ingest.reconcileSeconds), ("giveUpSeconds", ingest.giveUpSeconds)]
+        where !(value >= 0) {
+            throw ConfigurationError(file: url.path, key: "ingest.\(key)", message: "must be a non-negative number of seconds")
+        }
+        let instrumentsDirectory = resolve(file.instruments ?? "instruments")
+        let profiles = try loadProfiles(directory: instrumentsDirectory, configFile: url.path)
+        return CalibdConfiguration(
+            watch: (file.watch ?? []).map(resolve),
+            workspace: resolve(file.workspace ?? "workspace"),
+            databaseOverride: file.database.map(resolve),
+            workers: workers,
+            ingest: ingest,
+            profiles: profiles,
+            source: url.path)
+    }
+
+    /// Loads every profile in a directory, sorted by file name.
+    public static func loadProfiles(directory: String, configFile: String) throws(ConfigurationError) -> [InstrumentProfile] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        } catch {
+            throw ConfigurationError(file: configFile, key: "instruments",
+                                     message: "cannot read the instrument profile directory \(directory)")
+        }
+        guard !names.isEmpty else {
+            throw ConfigurationError(file: configFile, key: "instruments", message: "no instrument profiles (*.yaml) in \(directory)")
+        }
+        var profiles: [InstrumentProfile] = []
+        for name in names {
+            let profile = try loadProfile(path: (directory as NSString).appendingPathComponent(name))
+            if let other = profiles.first(where: { $0.name == profile.name }) {
+                throw ConfigurationError(file: profile.source, key: "instrument",
+                                         message: "instrument '\(profile.name)' is already defined in \(other.source)")
+            }
+            profiles.append(profile)
+        }
+        return profiles
+    }
+
+    /// Loads and validates one instrument profile.
+    public static func loadProfile(path: String) throws(ConfigurationError) -> InstrumentProfile {
+        let raw: ProfileFile = try decode(ProfileFile.self, at: path, knownKeys: ProfileFile.keys)
+        let profile = InstrumentProfile(
+            name: raw.instrument,
+            identify: raw.identify,
+            classification: raw.classification,
+            setupKeys: raw.setup,
+            night: raw.night,
+            timeKey: raw.timeKey ?? "MJD-OBS",
+            exposureTimeKey: raw.exposureTimeKey ?? "EXPTIME",
+            template: raw.template,
+            detector: raw.detector ?? DetectorLayout(),
+            recipes: raw.recipes ?? [],
+            source: path)
+        try validate(profile)
+        return profile
+    }
+
+    static func validate(_ p: InstrumentProfile) throws(ConfigurationError) {
+        func fail(_ key: String, _ message: String) -> ConfigurationError {
+            ConfigurationError(file: p.source, key: key, message: message)
+        }
+        guard !p.name.isEmpty, !p.name.contains(where: \.isWhitespace) else {
+            throw fail("instrument", "must be a non-empty name without spaces")
+        }
+        guard !p.classification.isEmpty else { throw fail("classification", "needs at least one rule") }
+        if let offset = p.night.utcOffsetHours, !(-14...14).contains(offset) {
+            throw fail("night.utcOffsetHours", "must be between -14 and 14 hours")
+        }
+        if p.night.utcOffsetHours == nil && p.night.siteLongitudeDeg == nil {
+            throw fail("night", "needs utcOffsetHours or siteLongitudeDeg to know when the night changes")
+        }
+        var seen: Set<String> = []
+        for (i, recipe) in p.recipes.enumerated() {
+            let key = "recipes[\(i)]"
+            guard seen.insert(recipe.name).inserted else { throw fail("\(key).name", "recipe '\(recipe.name)' is defined twice") }
+            guard recipe.inputs.min >= 1 else { throw fail("\(key).inputs.min", "must be at least 1") }
+            guard recipe.inputs.max >= recipe.inputs.min else {
+                throw fail("\(key).inputs.max", "must be at least inputs.min (\(recipe.inputs.min))")
+            }
+            for name in recipe.inputs.match where p.setupKeys[name] == nil && name != "exptime" && name != "lamp" {
+                throw fail("\(key).inputs.match", "'\(name)' is not a setup key of \(p.name) (known: \(p.setupKeys.keys.sorted().joined(separator: ", ")), exptime, lamp)")
+            }
+            for (metric, range) in recipe.qc {
+                if let lo = range.min, let hi = range.max, lo > hi {
+                    throw fail("\(key).qc.\(metric)", "min \(lo) is greater than max \(hi)")
+                }
+            }
+        }
+    }
+
+    /// Decodes a YAML file, rejecting keys the schema does not know (a
+    /// misspelt `wokers:` would otherwise be silently ignored).
+    static func decode<T: Decodable>(_ type: T.Type, at path: String, knownKeys: Set<String>) throws(ConfigurationError) -> T {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigurationError(file: path, key: "", message: "cannot read the file (\(error.localizedDescription))")
+        }
+        let node: Node?
+        do { node = try Yams.compose(yaml: text) } catch {
+            throw ConfigurationError(file: path, key: "", message: "not valid YAML: \(error)")
+        }
+        guard let mapping = node?.mapping else {
+            throw ConfigurationError(file: path, key: "", message: "expected a mapping of keys at the top level")
+        }
+        for key in mapping.keys.compactMap(\.string) where !knownKeys.contains(key) {
+            throw ConfigurationError(file: path, key: key, message: "unknown key (known: \(knownKeys.sorted().joined(separator: ", ")))")
+        }
+        do {
+            return try YAMLDecoder().decode(T.self, from: text)
+        } catch {
+            throw ConfigurationError.from(error, file: path)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// What a raw frame is, as decided by an instrument profile's header rules.
+///
+/// The set is closed on purpose: recipes, the database schema (a CHECK
+/// constraint) and `calibctl` all name these, so a profile cannot invent a
+/// type nothing downstream understands. Lamps (several flat lamps on one arm)
+/// are a separate attribute of a frame, not more cases here.
+public enum FrameType: String, Codable, Sendable, CaseIterable, Comparable {
+    case bias = "BIAS"
+    case dark = "DARK"
+    case flat = "FLAT"
+    /// Single-pinhole continuum frame used to trace the order centres.
+    case orderDefinition = "ORDERDEF"
+    /// Arc lamp through a single pinhole (dispersion solution).
+    case arcPinhole = "ARC_PINHOLE"
+    /// Arc lamp through a multi-pinhole mask (spatial solution).
+    case arcMultiPinhole = "ARC_MULTI_PINHOLE"
+    /// Arc lamp spectrum through the slit (lamp fluxes, long-slit).
+    case arcSlit = "ARC_SLIT"
+    case science = "SCIENCE"
+    case unknown = "UNKNOWN"
+
+    public static func < (lhs: FrameType, rhs: FrameType) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// Product types, named as the field names them.
+public enum ProductType: String, Codable, Sendable, CaseIterable {
+    case masterBias = "MBIAS"
+    case masterDark = "MDARK"
+    case orderCentres = "ORDER_CENTRES"
+    case masterFlat = "MFLAT"
+    case flat = "FLAT"
+    case blaze = "BLAZE"
+    case e2ds = "E2DS"
+    case dispersionMap = "DISP_MAP"
+    case dispersionImage = "DISP_IMAGE"
+    case lampFlux = "LAMP_FLUX"
+}

@@ -1,0 +1,84 @@
+import FITS
+
+/// Everything calibd knows about one instrument, read from
+/// `config/instruments/NAME.yaml`: how to recognise its files, how to
+/// classify them, what a setup is, how nights fall, and which recipes run on
+/// which frames with which QC ranges. No instrument name appears in code.
+public struct InstrumentProfile: Sendable {
+    /// Short name (`SIMECH`, `XSHOOTER`, `SPIROU`).
+    public var name: String
+    /// Which files belong to this profile (e.g. `{key: INSTRUME, equals: SIMECH}`).
+    public var identify: HeaderCondition
+    /// Ordered classification rules; the first that matches wins.
+    public var classification: [ClassificationRule]
+    /// Logical setup names mapped to the header keywords that hold them.
+    public var setupKeys: [String: String]
+    public var night: NightRule
+    /// Header keyword holding the exposure start time as MJD (UTC).
+    public var timeKey: String
+    /// Header keyword holding the exposure time in seconds.
+    public var exposureTimeKey: String
+    public var template: TemplateKeys?
+    public var detector: DetectorLayout
+    /// Recipes, in no particular order; the scheduler orders them by their upstream needs.
+    public var recipes: [RecipeSpec]
+    /// The file the profile was read from, for messages.
+    public var source: String
+
+    public func recipe(named name: String) -> RecipeSpec? { recipes.first { $0.name == name } }
+
+    /// Reads the setup of a frame. A key missing from the header reads as
+    /// `UNDEFINED` so that such frames only ever group with each other.
+    public func setup(of header: FITSHeader) -> Setup {
+        var setup = Setup()
+        for (name, key) in setupKeys {
+            setup[name] = header.string(key)?.trimmingCharacters(in: .whitespaces) ?? "UNDEFINED"
+        }
+        return setup
+    }
+}
+
+/// One line of the classification table.
+public struct ClassificationRule: Sendable, Decodable {
+    public var type: FrameType
+    public var when: HeaderCondition
+    /// A fixed lamp label for frames this rule matches (`QTH`, `D2`).
+    public var lamp: String?
+    /// Or the keyword holding the lamp name.
+    public var lampKey: String?
+}
+
+/// ESO-style template bookkeeping: frames of one template share its start
+/// time, and the template says how many exposures it takes.
+public struct TemplateKeys: Sendable, Codable, Equatable {
+    public var start: String
+    public var count: String
+    public var index: String?
+
+    public init(start: String, count: String, index: String? = nil) {
+        self.start = start; self.count = count; self.index = index
+    }
+}
+
+/// Where the light-sensitive area and the overscan lie in a raw frame.
+public struct DetectorLayout: Sendable, Codable, Equatable {
+    /// Keyword giving the number of overscan columns appended at high x.
+    public var overscanColumnsKey: String?
+    /// Keyword giving the number of prescan columns at low x.
+    public var prescanColumnsKey: String?
+    /// Keyword for the gain in e⁻/ADU.
+    public var gainKey: String?
+    /// Gain used when the header does not give one.
+    public var defaultGain: Double?
+    /// Saturation level in ADU.
+    public var saturationADU: Double?
+
+    public init(overscanColumnsKey: String? = nil, prescanColumnsKey: String? = nil,
+                gainKey: String? = nil, defaultGain: Double? = nil, saturationADU: Double? = nil) {
+        self.overscanColumnsKey = overscanColumnsKey
+        self.prescanColumnsKey = prescanColumnsKey
+        self.gainKey = gainKey
+        self.defaultGain = defaultGain
+        self.saturationADU = saturationADU
+    }
+}

@@ -1,0 +1,73 @@
+/// What one recipe needs and how its products are judged, as configured in
+/// an instrument profile:
+///
+/// ```yaml
+/// - name: mbias
+///   product: MBIAS
+///   inputs: {type: BIAS, min: 3, max: 30, match: [arm, binx, biny, readSpeed]}
+///   parameters: {clipSigma: 3.0, clipIterations: 5}
+///   qc:
+///     readNoiseADU: {min: 1.0, max: 8.0}
+/// ```
+public struct RecipeSpec: Sendable, Decodable, Equatable {
+    public var name: String
+    public var product: ProductType
+    public var inputs: InputSpec
+    /// Calibrations that must exist (from this night or by association) before the recipe can run.
+    public var upstream: [ProductType]
+    /// Numerical parameters by name; each recipe states its defaults and rejects names it does not know.
+    public var parameters: [String: Double]
+    /// Acceptable range per QC metric; a metric outside its range fails the product.
+    public var qc: [String: QCRange]
+
+    enum CodingKeys: String, CodingKey { case name, product, inputs, upstream, parameters, qc }
+
+    public init(name: String, product: ProductType, inputs: InputSpec, upstream: [ProductType] = [],
+                parameters: [String: Double] = [:], qc: [String: QCRange] = [:]) {
+        self.name = name; self.product = product; self.inputs = inputs
+        self.upstream = upstream; self.parameters = parameters; self.qc = qc
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        product = try c.decode(ProductType.self, forKey: .product)
+        inputs = try c.decode(InputSpec.self, forKey: .inputs)
+        upstream = try c.decodeIfPresent([ProductType].self, forKey: .upstream) ?? []
+        parameters = try c.decodeIfPresent([String: Double].self, forKey: .parameters) ?? [:]
+        qc = try c.decodeIfPresent([String: QCRange].self, forKey: .qc) ?? [:]
+    }
+}
+
+/// The raw frames a recipe combines.
+public struct InputSpec: Sendable, Decodable, Equatable {
+    public var type: FrameType
+    public var lamp: String?
+    public var min: Int
+    public var max: Int
+    /// Setup names that must agree across the set. Besides the profile's
+    /// setup keys, `exptime` and `lamp` may be named.
+    public var match: [String]
+
+    public init(type: FrameType, lamp: String? = nil, min: Int, max: Int, match: [String]) {
+        self.type = type; self.lamp = lamp; self.min = min; self.max = max; self.match = match
+    }
+}
+
+/// An acceptable interval for a QC metric; an open end is unbounded.
+public struct QCRange: Sendable, Codable, Equatable, CustomStringConvertible {
+    public var min: Double?
+    public var max: Double?
+
+    public init(min: Double? = nil, max: Double? = nil) { self.min = min; self.max = max }
+
+    /// NaN is never acceptable: a metric that could not be measured fails.
+    public func contains(_ value: Double) -> Bool {
+        guard !value.isNaN else { return false }
+        return (min.map { value >= $0 } ?? true) && (max.map { value <= $0 } ?? true)
+    }
+
+    public var description: String {
+        "[\(min.map { "\($0)" } ?? "-inf"), \(max.map { "\($0)" } ?? "+inf")]"
+    }
+}
