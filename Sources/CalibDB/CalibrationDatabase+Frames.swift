@@ -1,0 +1,101 @@
+import CalibCore
+import Foundation
+import GRDB
+
+/// What the database knows of a path from an earlier ingest.
+public struct KnownPath: Sendable, Equatable {
+    public var frameId: Int64
+    public var sizeBytes: Int64
+    public var mtime: Double
+}
+
+extension CalibrationDatabase {
+    public func frame(checksum: String) throws -> FrameRecord? {
+        try read { db in try FrameRecord.filter(FrameRecord.Columns.checksum == checksum).fetchOne(db) }
+    }
+
+    public func frame(id: Int64) throws -> FrameRecord? {
+        try read { db in try FrameRecord.fetchOne(db, key: id) }
+    }
+
+    public func knownPath(_ path: String) throws -> KnownPath? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT frame_id, size_bytes, mtime FROM frame_path WHERE path = ?", arguments: [path])
+                .map { KnownPath(frameId: $0["frame_id"], sizeBytes: $0["size_bytes"], mtime: $0["mtime"]) }
+        }
+    }
+
+    /// Records a frame's content, or — when the same bytes are already known
+    /// under another path — only the new path. Returns the frame and whether
+    /// it is new. Atomic: two ingesters racing on one file record it once.
+    @discardableResult
+    public func record(frame: FrameRecord, seenAt path: String, mtime: Double) throws -> (frame: FrameRecord, isNew: Bool) {
+        try write { db in
+            var isNew = false
+            var stored = try FrameRecord.filter(FrameRecord.Columns.checksum == frame.checksum).fetchOne(db)
+            if stored == nil {
+                var inserted = frame
+                try inserted.insert(db)
+                stored = inserted
+                isNew = true
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO frame_path (path, frame_id, size_bytes, mtime, seen_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(path) DO UPDATE SET frame_id = excluded.frame_id, size_bytes = excluded.size_bytes,
+                        mtime = excluded.mtime, seen_at = excluded.seen_at
+                    """,
+                arguments: [path, stored!.id!, frame.sizeBytes, mtime, frame.recordedAt])
+            return (stored!, isNew)
+        }
+    }
+
+    /// Usable frames of an instrument (optionally one night), as the scheduler sees them.
+    public func frameSummaries(instrument: String? = nil, nights: [String]? = nil) throws -> [FrameSummary] {
+        try read { db in
+            var request = FrameRecord.filter(FrameRecord.Columns.status == FrameRecord.Status.ok.rawValue)
+            if let instrument { request = request.filter(FrameRecord.Columns.instrument == instrument) }
+            if let nights { request = request.filter(nights.contains(FrameRecord.Columns.night)) }
+            return try request.fetchAll(db).compactMap(\.summary)
+        }
+    }
+
+    /// Frames for listings, newest first. `problemsOnly` keeps frames
+    /// recorded with a reason whose bytes are still the current content of
+    /// some path (a half-written file that later completed is not listed).
+    public func frames(night: String? = nil, problemsOnly: Bool = false, limit: Int = 10_000) throws -> [FrameListing] {
+        try read { db in
+            var sql = """
+                SELECT f.*, (SELECT group_concat(p.path, char(10)) FROM frame_path p WHERE p.frame_id = f.id) AS paths
+                FROM frame f WHERE 1 = 1
+                """
+            var arguments: StatementArguments = []
+            if let night { sql += " AND f.night = ?"; arguments += [night] }
+            if problemsOnly { sql += " AND f.status = 'problem' AND EXISTS (SELECT 1 FROM frame_path p WHERE p.frame_id = f.id)" }
+            sql += " ORDER BY f.recorded_at DESC, f.id DESC LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                FrameListing(frame: try FrameRecord(row: row),
+                             paths: (row["paths"] as String?)?.split(separator: "\n").map(String.init) ?? [])
+            }
+        }
+    }
+
+    /// Frame counts by type for a night.
+    public func frameCounts(night: String) throws -> [String: Int] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT frame_type, COUNT(*) AS n FROM frame WHERE night = ? GROUP BY frame_type", arguments: [night])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["frame_type"] as String, $0["n"] as Int) })
+        }
+    }
+
+    public func frameCount() throws -> Int {
+        try read { db in try FrameRecord.fetchCount(db) }
+    }
+}
+
+/// A frame with every path its bytes were seen at.
+public struct FrameListing: Sendable, Codable, Equatable {
+    public var frame: FrameRecord
+    public var paths: [String]
+}

@@ -1,0 +1,146 @@
+import CalibCore
+import GRDB
+
+/// The database schema as migrations. A shipped migration never changes;
+/// the schema evolves by adding migrations. Invariants live in the schema:
+/// NOT NULL, CHECK on every state or type column, foreign keys, UNIQUE on
+/// identities (a frame's checksum, a job's dedupe key, a product's path).
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: frames, jobs, products, QC") { db in
+            let frameTypes = FrameType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+            let productTypes = ProductType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+            let jobStates = JobState.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+            try db.execute(sql: """
+                CREATE TABLE frame (
+                    id INTEGER PRIMARY KEY,
+                    checksum TEXT NOT NULL UNIQUE,          -- SHA-256 of the file's bytes: a frame's identity
+                    path TEXT NOT NULL,                     -- where it was first seen
+                    size_bytes INTEGER NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('ok', 'problem')),
+                    problem TEXT CHECK ((status = 'problem') = (problem IS NOT NULL)),
+                    instrument TEXT,
+                    frame_type TEXT NOT NULL CHECK (frame_type IN (\(frameTypes))),
+                    lamp TEXT,
+                    night TEXT,
+                    setup TEXT,
+                    mjd_obs REAL,
+                    exptime REAL,
+                    tpl_start TEXT,
+                    tpl_nexp INTEGER,
+                    recorded_at REAL NOT NULL
+                );
+                CREATE INDEX frame_by_night ON frame(night, instrument, frame_type);
+                CREATE INDEX frame_by_status ON frame(status);
+
+                -- Every path a frame's bytes were seen at (renamed or re-copied files).
+                CREATE TABLE frame_path (
+                    path TEXT PRIMARY KEY,
+                    frame_id INTEGER NOT NULL REFERENCES frame(id),
+                    size_bytes INTEGER NOT NULL,
+                    mtime REAL NOT NULL,                    -- lets a rescan skip unchanged files without re-reading them
+                    seen_at REAL NOT NULL
+                );
+                CREATE INDEX frame_path_by_frame ON frame_path(frame_id);
+
+                CREATE TABLE job (
+                    id INTEGER PRIMARY KEY,
+                    -- recipe + version + parameters + sorted input checksums: the same work is never done twice
+                    dedupe_key TEXT NOT NULL UNIQUE,
+                    recipe TEXT NOT NULL,
+                    recipe_version TEXT NOT NULL,
+                    parameters TEXT NOT NULL,
+                    instrument TEXT NOT NULL,
+                    night TEXT NOT NULL,
+                    setup TEXT NOT NULL,
+                    product_type TEXT NOT NULL CHECK (product_type IN (\(productTypes))),
+                    state TEXT NOT NULL CHECK (state IN (\(jobStates))),
+                    reason TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    max_attempts INTEGER NOT NULL DEFAULT 3,
+                    not_before REAL,
+                    lease_owner TEXT,
+                    lease_expires_at REAL,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    started_at REAL,
+                    finished_at REAL
+                );
+                CREATE INDEX job_by_state ON job(state, not_before);
+                CREATE INDEX job_by_night ON job(night, recipe, setup);
+
+                CREATE TABLE job_input (
+                    job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+                    frame_id INTEGER NOT NULL REFERENCES frame(id),
+                    PRIMARY KEY (job_id, frame_id)
+                );
+
+                -- Append-only history of every job's states, for "what happened".
+                CREATE TABLE job_event (
+                    id INTEGER PRIMARY KEY,
+                    job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+                    at REAL NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN (\(jobStates))),
+                    message TEXT
+                );
+                CREATE INDEX job_event_by_job ON job_event(job_id, at);
+
+                CREATE TABLE product (
+                    id INTEGER PRIMARY KEY,
+                    job_id INTEGER NOT NULL REFERENCES job(id),
+                    product_type TEXT NOT NULL CHECK (product_type IN (\(productTypes))),
+                    instrument TEXT NOT NULL,
+                    night TEXT NOT NULL,
+                    setup TEXT NOT NULL,
+                    mjd REAL NOT NULL,                      -- mean MJD of the inputs
+                    path TEXT NOT NULL UNIQUE,
+                    checksum TEXT NOT NULL,
+                    recipe TEXT NOT NULL,
+                    recipe_version TEXT NOT NULL,
+                    qc_passed INTEGER NOT NULL CHECK (qc_passed IN (0, 1)),
+                    superseded_by INTEGER REFERENCES product(id),
+                    created_at REAL NOT NULL
+                );
+                CREATE INDEX product_lookup ON product(product_type, instrument, night, setup);
+
+                -- Which calibrations a product was made with.
+                CREATE TABLE product_used (
+                    product_id INTEGER NOT NULL REFERENCES product(id) ON DELETE CASCADE,
+                    used_product_id INTEGER NOT NULL REFERENCES product(id),
+                    PRIMARY KEY (product_id, used_product_id)
+                );
+
+                CREATE TABLE qc_metric (
+                    product_id INTEGER NOT NULL REFERENCES product(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    value REAL,                             -- NULL when it could not be measured (NaN)
+                    unit TEXT NOT NULL DEFAULT '',
+                    range_min REAL,
+                    range_max REAL,
+                    passed INTEGER NOT NULL CHECK (passed IN (0, 1)),
+                    PRIMARY KEY (product_id, name)
+                );
+                CREATE INDEX qc_metric_by_name ON qc_metric(name);
+
+                -- Requests from calibctl to the running daemon (pause, rerun, …).
+                CREATE TABLE control_request (
+                    id INTEGER PRIMARY KEY,
+                    command TEXT NOT NULL,
+                    argument TEXT,
+                    requested_at REAL NOT NULL,
+                    handled_at REAL,
+                    outcome TEXT
+                );
+
+                -- Small key/value state of the daemon (paused, heartbeat, start time).
+                CREATE TABLE daemon_state (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}

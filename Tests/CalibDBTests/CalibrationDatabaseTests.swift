@@ -1,0 +1,145 @@
+import CalibCore
+import CalibDB
+import Foundation
+import Testing
+
+/// A fresh database file in a temporary directory.
+func makeDatabase() throws -> CalibrationDatabase {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("calibdb-\(UUID().uuidString)").path
+    return try CalibrationDatabase(path: dir + "/calibd.sqlite")
+}
+
+func makeFrame(_ checksum: String, type: FrameType = .bias, night: String = "2026-11-21", setup: String = "arm=RED",
+               mjd: Double = 61000.9, at: Date = Date(timeIntervalSince1970: 1_800_000_000)) -> FrameRecord {
+    FrameRecord(checksum: checksum, path: "/raw/\(checksum).fits", sizeBytes: 1000, status: .ok, instrument: "SIMECH",
+                frameType: type, night: night, setup: setup, mjdObs: mjd, exptime: 0, recordedAt: at)
+}
+
+@Suite("Calibration database")
+struct CalibrationDatabaseTests {
+    @Test("A frame is recorded once by checksum; another path to the same bytes is an alias")
+    func frameIdentity() throws {
+        let db = try makeDatabase()
+        let (first, isNew) = try db.record(frame: makeFrame("aaa"), seenAt: "/raw/a.fits", mtime: 1)
+        #expect(isNew)
+        let (second, isNew2) = try db.record(frame: makeFrame("aaa"), seenAt: "/raw/copy/a.fits", mtime: 2)
+        #expect(!isNew2)
+        #expect(second.id == first.id)
+        #expect(try db.frameCount() == 1)
+        #expect(try db.frames().first?.paths.sorted() == ["/raw/a.fits", "/raw/copy/a.fits"])
+        #expect(try db.knownPath("/raw/copy/a.fits") == KnownPath(frameId: first.id!, sizeBytes: 1000, mtime: 2))
+        #expect(try db.integrityCheck() == "ok")
+    }
+
+    @Test("The schema refuses a problem without a reason")
+    func schemaInvariant() throws {
+        let db = try makeDatabase()
+        var bad = makeFrame("bbb")
+        bad.status = .problem
+        #expect(throws: (any Error).self) { try db.record(frame: bad, seenAt: "/raw/b.fits", mtime: 1) }
+    }
+
+    func plan(_ db: CalibrationDatabase, _ checksums: [String]) throws -> PlannedJob {
+        var inputs: [FrameSummary] = []
+        for c in checksums {
+            let (frame, _) = try db.record(frame: makeFrame(c), seenAt: "/raw/\(c).fits", mtime: 1)
+            inputs.append(frame.summary!)
+        }
+        return PlannedJob(recipe: "mbias", recipeVersion: "1.0", parameters: "{}", instrument: "SIMECH",
+                          night: "2026-11-21", setup: "arm=RED", productType: .masterBias, inputs: inputs)
+    }
+
+    @Test("The same work is never queued twice; a changed input set supersedes a queued job")
+    func dedupe() throws {
+        let db = try makeDatabase()
+        let (job, created) = try db.ensureJob(try plan(db, ["1", "2", "3"]))
+        #expect(created)
+        let (again, createdAgain) = try db.ensureJob(try plan(db, ["3", "2", "1"]))
+        #expect(!createdAgain)
+        #expect(again.id == job.id)
+        let (bigger, _) = try db.ensureJob(try plan(db, ["1", "2", "3", "4"]))
+        #expect(try db.job(id: job.id!)?.state == .superseded)
+        #expect(try db.job(id: bigger.id!)?.state == .queued)
+    }
+
+    @Test("Completion is fenced by lease owner and attempt")
+    func leaseFencing() throws {
+        let db = try makeDatabase()
+        try db.ensureJob(try plan(db, ["1", "2", "3"]))
+        let claimed = try #require(try db.claimNextJob(owner: "worker-a", lease: 60))
+        #expect(try db.claimNextJob(owner: "worker-b", lease: 60) == nil)
+        // worker-a's lease lapses; the job is re-queued and worker-b takes it.
+        #expect(try db.recoverLeases(now: Date().addingTimeInterval(120)) == 1)
+        let retaken = try #require(try db.claimNextJob(owner: "worker-b", lease: 60))
+        #expect(retaken.attempts == 2)
+        let draft = ProductDraft(productType: .masterBias, mjd: 61000.9, path: "/ws/p.fits", checksum: "x", qcPassed: true, metrics: [])
+        #expect(throws: LeaseLostError.self) { try db.complete(job: claimed, outcome: .succeeded, products: [draft]) }
+        #expect(throws: LeaseLostError.self) { try db.heartbeat(job: claimed, lease: 60) }
+        try db.complete(job: retaken, outcome: .succeeded, products: [draft])
+        #expect(try db.job(id: retaken.id!)?.state == .succeeded)
+        #expect(try db.products().count == 1)
+        let history = try db.events(ofJob: retaken.id!).map(\.state)
+        #expect(history == [.queued, .running, .queued, .running, .succeeded])
+    }
+
+    @Test("Failures retry with back-off, then stay failed with the error")
+    func retries() throws {
+        let db = try makeDatabase()
+        var planned = try plan(db, ["1", "2", "3"])
+        planned.maxAttempts = 2
+        try db.ensureJob(planned)
+        let t0 = Date()
+        let first = try #require(try db.claimNextJob(owner: "w", lease: 60, now: t0))
+        try db.fail(job: first, error: "disk full", retryAfter: 30, now: t0)
+        #expect(try db.claimNextJob(owner: "w", lease: 60, now: t0.addingTimeInterval(10)) == nil)  // backing off
+        let second = try #require(try db.claimNextJob(owner: "w", lease: 60, now: t0.addingTimeInterval(31)))
+        try db.fail(job: second, error: "disk full again", retryAfter: 30, now: t0.addingTimeInterval(31))
+        let final = try #require(try db.job(id: first.id!))
+        #expect(final.state == .failed)
+        #expect(final.reason == "disk full again")
+    }
+
+    @Test("A newer product of the same type, night and setup supersedes the older and its job")
+    func supersede() throws {
+        let db = try makeDatabase()
+        try db.ensureJob(try plan(db, ["1", "2", "3"]))
+        let a = try #require(try db.claimNextJob(owner: "w", lease: 60))
+        let metric = QCMetricDraft(name: "readNoiseADU", value: 3.1, unit: "ADU", range: QCRange(min: 1, max: 8))
+        try db.complete(job: a, outcome: .succeeded, products: [
+            ProductDraft(productType: .masterBias, mjd: 61000.9, path: "/ws/a.fits", checksum: "a", qcPassed: true, metrics: [metric])])
+        try db.ensureJob(try plan(db, ["1", "2", "3", "4"]))
+        let b = try #require(try db.claimNextJob(owner: "w", lease: 60))
+        try db.complete(job: b, outcome: .succeeded, products: [
+            ProductDraft(productType: .masterBias, mjd: 61000.9, path: "/ws/b.fits", checksum: "b", qcPassed: true, metrics: [metric])])
+        let products = try db.products()
+        #expect(products.first { $0.path == "/ws/a.fits" }?.supersededBy == products.first { $0.path == "/ws/b.fits" }?.id)
+        #expect(try db.job(id: a.id!)?.state == .superseded)
+        let choice = try CalibrationSelector(database: db).best(type: .masterBias, instrument: "SIMECH",
+                                                                night: ObservingNight("2026-11-21")!, setup: Setup(["arm": "RED"]))
+        #expect(choice.chosen?.product.path == "/ws/b.fits")
+        #expect(choice.candidates.first { $0.product.path == "/ws/a.fits" }?.rejection?.contains("superseded") == true)
+        #expect(try db.metrics(ofProduct: choice.chosen!.product.id!).first?.passed == true)
+    }
+
+    @Test("Best calibration prefers the same night, then the nearest; never a QC failure")
+    func bestChoice() throws {
+        let db = try makeDatabase()
+        for (night, mjd, passed, path) in [("2026-11-19", 60998.9, true, "/ws/19.fits"), ("2026-11-21", 61000.9, false, "/ws/21.fits"),
+                                           ("2026-11-24", 61003.9, true, "/ws/24.fits")] {
+            var planned = try plan(db, ["\(night)-1", "\(night)-2", "\(night)-3"])
+            planned.night = night
+            try db.ensureJob(planned)
+            let job = try #require(try db.claimNextJob(owner: "w", lease: 60))
+            try db.complete(job: job, outcome: passed ? .succeeded : .qcFailed("x"), products: [
+                ProductDraft(productType: .masterBias, mjd: mjd, path: path, checksum: path, qcPassed: passed, metrics: [])])
+        }
+        let choice = try CalibrationSelector(database: db).best(type: .masterBias, instrument: "SIMECH",
+                                                                night: ObservingNight("2026-11-21")!, setup: Setup())
+        #expect(choice.chosen?.product.path == "/ws/19.fits")  // 2 days before beats 3 days after; 21 failed QC
+        #expect(choice.candidates.first { $0.product.path == "/ws/21.fits" }?.rejection == "failed QC")
+        let none = try CalibrationSelector(database: db).best(type: .masterDark, instrument: "SIMECH",
+                                                              night: ObservingNight("2026-11-21")!, setup: Setup())
+        #expect(none.chosen == nil)
+        #expect(none.explanation.contains("no MDARK product exists"))
+    }
+}
