@@ -6,6 +6,10 @@ public struct Classification: Sendable, Equatable {
     public var lamp: String?
     /// Why the frame could not be classified, when it could not (else nil).
     public var problem: String?
+
+    public init(type: FrameType, lamp: String? = nil, problem: String? = nil) {
+        self.type = type; self.lamp = lamp; self.problem = problem
+    }
 }
 
 extension InstrumentProfile {

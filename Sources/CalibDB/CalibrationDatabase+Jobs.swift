@@ -277,7 +277,7 @@ extension CalibrationDatabase {
     }
 
     public func events(ofJob id: Int64) throws -> [JobEventRecord] {
-        try read { db in try JobEventRecord.filter(Column("job_id") == id).order(Column("at"), Column("id")).fetchAll(db) }
+        try read { db in try JobEventRecord.filter(Column("job_id") == id).order(Column("id")).fetchAll(db) }
     }
 
     public func jobCounts() throws -> [JobState: Int] {

@@ -5,11 +5,11 @@ import Testing
 struct ObservingNightTests {
     @Test("MJD and calendar dates round-trip")
     func mjdRoundTrip() {
-        // MJD 0 is 1858-11-17; MJD 51544 is 2000-01-01; MJD 61000 is 2025-11-05.
+        // MJD 0 is 1858-11-17; MJD 51544 is 2000-01-01; MJD 61000 is 2025-11-21.
         #expect(ObservingNight(mjdDate: 0.5) == ObservingNight(year: 1858, month: 11, day: 17))
         #expect(ObservingNight(mjdDate: 51544.0) == ObservingNight(year: 2000, month: 1, day: 1))
         #expect(ObservingNight(year: 2000, month: 1, day: 1).startDateMJD == 51544)
-        #expect(ObservingNight(year: 2025, month: 11, day: 5).startDateMJD == 61000)
+        #expect(ObservingNight(year: 2025, month: 11, day: 21).startDateMJD == 61000)
         for mjd in stride(from: 50000.0, to: 62000, by: 97) {
             #expect(ObservingNight(mjdDate: mjd).startDateMJD == mjd)
         }

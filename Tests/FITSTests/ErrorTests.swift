@@ -65,7 +65,7 @@ import Testing
     @Test func emptyFile() throws {
         let scratch = try Scratch()
         let path = scratch.path("empty.fits")
-        FileManager.default.createFile(atPath: path, contents: Data())
+        _ = FileManager.default.createFile(atPath: path, contents: Data())
         guard case .failure(let error) = FITSIntegrity.check(path: path) else {
             Issue.record("empty file passed the structural check")
             return
@@ -118,7 +118,7 @@ import Testing
             return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
         for (path, error) in errors {
-            let messages = try #require(error).messages
+            let messages = try #require(error as FITSError?).messages
             #expect(messages.contains(path))
             #expect(!messages.contains { message in paths.contains { $0 != path && message.contains($0) } })
         }

@@ -1,0 +1,86 @@
+import ArgumentParser
+import CalibCore
+import Foundation
+import Logging
+import Pipeline
+import ServiceLifecycle
+
+@main
+struct CalibdCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibd",
+        abstract: "Unattended nightly calibration of echelle spectrograph data.",
+        discussion: """
+            Watches raw-data directories, classifies each FITS frame by its instrument profile, groups \
+            frames into complete input sets and runs the calibration recipes in dependency order, \
+            recording frames, jobs, products and QC in the calibration database.
+
+            Examples:
+              calibd --config /etc/calibd/calibd.yaml
+              calibd --config config/calibd.yaml --watch /data/raw --workspace /tmp/ws --once
+            """)
+
+    @Option(help: "Configuration file (default: $CALIBD_CONFIG, ./config/calibd.yaml, /etc/calibd/calibd.yaml).")
+    var config: String?
+
+    @Option(help: "Raw-data directory to watch; repeat for several. Replaces the configured list.")
+    var watch: [String] = []
+
+    @Option(help: "Workspace for products, logs and (by default) the database.")
+    var workspace: String?
+
+    @Flag(help: "Process everything present, run every complete job, print a summary and exit.")
+    var once = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown log level '\(logLevel)'")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "calibd")
+        let configuration: CalibdConfiguration
+        do {
+            configuration = try ConfigurationLocator.load(configPath: config, watch: watch, workspace: workspace)
+        } catch let error as ConfigurationError {
+            throw ValidationError("\(error)")
+        }
+        guard !configuration.watch.isEmpty else {
+            throw ValidationError("no raw-data directory to watch: give --watch DIR or 'watch:' in \(configuration.source ?? "the configuration")")
+        }
+        let engine = try CalibrationEngine(configuration: configuration, logger: logger)
+        if once {
+            let started = Date()
+            let summary = try await engine.runBatch()
+            let seconds = Date().timeIntervalSince(started)
+            print("calibd --once: \(summary.scan.recorded) frames recorded, \(summary.scan.problems) problems, "
+                  + "\(summary.scan.aliases) duplicates, \(summary.jobsRun) jobs run in \(String(format: "%.1f", seconds)) s")
+            print("workspace: \(configuration.workspace)\n")
+            print(try NightReport(database: engine.database).render(), terminator: "")
+            if !summary.waiting.isEmpty {
+                print("\nInput sets not run:")
+                for w in summary.waiting { print("  \(w.recipe) \(w.night) \(w.setup): \(w.reason)") }
+            }
+            return
+        }
+        try engine.recoverAfterRestart()
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: IngestService(engine: engine)),
+                .init(service: SchedulerService(engine: engine)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,142 @@
+import CalibCore
+import CalibDB
+import Foundation
+import Glibc
+import Logging
+
+/// The daemon's engine, shared by the long-running services and `--once`:
+/// recovery after a crash, scanning, planning and running jobs.
+public final class CalibrationEngine: Sendable {
+    public let configuration: CalibdConfiguration
+    public let database: CalibrationDatabase
+    public let logger: Logger
+    /// Who holds leases: host, process id and start time, unique per daemon run.
+    public let owner: String
+    public let ingester: FrameIngester
+    public let planner: JobPlanner
+    public let runner: JobRunner
+
+    public init(configuration: CalibdConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        for directory in [configuration.workspace, configuration.productsDirectory, configuration.logsDirectory] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        database = try CalibrationDatabase(path: configuration.database)
+        owner = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(Int(Date().timeIntervalSince1970))"
+        ingester = FrameIngester(configuration: configuration, database: database, logger: logger)
+        planner = JobPlanner(configuration: configuration, database: database, logger: logger)
+        runner = JobRunner(configuration: configuration, database: database, logger: logger)
+    }
+
+    /// After a crash: re-queues jobs whose daemon is gone and removes
+    /// half-written product files.
+    @discardableResult
+    public func recoverAfterRestart() throws -> (requeued: Int, orphansRemoved: Int) {
+        var requeued = try database.recoverLeases()
+        let host = ProcessInfo.processInfo.hostName
+        for job in try database.jobs(states: [.running]) {
+            guard let holder = job.leaseOwner else { continue }
+            let parts = holder.split(separator: "/")
+            // A lease held by a dead process on this host cannot be renewed: take the work back now
+            // rather than waiting for the lease to lapse.
+            if parts.count == 3, parts[0] == host, let pid = Int32(parts[1]), kill(pid, 0) != 0 || (pid == getpid() && holder != owner) {
+                requeued += try database.recoverLeases(owner: holder)
+            }
+        }
+        let orphans = ProductWriter.removeOrphans(under: configuration.productsDirectory)
+        if requeued > 0 || orphans > 0 {
+            logger.notice("recovered after restart", metadata: ["jobs.requeued": "\(requeued)", "orphans.removed": "\(orphans)"])
+        }
+        return (requeued, orphans)
+    }
+
+    /// Every file under the watched roots, in a stable order. Symbolic links
+    /// to files are included (the ingester resolves them); links to
+    /// directories are not followed, so a loop cannot trap the scan.
+    public func filesUnderRoots() -> [String] {
+        var files: [String] = []
+        for root in configuration.watch {
+            guard let walker = FileManager.default.enumerator(atPath: root) else { continue }
+            for case let relative as String in walker {
+                let path = (root as NSString).appendingPathComponent(relative)
+                var st = stat()
+                guard lstat(path, &st) == 0 else { continue }
+                let kind = st.st_mode & S_IFMT
+                if kind == S_IFREG || kind == S_IFLNK { files.append(path) }
+            }
+        }
+        return files.sorted()
+    }
+
+    public struct ScanReport: Sendable {
+        public var recorded = 0
+        public var problems = 0
+        public var aliases = 0
+        public var unchanged = 0
+        public var ignored = 0
+        public var deferred: [String: Date] = [:]
+    }
+
+    /// Offers every file under the roots to the ingester (the reconciliation scan).
+    public func scan(assumeComplete: Bool, now: Date = Date()) throws -> ScanReport {
+        var report = ScanReport()
+        for path in filesUnderRoots() {
+            try tally(ingester.ingest(path: path, now: now, assumeComplete: assumeComplete), path: path, into: &report)
+        }
+        return report
+    }
+
+    func tally(_ outcome: IngestOutcome, path: String, into report: inout ScanReport) {
+        switch outcome {
+        case .recorded(let frame): if frame.status == .ok { report.recorded += 1 } else { report.problems += 1 }
+        case .alias: report.aliases += 1
+        case .unchanged: report.unchanged += 1
+        case .ignored: report.ignored += 1
+        case .deferred(_, let retryAt): report.deferred[path] = retryAt
+        }
+    }
+
+    /// Claims and runs queued jobs, up to `workers` at a time, until none is
+    /// runnable. Returns how many ran.
+    public func runQueuedJobs(shouldContinue: @escaping @Sendable () -> Bool = { true }) async -> Int {
+        let workers = configuration.workers
+        return await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<workers {
+                group.addTask { [self] in
+                    var ran = 0
+                    while shouldContinue(), let job = try? database.claimNextJob(owner: owner, lease: runner.leaseSeconds) {
+                        await runner.run(job)
+                        ran += 1
+                    }
+                    return ran
+                }
+            }
+            return await group.reduce(0, +)
+        }
+    }
+
+    public struct BatchSummary: Sendable {
+        public var scan: ScanReport
+        public var jobsRun: Int
+        public var waiting: [JobPlanner.Waiting]
+    }
+
+    /// `calibd --once`: take every file present, run every job whose inputs
+    /// are complete (in dependency order, as products unlock their
+    /// dependants), and stop.
+    public func runBatch() async throws -> BatchSummary {
+        try recoverAfterRestart()
+        let scan = try scan(assumeComplete: true)
+        var jobsRun = 0
+        var waiting: [JobPlanner.Waiting] = []
+        while true {
+            let report = try planner.plan(settleSeconds: 0)
+            waiting = report.waiting
+            let ran = await runQueuedJobs()
+            jobsRun += ran
+            if report.created.isEmpty && ran == 0 { break }
+        }
+        return BatchSummary(scan: scan, jobsRun: jobsRun, waiting: waiting)
+    }
+}

@@ -1,0 +1,75 @@
+import CalibCore
+import FITS
+import Foundation
+import Recipes
+
+/// Raw frames on disk, read a strip of rows at a time for stacking.
+///
+/// The files stay open for the life of the stack (cfitsio handles are not
+/// thread-safe, so reads are serialised by a lock; the stacking itself runs
+/// in parallel on the strips once read).
+public final class FITSFrameStack: FrameStripSource, @unchecked Sendable {
+    public let paths: [String]
+    public let width: Int
+    public let height: Int
+    public let headers: [FITSHeader]
+    private let files: [FITSFile]
+    private let lock = NSLock()
+
+    public var frameCount: Int { files.count }
+
+    public init(paths: [String]) throws {
+        var files: [FITSFile] = []
+        var headers: [FITSHeader] = []
+        var shape: [Int]?
+        for path in paths {
+            let file = try FITSFile.open(path)
+            let hdu = try file.firstImageHDU()
+            try file.moveTo(hdu: hdu)
+            let this = try file.imageShape()
+            guard this.count == 2 else {
+                throw PipelineError.inputMismatch("\(path) is not a 2D image (NAXIS = \(this.count))")
+            }
+            if let shape, shape != this {
+                throw PipelineError.inputMismatch("\(path) is \(this[0])×\(this[1]) but \(paths[0]) is \(shape[0])×\(shape[1])")
+            }
+            shape = this
+            headers.append(try file.readHeader())
+            files.append(file)
+        }
+        guard let shape else { throw PipelineError.inputMismatch("no input frames") }
+        self.paths = paths
+        self.files = files
+        self.headers = headers
+        width = shape[0]
+        height = shape[1]
+    }
+
+    public func read(frame: Int, rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try lock.withLock { try files[frame].readRows(rows, into: buffer) }
+    }
+
+    /// Reads a whole frame (for recipes that need it entire).
+    public func image(_ frame: Int) throws -> Image {
+        var pixels = [Float](repeating: 0, count: width * height)
+        try pixels.withUnsafeMutableBufferPointer { try read(frame: frame, rows: 0..<height, into: $0) }
+        return Image(width: width, height: height, pixels: pixels)
+    }
+}
+
+/// Errors of the pipeline itself (not of one bad frame, which is recorded instead).
+public enum PipelineError: Error, CustomStringConvertible {
+    case inputMismatch(String)
+    case unknownRecipe(String)
+    case configuration(String)
+    case productWrite(String)
+
+    public var description: String {
+        switch self {
+        case .inputMismatch(let s): "inputs do not fit together: \(s)"
+        case .unknownRecipe(let s): "no recipe implementation named '\(s)'"
+        case .configuration(let s): "configuration: \(s)"
+        case .productWrite(let s): "writing product: \(s)"
+        }
+    }
+}

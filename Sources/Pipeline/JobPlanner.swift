@@ -1,0 +1,105 @@
+import CalibCore
+import CalibDB
+import Foundation
+import Logging
+
+/// Turns recorded frames into jobs: for every recipe of every profile, in
+/// dependency order, finds the complete input sets whose upstream
+/// calibrations exist and makes sure a job exists for each.
+public struct JobPlanner: Sendable {
+    public let configuration: CalibdConfiguration
+    public let database: CalibrationDatabase
+    public let logger: Logger
+
+    public init(configuration: CalibdConfiguration, database: CalibrationDatabase, logger: Logger) {
+        self.configuration = configuration; self.database = database; self.logger = logger
+    }
+
+    /// An input set that cannot run yet, and why.
+    public struct Waiting: Sendable, Equatable {
+        public var recipe: String
+        public var night: String
+        public var setup: String
+        public var reason: String
+    }
+
+    public struct Report: Sendable {
+        public var created: [JobRecord] = []
+        public var waiting: [Waiting] = []
+        /// The earliest moment a waiting set may become complete without a new frame.
+        public var recheckAt: Date?
+    }
+
+    public func plan(now: Date = Date(), settleSeconds: Double? = nil) throws -> Report {
+        var report = Report()
+        let settle = settleSeconds ?? configuration.ingest.settleSeconds
+        for profile in configuration.profiles {
+            let frames = try database.frameSummaries(instrument: profile.name)
+            for recipe in Self.dependencyOrder(profile.recipes) {
+                guard let executor = RecipeCatalog.executors[recipe.name] else { continue }
+                for group in InputSetPlanner.groups(of: frames, for: recipe, instrument: profile.name) {
+                    let setupText = group.setup.canonical
+                    switch InputSetPlanner.completeness(of: group.frames, spec: recipe.inputs, now: now, settleSeconds: settle) {
+                    case .waiting(let reason, let recheck):
+                        report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: reason))
+                        if let recheck { report.recheckAt = min(report.recheckAt ?? recheck, recheck) }
+                    case .complete(let inputs):
+                        if let missing = try missingUpstream(recipe, profile: profile, night: group.night, setup: group.setup) {
+                            report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: missing))
+                            continue
+                        }
+                        let planned = PlannedJob(
+                            recipe: recipe.name, recipeVersion: executor.version, parameters: Self.canonicalJSON(recipe.parameters),
+                            instrument: profile.name, night: group.night.description, setup: setupText,
+                            productType: recipe.product, inputs: inputs)
+                        let (job, created) = try database.ensureJob(planned, now: now)
+                        if created {
+                            report.created.append(job)
+                            logger.info("job queued", metadata: [
+                                "job.id": "\(job.id!)", "job.recipe": "\(recipe.name)", "night": "\(job.night)",
+                                "setup": "\(setupText)", "inputs": "\(inputs.count)",
+                            ])
+                        }
+                    }
+                }
+            }
+        }
+        return report
+    }
+
+    /// The first upstream calibration type with no usable product, as a sentence.
+    func missingUpstream(_ recipe: RecipeSpec, profile: InstrumentProfile, night: ObservingNight, setup: Setup) throws -> String? {
+        let selector = CalibrationSelector(database: database)
+        for type in recipe.upstream {
+            let upstreamSetup = setup.restricted(to: setup.values.keys.filter { $0 != "exptime" && $0 != "lamp" })
+            if try selector.best(type: type, instrument: profile.name, night: night, setup: upstreamSetup).chosen == nil {
+                return "waiting for a usable \(type.rawValue)"
+            }
+        }
+        return nil
+    }
+
+    /// Recipes ordered so that each comes after the recipes producing its upstream types.
+    static func dependencyOrder(_ recipes: [RecipeSpec]) -> [RecipeSpec] {
+        var ordered: [RecipeSpec] = []
+        var remaining = recipes.sorted { $0.name < $1.name }
+        while !remaining.isEmpty {
+            let produced = Set(ordered.map(\.product))
+            let producible = Set(recipes.map(\.product))
+            guard let next = remaining.firstIndex(where: { r in
+                r.upstream.allSatisfy { produced.contains($0) || !producible.contains($0) }
+            }) else {
+                ordered += remaining  // a cycle: configuration validation reports it; keep going
+                break
+            }
+            ordered.append(remaining.remove(at: next))
+        }
+        return ordered
+    }
+
+    static func canonicalJSON(_ parameters: [String: Double]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? String(decoding: encoder.encode(parameters), as: UTF8.self)) ?? "{}"
+    }
+}

@@ -1,0 +1,170 @@
+import CalibCore
+import CalibDB
+import Dispatch
+import FITS
+import Foundation
+import Logging
+import Recipes
+
+/// Runs claimed jobs: gathers inputs and upstream calibrations, runs the
+/// recipe off the cooperative thread pool, writes products atomically,
+/// judges QC, and records the outcome fenced by the job's lease.
+public struct JobRunner: Sendable {
+    public let configuration: CalibdConfiguration
+    public let database: CalibrationDatabase
+    public let logger: Logger
+    /// A lease is extended every third of this while the recipe runs.
+    public var leaseSeconds: TimeInterval = 60
+
+    public init(configuration: CalibdConfiguration, database: CalibrationDatabase, logger: Logger) {
+        self.configuration = configuration; self.database = database; self.logger = logger
+    }
+
+    /// Runs one claimed job to its end and returns its final state.
+    @discardableResult
+    public func run(_ job: JobRecord) async -> JobState {
+        var jobLogger = logger
+        if let file = try? FileLogHandler(path: logPath(of: job)) {
+            let base = logger
+            jobLogger = Logger(label: "calibd.job") { label in
+                MultiplexLogHandler([LoggerHandlerBox(base), file])
+            }
+        }
+        jobLogger[metadataKey: "job.id"] = "\(job.id!)"
+        jobLogger[metadataKey: "job.recipe"] = "\(job.recipe)"
+        jobLogger[metadataKey: "night"] = "\(job.night)"
+        jobLogger[metadataKey: "setup"] = "\(job.setup)"
+        jobLogger.info("job started", metadata: ["attempt": "\(job.attempts)"])
+        let started = Date()
+        let heartbeat = Task { [database, leaseSeconds] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(leaseSeconds / 3))
+                if Task.isCancelled { break }
+                try? database.heartbeat(job: job, lease: leaseSeconds)
+            }
+        }
+        defer { heartbeat.cancel() }
+        do {
+            let context = try makeContext(job, logger: jobLogger)
+            let executor = try RecipeCatalog.executor(named: job.recipe)
+            let outputs = try await Self.offload { try executor.execute(context) }
+            var drafts: [ProductDraft] = []
+            var failures: [String] = []
+            for output in outputs {
+                let (draft, failed) = try write(output, context: context, executor: executor)
+                drafts.append(draft)
+                failures += failed
+            }
+            let outcome: JobOutcome = failures.isEmpty ? .succeeded : .qcFailed("QC out of range: " + failures.joined(separator: "; "))
+            try database.complete(job: job, outcome: outcome, products: drafts)
+            let elapsed = String(format: "%.2f", Date().timeIntervalSince(started))
+            jobLogger.info("job finished", metadata: ["state": "\(failures.isEmpty ? "succeeded" : "qc_failed")", "seconds": "\(elapsed)"])
+            return failures.isEmpty ? .succeeded : .qcFailed
+        } catch let error as LeaseLostError {
+            jobLogger.warning("result discarded", metadata: ["error": "\(error)"])
+            return .running
+        } catch {
+            let backoff = min(600, 5 * pow(2, Double(max(job.attempts - 1, 0))))
+            jobLogger.error("job failed", metadata: ["error": "\(error)", "attempt": "\(job.attempts)"])
+            do {
+                try database.fail(job: job, error: "\(error)", retryAfter: backoff)
+            } catch {
+                jobLogger.error("could not record the failure", metadata: ["error": "\(error)"])
+            }
+            return (try? database.job(id: job.id!))?.state ?? .failed
+        }
+    }
+
+    public func logPath(of job: JobRecord) -> String {
+        (configuration.logsDirectory as NSString).appendingPathComponent("\(job.night)/job-\(job.id!)-\(job.recipe).log")
+    }
+
+    func makeContext(_ job: JobRecord, logger: Logger) throws -> JobContext {
+        guard let profile = configuration.profiles.first(where: { $0.name == job.instrument }) else {
+            throw PipelineError.configuration("no instrument profile named \(job.instrument)")
+        }
+        guard let spec = profile.recipe(named: job.recipe) else {
+            throw PipelineError.configuration("profile \(profile.name) has no recipe \(job.recipe)")
+        }
+        let inputs = try database.inputs(ofJob: job.id!)
+        var calibrations: [ProductType: ProductRecord] = [:]
+        let setup = try Setup(parsing: job.setup)
+        for type in spec.upstream {
+            guard let night = ObservingNight(job.night),
+                  let choice = try CalibrationSelector(database: database)
+                    .best(type: type, instrument: job.instrument, night: night, setup: setup).chosen
+            else { throw PipelineError.inputMismatch("no usable \(type.rawValue) for \(job.night) \(job.setup)") }
+            calibrations[type] = choice.product
+        }
+        return JobContext(job: job, spec: spec, profile: profile, inputs: inputs, calibrations: calibrations, logger: logger)
+    }
+
+    /// Writes one product with its provenance and QC, returning the draft to
+    /// record and the metrics that failed.
+    func write(_ output: ProductOutput, context: JobContext, executor: any RecipeExecutor) throws -> (ProductDraft, [String]) {
+        let job = context.job
+        let judged = output.metrics.map { m in
+            QCMetricDraft(name: m.name, value: m.value, unit: m.unit, range: context.spec.qc[m.name])
+        }
+        let failed = judged.filter { !$0.passed }.map { "\($0.name) = \(Self.format($0.value)) outside \($0.range!)" }
+        let provenance = ProvenanceHeader.make(
+            type: output.type, job: job, executor: executor, spec: context.spec, inputs: context.inputs,
+            calibrations: context.calibrations, metrics: judged, summaries: output.metrics)
+        let path = productPath(type: output.type, job: job)
+        let checksum = try ProductWriter.write(path: path) { file in
+            for (index, hdu) in output.hdus.enumerated() {
+                switch hdu {
+                case .image(let image, let name, var header):
+                    if index == 0 { header.cards.insert(contentsOf: provenance.cards, at: 0) }
+                    try file.writeImage(image.pixels, width: image.width, height: image.height, header: header, extensionName: name)
+                case .table(let table, let name, let header):
+                    if index == 0 { try file.writeEmptyPrimary(header: provenance) }
+                    try file.writeTable(table, extensionName: name, header: header)
+                }
+            }
+        }
+        context.logger.info("product written", metadata: ["product.path": "\(path)", "product.type": "\(output.type.rawValue)",
+                                                          "qc": "\(failed.isEmpty ? "pass" : "FAIL")"])
+        let draft = ProductDraft(productType: output.type, mjd: output.mjd, path: path, checksum: checksum,
+                                 qcPassed: failed.isEmpty, metrics: judged,
+                                 used: context.calibrations.values.compactMap(\.id))
+        return (draft, failed)
+    }
+
+    func productPath(type: ProductType, job: JobRecord) -> String {
+        let setup = job.setup.replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "/", with: "-")
+        let name = "\(job.instrument)_\(type.rawValue)_\(job.night)_\(setup.isEmpty ? "default" : setup)_j\(job.id!).fits"
+        return (configuration.productsDirectory as NSString).appendingPathComponent("\(job.night)/\(name)")
+    }
+
+    static func format(_ v: Double) -> String { String(format: "%.4g", v) }
+
+    /// Runs CPU-heavy work on a GCD queue so the daemon's event handling on
+    /// the cooperative pool is never starved by numerical work.
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result { try work() })
+            }
+        }
+    }
+}
+
+/// Lets an existing logger's handler take part in a MultiplexLogHandler.
+struct LoggerHandlerBox: LogHandler {
+    var logger: Logger
+    init(_ logger: Logger) { self.logger = logger }
+    var metadata: Logger.Metadata {
+        get { logger.handler.metadata }
+        set { logger.handler.metadata = newValue }
+    }
+    var logLevel: Logger.Level {
+        get { logger.logLevel }
+        set { logger.logLevel = newValue }
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { logger[metadataKey: key] }
+        set { logger[metadataKey: key] = newValue }
+    }
+    func log(event: LogEvent) { logger.handler.log(event: event) }
+}

@@ -1,0 +1,68 @@
+import CalibCore
+import CalibDB
+import FITS
+import Foundation
+import Logging
+import Recipes
+
+/// Everything a recipe run needs, gathered by the job runner.
+public struct JobContext: Sendable {
+    public var job: JobRecord
+    public var spec: RecipeSpec
+    public var profile: InstrumentProfile
+    public var inputs: [FrameListing]
+    /// Upstream calibrations chosen for this job, by type.
+    public var calibrations: [ProductType: ProductRecord]
+    public var logger: Logger
+
+    /// The first readable path of each input frame, in time order.
+    public var inputPaths: [String] {
+        get throws {
+            try inputs.map { listing in
+                guard let path = listing.paths.first(where: { FileManager.default.isReadableFile(atPath: $0) }) else {
+                    throw PipelineError.inputMismatch("frame \(listing.frame.id!) (\(listing.frame.path)) is no longer on disk")
+                }
+                return path
+            }
+        }
+    }
+}
+
+/// One HDU of a product.
+public enum ProductHDU: Sendable {
+    case image(Image, name: String?, header: FITSHeader)
+    case table(FITSTable, name: String, header: FITSHeader)
+}
+
+/// A product a recipe made, before it is written.
+public struct ProductOutput: Sendable {
+    public var type: ProductType
+    public var hdus: [ProductHDU]
+    public var metrics: [QCMeasurement]
+    /// Mean MJD of the inputs: the product's time for association.
+    public var mjd: Double
+
+    public init(type: ProductType, hdus: [ProductHDU], metrics: [QCMeasurement], mjd: Double) {
+        self.type = type; self.hdus = hdus; self.metrics = metrics; self.mjd = mjd
+    }
+}
+
+/// Runs one recipe over a job's inputs: reads the files, calls the numerical
+/// recipe, returns products. Writing and recording happen in the job runner.
+public protocol RecipeExecutor: Sendable {
+    var name: String { get }
+    var version: String { get }
+    func execute(_ context: JobContext) throws -> [ProductOutput]
+}
+
+/// The recipe implementations calibd knows, by the name profiles use.
+public enum RecipeCatalog {
+    public static let executors: [String: any RecipeExecutor] = [
+        MasterBiasExecutor().name: MasterBiasExecutor(),
+    ]
+
+    public static func executor(named name: String) throws -> any RecipeExecutor {
+        guard let executor = executors[name] else { throw PipelineError.unknownRecipe(name) }
+        return executor
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import CalibCore
+import Foundation
+import Pipeline
+import Simulator
+
+extension Calibctl {
+    struct Simulate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write one simulated night of raw frames for the SIMECH instrument, and its truth.",
+            discussion: """
+                Frames go to OUT/raw/NIGHT/, the truth (truth.json, pixel-response maps) to OUT/truth/NIGHT/. \
+                The instrument model and the ThAr line list are read from the configuration directory \
+                (simulator/simechelle.yaml, linelists/thar_nist_pypeit.dat). Deterministic for a seed.
+
+                Examples:
+                  calibctl simulate --out /tmp/sim --night 2026-11-21
+                  calibctl simulate --out /tmp/sim --size 1024 --arms RED --seed 7
+                """)
+
+        @Option(help: "Configuration file; its directory holds the simulator model and line list.")
+        var config: String?
+        @Option(help: "Output directory.") var out: String
+        @Option(help: "Observing night YYYY-MM-DD (default: the current UTC date).") var night: String?
+        @Option(help: "Random seed.") var seed: UInt64 = 1
+        @Option(help: "Frame size in pixels (the detector is 4096 px; smaller sizes bin it).") var size: Int = 4096
+        @Option(help: "Arms to simulate, comma-separated (default: all).") var arms: String?
+        @Flag(help: "Print each frame as it is written.") var verbose = false
+
+        func validate() throws {
+            guard (128...8192).contains(size) else { throw ValidationError("--size must be between 128 and 8192") }
+            if let night, ObservingNight(night) == nil { throw ValidationError("--night must be YYYY-MM-DD, got '\(night)'") }
+        }
+
+        func run() throws {
+            let configPath = config ?? ConfigurationLocator.candidates().first { FileManager.default.fileExists(atPath: $0) }
+            guard let configPath else { throw ValidationError("no configuration found; pass --config FILE") }
+            let base = URL(fileURLWithPath: configPath).deletingLastPathComponent().path
+            let simulator = try NightSimulator(modelPath: base + "/simulator/simechelle.yaml",
+                                               lineListPath: base + "/linelists/thar_nist_pypeit.dat")
+            let theNight = night.flatMap(ObservingNight.init) ?? ObservingNight(mjdDate: Date().timeIntervalSince1970 / 86400 + 40587)
+            let armList = arms?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+            let started = Date()
+            let result = try simulator.simulate(into: out, night: theNight, seed: seed, size: size, arms: armList) { line in
+                if verbose { print(line) }
+            }
+            print("simulated \(result.files.count) raw frames of \(size)×\(size) for night \(theNight) "
+                  + "in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+            print("raw:   \(result.rawDirectory)")
+            print("truth: \(result.truthDirectory)/truth.json")
+        }
+    }
+}

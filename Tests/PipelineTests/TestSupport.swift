@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// The built `calibd` and `calibctl`, found beside the test bundle (the same
+/// build directory), or in `$CALIBD_BIN_DIR`.
+enum Binaries {
+    static let directory: String = {
+        if let dir = ProcessInfo.processInfo.environment["CALIBD_BIN_DIR"] { return dir }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for _ in 0..<4 {
+            url.deleteLastPathComponent()
+            if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("calibd").path) { return url.path }
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug").path
+    }()
+
+    static var calibd: String { directory + "/calibd" }
+    static var calibctl: String { directory + "/calibctl" }
+}
+
+/// What a finished command printed.
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a command to completion (bounded by `timeout` seconds).
+@discardableResult
+func runCommand(_ executable: String, _ arguments: [String], timeout: TimeInterval = 300) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Drain both pipes while the process runs so a chatty process never blocks on a full pipe.
+    nonisolated(unsafe) var outData = Data(), errData = Data()
+    let group = DispatchGroup()
+    group.enter(); DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter(); DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(20_000) }
+    if process.isRunning { process.terminate(); Issue.record("\(executable) \(arguments) timed out after \(timeout) s") }
+    process.waitUntilExit()
+    group.wait()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// A temporary directory with a configuration tree (the repository's
+/// profiles, simulator model and line list), a raw root and a workspace.
+struct TestWorkspace {
+    let root: String
+    var config: String { root + "/config/calibd.yaml" }
+    var raw: String { root + "/sim/raw" }
+    var simulation: String { root + "/sim" }
+    var workspace: String { root + "/ws" }
+    var database: String { workspace + "/calibd.sqlite" }
+
+    static let repositoryConfig = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("config").path
+
+    init(settleSeconds: Double = 2, stableSeconds: Double = 0.2, reconcileSeconds: Double = 5, giveUpSeconds: Double = 3) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("calibd-e2e-\(UUID().uuidString)").path
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: root + "/config", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: raw, withIntermediateDirectories: true)
+        for sub in ["instruments", "simulator", "linelists"] {
+            try fm.copyItem(atPath: Self.repositoryConfig + "/" + sub, toPath: root + "/config/" + sub)
+        }
+        try """
+            watch: [../sim/raw]
+            workspace: ../ws
+            instruments: instruments
+            workers: 1
+            ingest:
+              stableSeconds: \(stableSeconds)
+              settleSeconds: \(settleSeconds)
+              reconcileSeconds: \(reconcileSeconds)
+              giveUpSeconds: \(giveUpSeconds)
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+
+    /// `calibctl simulate` into this workspace's simulation directory.
+    @discardableResult
+    func simulate(night: String = "2026-11-21", size: Int = 512, arms: String = "RED", seed: Int = 5) throws -> CommandResult {
+        let result = try runCommand(Binaries.calibctl, ["simulate", "--config", config, "--out", simulation, "--night", night,
+                                                        "--size", "\(size)", "--arms", arms, "--seed", "\(seed)"])
+        #expect(result.status == 0, "simulate failed: \(result.stderr)")
+        return result
+    }
+
+    func calibctl(_ arguments: [String]) throws -> CommandResult {
+        try runCommand(Binaries.calibctl, [arguments[0], "--config", config] + arguments.dropFirst())
+    }
+
+    /// Parses a `calibctl … --json` answer.
+    func json(_ arguments: [String]) throws -> Any {
+        let result = try calibctl(arguments + ["--json"])
+        #expect(result.status == 0, "calibctl \(arguments) failed: \(result.stderr)")
+        return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+    }
+
+    /// The simulator's truth for one arm.
+    func truth(night: String = "2026-11-21", arm: String = "RED") throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(simulation)/truth/\(night)/truth.json"))
+        let all = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let arms = try #require(all["arms"] as? [String: Any])
+        return try #require(arms[arm] as? [String: Any])
+    }
+}
