@@ -33,6 +33,13 @@ let package = Package(
             name: "CFITSIO", path: "Sources/CFITSIO", pkgConfig: "cfitsio",
             providers: [.apt(["libcfitsio-dev"])]),
 
+        .systemLibrary(
+            name: "CLAPACK", path: "Sources/CLAPACK", pkgConfig: "lapacke",
+            providers: [.apt(["liblapacke-dev", "libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CGSL", path: "Sources/CGSL", pkgConfig: "gsl",
+            providers: [.apt(["libgsl-dev"])]),
+
         // FITS reading and writing over cfitsio: values in, values out.
         .target(name: "FITS", dependencies: ["CFITSIO"], swiftSettings: swiftSettings),
 
@@ -50,7 +57,8 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // Numerical reductions over arrays. No files, no database.
-        .target(name: "Recipes", dependencies: ["CalibCore"], swiftSettings: swiftSettings),
+        // Least squares through LAPACK; non-linear fits, splines and filters through GSL.
+        .target(name: "Recipes", dependencies: ["CalibCore", "CLAPACK", "CGSL"], swiftSettings: swiftSettings),
 
         // The simulated echelle spectrograph and its truth.
         .target(

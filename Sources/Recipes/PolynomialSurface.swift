@@ -1,0 +1,167 @@
+/// A global polynomial in two or three variables,
+/// f(a, b, c) = Σ cᵢⱼₖ âⁱ b̂ʲ ĉᵏ, with each variable scaled to [−1, 1] over the
+/// fitted data (â = (a − offset)/halfRange) so that high degrees stay well
+/// conditioned. This is the form of the order-trace, order-edge and
+/// dispersion solutions (x = Σ cᵢⱼ nⁱ yʲ; X, Y = Σ cᵢⱼₖ nⁱ λʲ sᵏ).
+public struct PolynomialSurface: Sendable, Codable, Equatable {
+    /// Highest power of each variable (2 or 3 entries).
+    public var degrees: [Int]
+    public var offsets: [Double]
+    public var halfRanges: [Double]
+    /// Coefficients in `terms` order.
+    public var coefficients: [Double]
+
+    public init(degrees: [Int], offsets: [Double], halfRanges: [Double], coefficients: [Double]) {
+        self.degrees = degrees; self.offsets = offsets; self.halfRanges = halfRanges; self.coefficients = coefficients
+    }
+
+    /// The exponent tuples, lexicographic (i outermost).
+    public static func terms(degrees: [Int]) -> [[Int]] {
+        var out: [[Int]] = [[]]
+        for d in degrees { out = out.flatMap { prefix in (0...d).map { prefix + [$0] } } }
+        return out
+    }
+
+    public var terms: [[Int]] { Self.terms(degrees: degrees) }
+
+    @inlinable
+    public func evaluate(_ variables: [Double]) -> Double {
+        var scaled = [Double](repeating: 0, count: variables.count)
+        for v in variables.indices { scaled[v] = (variables[v] - offsets[v]) / halfRanges[v] }
+        var sum = 0.0
+        var index = 0
+        Self.forEachTerm(degrees: degrees, scaled: scaled) { value in
+            sum += coefficients[index] * value
+            index += 1
+        }
+        return sum
+    }
+
+    public func evaluate(_ a: Double, _ b: Double) -> Double { evaluate([a, b]) }
+    public func evaluate(_ a: Double, _ b: Double, _ c: Double) -> Double { evaluate([a, b, c]) }
+
+    /// Calls `body` with the value of each monomial, in `terms` order.
+    @inlinable
+    static func forEachTerm(degrees: [Int], scaled: [Double], _ body: (Double) -> Void) {
+        // Powers of each variable, then the products in lexicographic order.
+        var powers: [[Double]] = []
+        for (v, d) in degrees.enumerated() {
+            var p = [Double](repeating: 1, count: d + 1)
+            if d > 0 { for k in 1...d { p[k] = p[k - 1] * scaled[v] } }
+            powers.append(p)
+        }
+        switch degrees.count {
+        case 2:
+            for i in 0...degrees[0] { for j in 0...degrees[1] { body(powers[0][i] * powers[1][j]) } }
+        case 3:
+            for i in 0...degrees[0] {
+                for j in 0...degrees[1] { for k in 0...degrees[2] { body(powers[0][i] * powers[1][j] * powers[2][k]) } }
+            }
+        default:
+            preconditionFailure("PolynomialSurface supports 2 or 3 variables")
+        }
+    }
+}
+
+/// Iterative σ-clipped least-squares fit of a `PolynomialSurface`.
+public struct PolynomialSurfaceFit: Sendable {
+    public var degrees: [Int]
+    /// Points further than this many σ (robust σ of the residuals) are clipped.
+    public var clipSigma: Double
+    /// Clipping stops after this many passes, or when a pass clips nothing.
+    public var maxIterations: Int
+
+    public init(degrees: [Int], clipSigma: Double = 3, maxIterations: Int = 10) {
+        self.degrees = degrees; self.clipSigma = clipSigma; self.maxIterations = maxIterations
+    }
+
+    public struct Result: Sendable {
+        public var surface: PolynomialSurface
+        /// Observed − fitted, for every point (clipped ones included).
+        public var residuals: [Double]
+        public var clipped: [Bool]
+        public var iterations: Int
+        /// RMS of the residuals of the kept points.
+        public var rms: Double
+        public var rank: Int
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case tooFewPoints(kept: Int, terms: Int)
+        case rankDeficient(rank: Int, terms: Int)
+        case lapack(LinearLeastSquares.Failure)
+
+        public var description: String {
+            switch self {
+            case .tooFewPoints(let kept, let terms): "only \(kept) points left for \(terms) coefficients"
+            case .rankDeficient(let rank, let terms): "design matrix has rank \(rank) for \(terms) coefficients"
+            case .lapack(let f): "\(f)"
+            }
+        }
+    }
+
+    /// Fits `values` at `points` (each point one value per variable).
+    public func fit(points: [[Double]], values: [Double]) throws(Failure) -> Result {
+        precondition(points.count == values.count && !points.isEmpty)
+        let nv = degrees.count
+        var offsets = [Double](repeating: 0, count: nv), halfRanges = [Double](repeating: 1, count: nv)
+        for v in 0..<nv {
+            let column = points.map { $0[v] }
+            let lo = column.min()!, hi = column.max()!
+            offsets[v] = (lo + hi) / 2
+            halfRanges[v] = hi > lo ? (hi - lo) / 2 : 1
+        }
+        let termCount = PolynomialSurface.terms(degrees: degrees).count
+        // The full design matrix once; each pass solves on the kept rows.
+        var design = [Double](repeating: 0, count: points.count * termCount)
+        for (row, point) in points.enumerated() {
+            var scaled = [Double](repeating: 0, count: nv)
+            for v in 0..<nv { scaled[v] = (point[v] - offsets[v]) / halfRanges[v] }
+            var column = 0
+            PolynomialSurface.forEachTerm(degrees: degrees, scaled: scaled) { value in
+                design[row * termCount + column] = value
+                column += 1
+            }
+        }
+        var clipped = [Bool](repeating: false, count: points.count)
+        var surface = PolynomialSurface(degrees: degrees, offsets: offsets, halfRanges: halfRanges, coefficients: [])
+        var residuals = [Double](repeating: 0, count: points.count)
+        var iterations = 0
+        var rank = 0
+        while true {
+            iterations += 1
+            let kept = clipped.indices.filter { !clipped[$0] }
+            guard kept.count >= termCount else { throw .tooFewPoints(kept: kept.count, terms: termCount) }
+            var a = [Double](), b = [Double]()
+            a.reserveCapacity(kept.count * termCount)
+            for row in kept {
+                a.append(contentsOf: design[(row * termCount)..<((row + 1) * termCount)])
+                b.append(values[row])
+            }
+            let solution: (coefficients: [Double], rank: Int)
+            do { solution = try LinearLeastSquares.solve(design: a, rows: kept.count, columns: termCount, rhs: b) } catch {
+                throw .lapack(error)
+            }
+            rank = solution.rank
+            guard rank == termCount else { throw .rankDeficient(rank: rank, terms: termCount) }
+            surface.coefficients = solution.coefficients
+            for row in points.indices {
+                var fitted = 0.0
+                for t in 0..<termCount { fitted += design[row * termCount + t] * solution.coefficients[t] }
+                residuals[row] = values[row] - fitted
+            }
+            let keptResiduals = kept.map { Float(residuals[$0]) }
+            let (median, sigma) = RobustStatistics.madSigma(keptResiduals)
+            guard iterations < maxIterations, sigma > 0 else { break }
+            var newlyClipped = 0
+            for row in kept where abs(residuals[row] - median) > clipSigma * sigma {
+                clipped[row] = true
+                newlyClipped += 1
+            }
+            if newlyClipped == 0 { break }
+        }
+        let keptResiduals = residuals.indices.filter { !clipped[$0] }.map { residuals[$0] }
+        let rms = (keptResiduals.reduce(0) { $0 + $1 * $1 } / Double(max(keptResiduals.count, 1))).squareRoot()
+        return Result(surface: surface, residuals: residuals, clipped: clipped, iterations: iterations, rms: rms, rank: rank)
+    }
+}

@@ -1,0 +1,46 @@
+import Recipes
+import Testing
+
+@Suite("Global polynomial fits with clipping (LAPACK)")
+struct PolynomialSurfaceFitTests {
+    @Test("An exact degree-(3,4) surface is recovered to 1e-9 and outliers are clipped")
+    func recoversSurfaceAndClipsOutliers() throws {
+        // x = Σ cᵢⱼ nⁱ yʲ over orders 14…26 and rows 0…4095, the form of an order trace.
+        func truth(_ n: Double, _ y: Double) -> Double {
+            let nn = (n - 20) / 6, yy = (y - 2047.5) / 2047.5
+            return 1500 + 900 * nn - 40 * nn * nn + 3 * nn * nn * nn + 25 * yy - 12 * yy * yy + 4 * nn * yy * yy * yy * yy
+        }
+        var points: [[Double]] = [], values: [Double] = []
+        for n in 14...26 { for y in stride(from: 0.0, through: 4095, by: 64) { points.append([Double(n), y]); values.append(truth(Double(n), y)) } }
+        let exact = try PolynomialSurfaceFit(degrees: [3, 4]).fit(points: points, values: values)
+        #expect(exact.rms < 1e-9)
+        #expect(abs(exact.surface.evaluate(17, 1000) - truth(17, 1000)) < 1e-8)
+
+        var generator = SplitMix(seed: 9)
+        var noisy = values.map { $0 + 0.05 * generator.gaussian() }
+        let outliers = [5, 77, 300, 512]
+        for i in outliers { noisy[i] += 25 }
+        let fit = try PolynomialSurfaceFit(degrees: [3, 4], clipSigma: 4).fit(points: points, values: noisy)
+        #expect(outliers.allSatisfy { fit.clipped[$0] })
+        #expect(fit.clipped.filter { $0 }.count < outliers.count + 5)
+        #expect(abs(fit.rms - 0.05) < 0.01)
+    }
+
+    @Test("Too few points for the degrees is a typed failure, not a crash")
+    func tooFewPoints() {
+        #expect(throws: PolynomialSurfaceFit.Failure.self) {
+            try PolynomialSurfaceFit(degrees: [3, 3]).fit(points: [[1, 2], [2, 3], [3, 4]], values: [1, 2, 3])
+        }
+    }
+
+    @Test("Three-variable surfaces (order, wavelength, slit)")
+    func threeVariables() throws {
+        var points: [[Double]] = [], values: [Double] = []
+        for n in 14...20 { for l in stride(from: 500.0, through: 600, by: 10) { for s in [-4.5, -1.5, 0, 1.5, 4.5] {
+            points.append([Double(n), l, s]); values.append(3 * Double(n) + 0.01 * l * l + 7 * s + 0.2 * s * Double(n))
+        } } }
+        let fit = try PolynomialSurfaceFit(degrees: [1, 2, 1]).fit(points: points, values: values)
+        #expect(fit.rms < 1e-8)
+        #expect(abs(fit.surface.evaluate(16, 555, 3) - (48 + 0.01 * 555 * 555 + 21 + 9.6)) < 1e-8)
+    }
+}
