@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .executable(name: "calibd", targets: ["Daemon"]),
         .executable(name: "calibctl", targets: ["ctl"]),
+        .executable(name: "calib-bench", targets: ["Bench"]),
         .library(name: "CalibPipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
@@ -92,6 +93,13 @@ let package = Package(
                 "Pipeline", "Simulator", "CalibDB",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: swiftSettings),
+
+        // Release-build benchmarks: `swift run -c release calib-bench`.
+        .executableTarget(
+            name: "Bench",
+            dependencies: ["Pipeline", "Simulator", "Recipes", "FITS", "CalibCore"],
+            path: "Sources/Bench",
             swiftSettings: swiftSettings),
 
         .testTarget(name: "FITSTests", dependencies: ["FITS"], swiftSettings: swiftSettings),

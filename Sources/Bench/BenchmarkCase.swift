@@ -1,0 +1,19 @@
+import Foundation
+
+/// One benchmark: a name, its target, and the work. `prepare` builds inputs
+/// (not timed); `run` is timed. Each case runs in its own child process so
+/// that its peak resident memory is its own.
+struct BenchmarkCase: Sendable {
+    var name: String
+    /// The figure aimed for, as printed beside the result (e.g. "≤ 1 s, ≤ 600 MB").
+    var target: String
+    /// Wall seconds the target allows (nil when the target is not a time).
+    var targetSeconds: Double?
+    /// Builds inputs in `directory` for a detector of `size` pixels; returns the timed work.
+    var prepare: @Sendable (_ directory: String, _ size: Int) throws -> @Sendable () throws -> String
+}
+
+/// Every benchmark, in the order the table lists them. Recipes add theirs here.
+let allBenchmarks: [BenchmarkCase] = [
+    masterBiasBenchmark,
+]

@@ -1,0 +1,88 @@
+import Foundation
+import Glibc
+
+/// calib-bench: release-build benchmarks, one table, each figure beside its target.
+///
+///     swift run -c release calib-bench [--size 4096] [--only NAME] [--repeat N]
+///
+/// Each case runs in a child process (this executable with `--child NAME`),
+/// so the peak resident memory reported (VmHWM) is that case's alone.
+/// Times are the best of N runs; a baseline (memory copy of 64 MiB) is
+/// measured in the same session so figures can be read as ratios on a noisy machine.
+let arguments = CommandLine.arguments
+func option(_ name: String) -> String? {
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
+    return arguments[i + 1]
+}
+let size = Int(option("--size") ?? "4096") ?? 4096
+let repeats = max(1, Int(option("--repeat") ?? "3") ?? 3)
+
+func peakResidentMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
+    else { return .nan }
+    return kb / 1024
+}
+
+if let name = option("--child") {
+    guard let bench = allBenchmarks.first(where: { $0.name == name }) else { exit(2) }
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("calib-bench-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let work = try bench.prepare(directory, size)
+    var best = Double.infinity
+    var note = ""
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        note = try work()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    print("\(best)\t\(peakResidentMiB())\t\(note)")
+    exit(0)
+}
+
+/// Time to copy 64 MiB once: the session's yardstick for memory-bound work.
+func baselineSeconds() -> Double {
+    let source = [Float](repeating: 1, count: 16 << 20)
+    var destination = [Float](repeating: 0, count: 16 << 20)
+    var best = Double.infinity
+    for _ in 0..<5 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        destination.withUnsafeMutableBufferPointer { d in source.withUnsafeBufferPointer { s in d.baseAddress!.update(from: s.baseAddress!, count: s.count) } }
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    precondition(destination[123] == 1)
+    return best
+}
+
+let only = option("--only")
+let baseline = baselineSeconds()
+let machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB"
+print("calib-bench — size \(size)², best of \(repeats), \(machine); baseline: copy 64 MiB = \(String(format: "%.1f", baseline * 1000)) ms")
+print("")
+let header = ["benchmark", "time", "× baseline", "peak RSS", "target", "", "note"]
+var rows: [[String]] = []
+for bench in allBenchmarks where only == nil || bench.name == only {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    process.arguments = ["--child", bench.name, "--size", "\(size)", "--repeat", "\(repeats)"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let fields = output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+    guard process.terminationStatus == 0, fields.count >= 2, let seconds = Double(fields[0]) else {
+        rows.append([bench.name, "failed", "", "", bench.target, "", output])
+        continue
+    }
+    let verdict = bench.targetSeconds.map { seconds <= $0 ? "met" : "MISSED" } ?? ""
+    rows.append([bench.name, String(format: seconds < 1 ? "%.1f ms" : "%.2f s", seconds < 1 ? seconds * 1000 : seconds),
+                 String(format: "%.0f", seconds / baseline), String(format: "%.0f MiB", Double(fields[1]) ?? .nan),
+                 bench.target, verdict, fields.count > 2 ? fields[2] : ""])
+}
+let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
+for row in [header] + rows {
+    print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+}
