@@ -23,7 +23,7 @@ public enum ConfigurationLoader {
         var night: NightRule
         var timeKey: String?
         var exposureTimeKey: String?
-        var setup: [String: String]
+        var setup: [String: OneOrMany]
         var template: TemplateKeys?
         var detector: DetectorLayout?
         var classification: [ClassificationRule]
@@ -89,6 +89,16 @@ public enum ConfigurationLoader {
         return profiles
     }
 
+    /// A YAML scalar or list of strings.
+    struct OneOrMany: Decodable {
+        var values: [String]
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let one = try? c.decode(String.self) { values = [one] } else { values = try c.decode([String].self) }
+            guard !values.isEmpty else { throw DecodingError.dataCorruptedError(in: c, debugDescription: "needs at least one keyword") }
+        }
+    }
+
     /// Loads and validates one instrument profile.
     public static func loadProfile(path: String) throws(ConfigurationError) -> InstrumentProfile {
         let raw: ProfileFile = try decode(ProfileFile.self, at: path, knownKeys: ProfileFile.keys)
@@ -96,7 +106,7 @@ public enum ConfigurationLoader {
             name: raw.instrument,
             identify: raw.identify,
             classification: raw.classification,
-            setupKeys: raw.setup,
+            setupKeys: raw.setup.mapValues(\.values),
             night: raw.night,
             timeKey: raw.timeKey ?? "MJD-OBS",
             exposureTimeKey: raw.exposureTimeKey ?? "EXPTIME",

@@ -11,8 +11,10 @@ public struct InstrumentProfile: Sendable {
     public var identify: HeaderCondition
     /// Ordered classification rules; the first that matches wins.
     public var classification: [ClassificationRule]
-    /// Logical setup names mapped to the header keywords that hold them.
-    public var setupKeys: [String: String]
+    /// Logical setup names mapped to the header keywords that may hold them
+    /// (the first present wins: X-shooter keeps each arm's slit in another
+    /// `ESO INS OPTIn NAME`).
+    public var setupKeys: [String: [String]]
     public var night: NightRule
     /// Header keyword holding the exposure start time as MJD (UTC).
     public var timeKey: String
@@ -31,8 +33,9 @@ public struct InstrumentProfile: Sendable {
     /// `UNDEFINED` so that such frames only ever group with each other.
     public func setup(of header: FITSHeader) -> Setup {
         var setup = Setup()
-        for (name, key) in setupKeys {
-            setup[name] = header.string(key)?.trimmingCharacters(in: .whitespaces) ?? "UNDEFINED"
+        for (name, keys) in setupKeys {
+            let value = keys.lazy.compactMap { header.string($0)?.trimmingCharacters(in: .whitespaces) }.first
+            setup[name] = value.map { $0.replacingOccurrences(of: " ", with: "_") } ?? "UNDEFINED"
         }
         return setup
     }

@@ -91,7 +91,7 @@ extension CalibrationDatabase {
                 id: nil, dedupeKey: planned.dedupeKey, recipe: planned.recipe, recipeVersion: planned.recipeVersion,
                 parameters: planned.parameters, instrument: planned.instrument, night: planned.night,
                 setup: planned.setup, productType: planned.productType, state: .queued, reason: nil, attempts: 0,
-                maxAttempts: planned.maxAttempts, notBefore: nil, leaseOwner: nil, leaseExpiresAt: nil,
+                maxAttempts: planned.maxAttempts, generation: 0, notBefore: nil, leaseOwner: nil, leaseExpiresAt: nil,
                 createdAt: now, updatedAt: now, startedAt: nil, finishedAt: nil)
             try job.insert(db)
             for frame in planned.inputs { try JobInputRecord(jobId: job.id!, frameId: frame.id).insert(db) }
@@ -169,9 +169,6 @@ extension CalibrationDatabase {
                 jobId: job.id!, productType: draft.productType, instrument: job.instrument, night: job.night,
                 setup: job.setup, mjd: draft.mjd, path: draft.path, checksum: draft.checksum, recipe: job.recipe,
                 recipeVersion: job.recipeVersion, qcPassed: draft.qcPassed, createdAt: now)
-            // A re-run that wrote to the same path replaces that row's history.
-            try db.execute(sql: "UPDATE product SET superseded_by = NULL WHERE superseded_by IN (SELECT id FROM product WHERE path = ?)", arguments: [draft.path])
-            try db.execute(sql: "DELETE FROM product WHERE path = ?", arguments: [draft.path])
             try product.insert(db)
             for metric in draft.metrics {
                 try QCMetricRecord(
@@ -188,10 +185,11 @@ extension CalibrationDatabase {
                         && ProductRecord.Columns.setup == job.setup && ProductRecord.Columns.supersededBy == nil
                         && ProductRecord.Columns.id != product.id!)
                 .fetchAll(db)
-            for var old in older where old.jobId != job.id! {
+            for var old in older {
                 old.supersededBy = product.id
                 try old.update(db)
-                if let oldJob = try JobRecord.fetchOne(db, key: old.jobId), oldJob.state != .superseded {
+                // A re-run replaces its own earlier product; another job's product retires that job.
+                if old.jobId != job.id!, let oldJob = try JobRecord.fetchOne(db, key: old.jobId), oldJob.state != .superseded {
                     var updated = oldJob
                     updated.state = .superseded
                     updated.reason = "product \(old.id!) superseded by product \(product.id!) of job \(job.id!)"

@@ -59,6 +59,7 @@ enum Schema {
                     reason TEXT,
                     attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
                     max_attempts INTEGER NOT NULL DEFAULT 3,
+                    generation INTEGER NOT NULL DEFAULT 0,  -- bumped by each requested re-run; names its product files
                     not_before REAL,
                     lease_owner TEXT,
                     lease_expires_at REAL,

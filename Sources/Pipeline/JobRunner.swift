@@ -3,6 +3,7 @@ import CalibDB
 import Dispatch
 import FITS
 import Foundation
+import Glibc
 import Logging
 import Recipes
 
@@ -44,6 +45,7 @@ public struct JobRunner: Sendable {
             }
         }
         defer { heartbeat.cancel() }
+        var written: [String] = []
         do {
             let context = try makeContext(job, logger: jobLogger)
             let executor = try RecipeCatalog.executor(named: job.recipe)
@@ -52,6 +54,7 @@ public struct JobRunner: Sendable {
             var failures: [String] = []
             for output in outputs {
                 let (draft, failed) = try write(output, context: context, executor: executor)
+                written.append(draft.path)
                 drafts.append(draft)
                 failures += failed
             }
@@ -61,8 +64,11 @@ public struct JobRunner: Sendable {
             jobLogger.info("job finished", metadata: ["state": "\(failures.isEmpty ? "succeeded" : "qc_failed")", "seconds": "\(elapsed)"])
             return failures.isEmpty ? .succeeded : .qcFailed
         } catch let error as LeaseLostError {
+            // Cancelled, or taken over after a stall: whatever this attempt
+            // wrote is not recorded and must not linger on disk.
+            for path in written where (try? database.product(path: path)) == nil { unlink(path) }
             jobLogger.warning("result discarded", metadata: ["error": "\(error)"])
-            return .running
+            return (try? database.job(id: job.id!))?.state ?? .cancelled
         } catch {
             let backoff = min(600, 5 * pow(2, Double(max(job.attempts - 1, 0))))
             jobLogger.error("job failed", metadata: ["error": "\(error)", "attempt": "\(job.attempts)"])
@@ -133,7 +139,10 @@ public struct JobRunner: Sendable {
 
     func productPath(type: ProductType, job: JobRecord) -> String {
         let setup = job.setup.replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "/", with: "-")
-        let name = "\(job.instrument)_\(type.rawValue)_\(job.night)_\(setup.isEmpty ? "default" : setup)_j\(job.id!).fits"
+        // Job id and re-run generation make the name unique and stable: a crashed attempt's
+        // retry rewrites the same file instead of leaving an orphan beside it.
+        let generation = job.generation == 0 ? "" : "g\(job.generation)"
+        let name = "\(job.instrument)_\(type.rawValue)_\(job.night)_\(setup.isEmpty ? "default" : setup)_j\(job.id!)\(generation).fits"
         return (configuration.productsDirectory as NSString).appendingPathComponent("\(job.night)/\(name)")
     }
 
