@@ -13,18 +13,24 @@ public struct PlannedJob: Sendable {
     public var setup: String
     public var productType: ProductType
     public var inputs: [FrameSummary]
+    /// Upstream calibrations chosen at planning time, by type.
+    public var calibrations: [ProductType: ProductRecord]
     public var maxAttempts: Int
 
     public init(recipe: String, recipeVersion: String, parameters: String, instrument: String, night: String,
-                setup: String, productType: ProductType, inputs: [FrameSummary], maxAttempts: Int = 3) {
+                setup: String, productType: ProductType, inputs: [FrameSummary],
+                calibrations: [ProductType: ProductRecord] = [:], maxAttempts: Int = 3) {
         self.recipe = recipe; self.recipeVersion = recipeVersion; self.parameters = parameters
         self.instrument = instrument; self.night = night; self.setup = setup; self.productType = productType
-        self.inputs = inputs; self.maxAttempts = maxAttempts
+        self.inputs = inputs; self.calibrations = calibrations; self.maxAttempts = maxAttempts
     }
 
-    /// recipe + version + parameters + sorted input checksums: the job's identity.
+    /// recipe + version + parameters + sorted input checksums + the checksums
+    /// of the upstream calibrations: the job's identity. A new master bias
+    /// therefore makes new jobs of everything that used the old one.
     public var dedupeKey: String {
-        ([recipe, recipeVersion, parameters, instrument] + inputs.map(\.checksum).sorted()).joined(separator: "|")
+        let upstream = calibrations.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value.checksum)" }
+        return ([recipe, recipeVersion, parameters, instrument] + inputs.map(\.checksum).sorted() + upstream).joined(separator: "|")
     }
 }
 
@@ -95,6 +101,10 @@ extension CalibrationDatabase {
                 createdAt: now, updatedAt: now, startedAt: nil, finishedAt: nil)
             try job.insert(db)
             for frame in planned.inputs { try JobInputRecord(jobId: job.id!, frameId: frame.id).insert(db) }
+            for (type, product) in planned.calibrations {
+                try db.execute(sql: "INSERT INTO job_calibration (job_id, product_type, product_id) VALUES (?, ?, ?)",
+                               arguments: [job.id!, type.rawValue, product.id!])
+            }
             try Self.event(db, job.id!, .queued, "\(planned.inputs.count) inputs", now)
             for var old in older {
                 old.state = .superseded
@@ -271,6 +281,20 @@ extension CalibrationDatabase {
                 FrameListing(frame: try FrameRecord(row: row),
                              paths: (row["paths"] as String?)?.split(separator: "\n").map(String.init) ?? [])
             }
+        }
+    }
+
+    /// The upstream calibrations a job was planned with.
+    public func calibrations(ofJob id: Int64) throws -> [ProductType: ProductRecord] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT product_type, product_id FROM job_calibration WHERE job_id = ?", arguments: [id])
+            var out: [ProductType: ProductRecord] = [:]
+            for row in rows {
+                if let type = ProductType(rawValue: row["product_type"]), let product = try ProductRecord.fetchOne(db, key: row["product_id"] as Int64) {
+                    out[type] = product
+                }
+            }
+            return out
         }
     }
 

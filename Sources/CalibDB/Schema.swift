@@ -77,6 +77,14 @@ enum Schema {
                     PRIMARY KEY (job_id, frame_id)
                 );
 
+                -- The upstream calibrations a job was planned with (part of its identity).
+                CREATE TABLE job_calibration (
+                    job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+                    product_type TEXT NOT NULL CHECK (product_type IN (\(productTypes))),
+                    product_id INTEGER NOT NULL REFERENCES product(id),
+                    PRIMARY KEY (job_id, product_type)
+                );
+
                 -- Append-only history of every job's states, for "what happened".
                 CREATE TABLE job_event (
                     id INTEGER PRIMARY KEY,

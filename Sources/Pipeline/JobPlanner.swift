@@ -44,14 +44,18 @@ public struct JobPlanner: Sendable {
                         report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: reason))
                         if let recheck { report.recheckAt = min(report.recheckAt ?? recheck, recheck) }
                     case .complete(let inputs):
-                        if let missing = try missingUpstream(recipe, profile: profile, night: group.night, setup: group.setup) {
-                            report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: missing))
+                        let upstream: [ProductType: ProductRecord]
+                        switch try chooseUpstream(recipe, profile: profile, night: group.night, setup: group.setup) {
+                        case .failure(let missing):
+                            report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: missing.reason))
                             continue
+                        case .success(let chosen):
+                            upstream = chosen
                         }
                         let planned = PlannedJob(
                             recipe: recipe.name, recipeVersion: executor.version, parameters: Self.canonicalJSON(recipe.parameters),
                             instrument: profile.name, night: group.night.description, setup: setupText,
-                            productType: recipe.product, inputs: inputs)
+                            productType: recipe.product, inputs: inputs, calibrations: upstream)
                         let (job, created) = try database.ensureJob(planned, now: now)
                         if created {
                             report.created.append(job)
@@ -67,16 +71,24 @@ public struct JobPlanner: Sendable {
         return report
     }
 
-    /// The first upstream calibration type with no usable product, as a sentence.
-    func missingUpstream(_ recipe: RecipeSpec, profile: InstrumentProfile, night: ObservingNight, setup: Setup) throws -> String? {
+    struct MissingUpstream: Error { let reason: String }
+
+    /// The best usable product of each upstream type (the same choice
+    /// `calibctl best` gives), or why one is missing.
+    func chooseUpstream(_ recipe: RecipeSpec, profile: InstrumentProfile, night: ObservingNight,
+                        setup: Setup) throws -> Result<[ProductType: ProductRecord], MissingUpstream> {
         let selector = CalibrationSelector(database: database)
+        // A dark's exposure time or a flat's lamp does not constrain its master bias.
+        let upstreamSetup = setup.restricted(to: setup.values.keys.filter { $0 != "exptime" && $0 != "lamp" })
+        var chosen: [ProductType: ProductRecord] = [:]
         for type in recipe.upstream {
-            let upstreamSetup = setup.restricted(to: setup.values.keys.filter { $0 != "exptime" && $0 != "lamp" })
-            if try selector.best(type: type, instrument: profile.name, night: night, setup: upstreamSetup).chosen == nil {
-                return "waiting for a usable \(type.rawValue)"
+            let choice = try selector.best(type: type, instrument: profile.name, night: night, setup: upstreamSetup)
+            guard let product = choice.chosen?.product else {
+                return .failure(MissingUpstream(reason: "waiting for a usable \(type.rawValue): \(choice.explanation)"))
             }
+            chosen[type] = product
         }
-        return nil
+        return .success(chosen)
     }
 
     /// Recipes ordered so that each comes after the recipes producing its upstream types.

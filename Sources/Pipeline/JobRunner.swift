@@ -93,14 +93,13 @@ public struct JobRunner: Sendable {
             throw PipelineError.configuration("profile \(profile.name) has no recipe \(job.recipe)")
         }
         let inputs = try database.inputs(ofJob: job.id!)
-        var calibrations: [ProductType: ProductRecord] = [:]
-        let setup = try Setup(parsing: job.setup)
-        for type in spec.upstream {
-            guard let night = ObservingNight(job.night),
-                  let choice = try CalibrationSelector(database: database)
-                    .best(type: type, instrument: job.instrument, night: night, setup: setup).chosen
-            else { throw PipelineError.inputMismatch("no usable \(type.rawValue) for \(job.night) \(job.setup)") }
-            calibrations[type] = choice.product
+        // The calibrations the job was planned with are part of its identity: use exactly those.
+        let calibrations = try database.calibrations(ofJob: job.id!)
+        for type in spec.upstream where calibrations[type] == nil {
+            throw PipelineError.inputMismatch("job \(job.id!) was planned without a \(type.rawValue)")
+        }
+        for (type, product) in calibrations where !FileManager.default.fileExists(atPath: product.path) {
+            throw PipelineError.inputMismatch("\(type.rawValue) product \(product.id!) is missing from disk: \(product.path)")
         }
         return JobContext(job: job, spec: spec, profile: profile, inputs: inputs, calibrations: calibrations, logger: logger)
     }

@@ -159,9 +159,19 @@ extension Calibctl {
                 print("calibd not running (last heartbeat: \(heartbeat.map { "\($0)" } ?? "never"))")
             }
             print("database: \(database.path)")
-            print("queue: " + JobState.allCases.compactMap { s in counts[s].map { "\(s.rawValue) \($0)" } }.joined(separator: ", "))
+            print("queue: " + JobState.allCases.compactMap { s in counts[s].map { "\(s.rawValue) \(s == .running ? "\($0)" : "\($0)")" } }.joined(separator: ", "))
+            for job in try database.jobs(states: [.running]) {
+                print("  running: job \(job.id!) \(job.recipe) \(job.night) \(job.setup) (attempt \(job.attempts), \(job.leaseOwner ?? "?"))")
+            }
+            let failed = try database.jobs(states: [.failed, .qcFailed]).suffix(5)
+            if !failed.isEmpty {
+                print("last errors:")
+                for job in failed { print("  job \(job.id!) \(job.recipe) \(job.night): \(job.state.rawValue): \(job.reason ?? "")") }
+            }
+            // The latest night with frames is "tonight" for a person on duty.
+            let latest = try database.frames(limit: 1).first?.frame.night
             print("")
-            print(try NightReport(database: database).render(), terminator: "")
+            print(try NightReport(database: database).render(nights: latest.map { [$0] }), terminator: "")
         }
     }
 
