@@ -109,7 +109,8 @@ let package = Package(
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "Simulator", "FITS", "CalibDB", "Daemon", "ctl"],
+            dependencies: ["Pipeline", "Simulator", "FITS", "CalibDB", "Daemon", "ctl",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
     ]
 )
