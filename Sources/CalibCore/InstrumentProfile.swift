@@ -24,10 +24,21 @@ public struct InstrumentProfile: Sendable {
     public var detector: DetectorLayout
     /// Recipes, in no particular order; the scheduler orders them by their upstream needs.
     public var recipes: [RecipeSpec]
+    /// How each calibration type is associated with the data needing it.
+    public var association: [ProductType: AssociationRule] = [:]
     /// The file the profile was read from, for messages.
     public var source: String
 
     public func recipe(named name: String) -> RecipeSpec? { recipes.first { $0.name == name } }
+
+    /// The configured rule for a type, or the default (all requested setup keys, closest in time, EDPS levels).
+    public func associationRule(for type: ProductType) -> AssociationRule { association[type] ?? AssociationRule() }
+
+    /// The middle of a night, the time a night-level question is asked at.
+    public func midNightMJD(_ night: ObservingNight) -> Double {
+        let interval = self.night.interval(of: night)
+        return (interval.lowerBound + interval.upperBound) / 2
+    }
 
     /// Reads the setup of a frame. A key missing from the header reads as
     /// `UNDEFINED` so that such frames only ever group with each other.

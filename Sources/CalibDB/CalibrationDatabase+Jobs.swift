@@ -15,6 +15,8 @@ public struct PlannedJob: Sendable {
     public var inputs: [FrameSummary]
     /// Upstream calibrations chosen at planning time, by type.
     public var calibrations: [ProductType: ProductRecord]
+    /// How each was chosen (basis, level, explanation), by type.
+    public var associations: [ProductType: AssociationResult] = [:]
     public var maxAttempts: Int
 
     public init(recipe: String, recipeVersion: String, parameters: String, instrument: String, night: String,
@@ -102,8 +104,10 @@ extension CalibrationDatabase {
             try job.insert(db)
             for frame in planned.inputs { try JobInputRecord(jobId: job.id!, frameId: frame.id).insert(db) }
             for (type, product) in planned.calibrations {
-                try db.execute(sql: "INSERT INTO job_calibration (job_id, product_type, product_id) VALUES (?, ?, ?)",
-                               arguments: [job.id!, type.rawValue, product.id!])
+                let how = planned.associations[type]
+                try db.execute(sql: """
+                    INSERT INTO job_calibration (job_id, product_type, product_id, basis, level, explanation) VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [job.id!, type.rawValue, product.id!, how?.basis.rawValue ?? "rules", how?.level, how?.explanation ?? ""])
             }
             try Self.event(db, job.id!, .queued, "\(planned.inputs.count) inputs", now)
             for var old in older {

@@ -150,6 +150,38 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v2: reference calibrations, pins, product availability") { db in
+            let productTypes = ProductType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+            try db.execute(sql: """
+                -- A product promoted by a person (or shipped static) to be the last fallback.
+                ALTER TABLE product ADD COLUMN is_reference INTEGER NOT NULL DEFAULT 0 CHECK (is_reference IN (0, 1));
+                -- 'missing' or 'quarantined' products are never chosen (calibctl verify sets them).
+                ALTER TABLE product ADD COLUMN availability TEXT NOT NULL DEFAULT 'available'
+                    CHECK (availability IN ('available', 'missing', 'quarantined'));
+                CREATE INDEX product_by_time ON product(product_type, instrument, mjd);
+
+                -- A person's decision: use this product for these nights (and setup).
+                CREATE TABLE pin (
+                    id INTEGER PRIMARY KEY,
+                    product_id INTEGER NOT NULL REFERENCES product(id),
+                    product_type TEXT NOT NULL CHECK (product_type IN (\(productTypes))),
+                    instrument TEXT NOT NULL,
+                    first_night TEXT NOT NULL,
+                    last_night TEXT NOT NULL CHECK (last_night >= first_night),
+                    setup TEXT NOT NULL DEFAULT '',
+                    note TEXT NOT NULL DEFAULT '',
+                    created_by TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    removed_at REAL
+                );
+                CREATE INDEX pin_lookup ON pin(product_type, instrument, first_night, last_night);
+
+                -- How each upstream calibration of a job was chosen.
+                ALTER TABLE job_calibration ADD COLUMN basis TEXT NOT NULL DEFAULT 'rules';
+                ALTER TABLE job_calibration ADD COLUMN level INTEGER;
+                ALTER TABLE job_calibration ADD COLUMN explanation TEXT NOT NULL DEFAULT '';
+                """)
+        }
         return migrator
     }
 }

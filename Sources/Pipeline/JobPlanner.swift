@@ -44,18 +44,21 @@ public struct JobPlanner: Sendable {
                         report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: reason))
                         if let recheck { report.recheckAt = min(report.recheckAt ?? recheck, recheck) }
                     case .complete(let inputs):
-                        let upstream: [ProductType: ProductRecord]
-                        switch try chooseUpstream(recipe, profile: profile, night: group.night, setup: group.setup) {
+                        let upstream: [ProductType: AssociationResult]
+                        let mjd = inputs.map(\.mjd).reduce(0, +) / Double(inputs.count)
+                        switch try chooseUpstream(recipe, profile: profile, night: group.night, setup: group.setup, mjd: mjd) {
                         case .failure(let missing):
                             report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: missing.reason))
                             continue
                         case .success(let chosen):
                             upstream = chosen
                         }
-                        let planned = PlannedJob(
+                        var planned = PlannedJob(
                             recipe: recipe.name, recipeVersion: executor.version, parameters: Self.canonicalJSON(recipe.parameters),
                             instrument: profile.name, night: group.night.description, setup: setupText,
-                            productType: recipe.product, inputs: inputs, calibrations: upstream)
+                            productType: recipe.product, inputs: inputs,
+                            calibrations: try upstream.compactMapValues { try database.product(id: $0.chosen!.candidate.id) })
+                        planned.associations = upstream
                         let (job, created) = try database.ensureJob(planned, now: now)
                         if created {
                             report.created.append(job)
@@ -73,20 +76,21 @@ public struct JobPlanner: Sendable {
 
     struct MissingUpstream: Error { let reason: String }
 
-    /// The best usable product of each upstream type (the same choice
-    /// `calibctl best` gives), or why one is missing.
-    func chooseUpstream(_ recipe: RecipeSpec, profile: InstrumentProfile, night: ObservingNight,
-                        setup: Setup) throws -> Result<[ProductType: ProductRecord], MissingUpstream> {
-        let selector = CalibrationSelector(database: database)
+    /// The association engine's choice for each upstream type (the same
+    /// answer `calibctl best` gives for that time and setup), or why one is missing.
+    func chooseUpstream(_ recipe: RecipeSpec, profile: InstrumentProfile, night: ObservingNight, setup: Setup,
+                        mjd: Double) throws -> Result<[ProductType: AssociationResult], MissingUpstream> {
+        let associator = CalibrationAssociator(database: database)
         // A dark's exposure time or a flat's lamp does not constrain its master bias.
         let upstreamSetup = setup.restricted(to: setup.values.keys.filter { $0 != "exptime" && $0 != "lamp" })
-        var chosen: [ProductType: ProductRecord] = [:]
+        var chosen: [ProductType: AssociationResult] = [:]
         for type in recipe.upstream {
-            let choice = try selector.best(type: type, instrument: profile.name, night: night, setup: upstreamSetup)
-            guard let product = choice.chosen?.product else {
-                return .failure(MissingUpstream(reason: "waiting for a usable \(type.rawValue): \(choice.explanation)"))
+            let request = AssociationRequest(type: type, instrument: profile.name, night: night, setup: upstreamSetup, mjd: mjd)
+            let result = try associator.best(request, rule: profile.associationRule(for: type))
+            guard result.chosen != nil else {
+                return .failure(MissingUpstream(reason: "waiting for a usable \(type.rawValue): \(result.explanation)"))
             }
-            chosen[type] = product
+            chosen[type] = result
         }
         return .success(chosen)
     }

@@ -18,7 +18,8 @@ struct Calibctl: ParsableCommand {
               calibctl best --type MBIAS --night 2026-11-21 --setup arm=RED --explain
             """,
         subcommands: [Simulate.self, Status.self, Frames.self, Jobs.self, JobCommand.self, Calibs.self, Best.self,
-                      Rerun.self, Reprocess.self, Cancel.self, Pause.self, Resume.self, Ingest.self])
+                      QC.self, Rerun.self, Reprocess.self, Cancel.self, Pause.self, Resume.self, Ingest.self,
+                      Pin.self, Reference.self, Verify.self, Export.self])
 }
 
 /// Options every database command shares.

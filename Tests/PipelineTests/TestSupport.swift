@@ -97,7 +97,7 @@ struct TestWorkspace {
     }
 
     func calibctl(_ arguments: [String]) throws -> CommandResult {
-        try runCommand(Binaries.calibctl, [arguments[0], "--config", config] + arguments.dropFirst())
+        try runCommand(Binaries.calibctl, arguments + ["--config", config])
     }
 
     /// Parses a `calibctl … --json` answer.
