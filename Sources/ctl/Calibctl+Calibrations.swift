@@ -242,3 +242,22 @@ extension Calibctl {
         }
     }
 }
+
+extension Calibctl {
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write an HTML night report: frames, jobs and timings, products with QC tables and plots, QC trends.",
+            discussion: "Open OUT/index.html in a browser. Example: calibctl report --night 2026-11-21 --out /tmp/report")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Observing night YYYY-MM-DD.") var night: String
+        @Option(help: "Output directory.") var out: String
+        @Option(help: "Nights of history in the trend plots.") var trendNights: Int = 30
+
+        func run() throws {
+            guard let theNight = ObservingNight(night) else { throw ValidationError("night must be YYYY-MM-DD") }
+            var report = NightReportHTML(database: try global.openDatabase(), configuration: try global.loadConfiguration())
+            report.trendNights = trendNights
+            print(try report.write(night: theNight, to: out))
+        }
+    }
+}

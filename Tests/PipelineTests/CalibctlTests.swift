@@ -99,4 +99,25 @@ struct CalibctlTests {
         #expect(try ws.calibctl(["reference", "add", "\(redId)"]).status == 0)
         #expect(try ws.calibctl(["rerun", "999999"]).status != 0)
     }
+
+    @Test("The night report is a page whose plots exist and are well-formed SVG")
+    func report() throws {
+        let ws = try processedNight()
+        defer { ws.remove() }
+        let out = ws.root + "/report"
+        let result = try ws.calibctl(["report", "--night", "2026-11-21", "--out", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        let page = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        #expect(page.contains("MBIAS"))
+        #expect(page.contains("readNoiseADU"))
+        let sources = page.components(separatedBy: "<img src=\"").dropFirst().compactMap { $0.split(separator: "\"").first.map(String.init) }
+        #expect(!sources.isEmpty)
+        for source in sources {
+            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/" + source))
+            if source.hasSuffix(".svg") {
+                let parser = XMLParser(data: data)
+                #expect(parser.parse(), "\(source) is not well-formed")
+            }
+        }
+    }
 }
