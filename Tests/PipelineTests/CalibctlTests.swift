@@ -1,5 +1,6 @@
 import CalibDB
 import Foundation
+import FoundationXML
 import Testing
 
 /// calibctl against a real database made by a real batch run.
