@@ -98,7 +98,8 @@ let package = Package(
         // Release-build benchmarks: `swift run -c release calib-bench`.
         .executableTarget(
             name: "Bench",
-            dependencies: ["Pipeline", "Simulator", "Recipes", "FITS", "CalibCore"],
+            dependencies: ["Pipeline", "Simulator", "Recipes", "FITS", "CalibCore", "CalibDB",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             path: "Sources/Bench",
             swiftSettings: swiftSettings),
 

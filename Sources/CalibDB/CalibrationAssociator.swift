@@ -13,21 +13,17 @@ public struct CalibrationAssociator: Sendable {
 
     public func best(_ request: AssociationRequest, rule: AssociationRule) throws -> AssociationResult {
         let pins = try database.pins(type: request.type, instrument: request.instrument, night: request.night)
-        // Candidates within the widest window that can matter first; the whole
-        // archive only when nothing in it qualifies (level "any time").
+        // Candidates within the widest window that can matter first (plus
+        // references and pinned products); the whole archive only when nothing
+        // in it qualifies (level "any time").
         let window = rule.maxAgeDays ?? (rule.levelLimitsDays.last ?? 31)
-        var candidates = try database.products(type: request.type, instrument: request.instrument,
-                                               mjd: (request.mjd - window - 1)...(request.mjd + window + 1))
-        candidates += try database.references(type: request.type, instrument: request.instrument)
-            .filter { r in !candidates.contains { $0.id == r.id } }
-        for pin in pins where !candidates.contains(where: { $0.id == pin.productId }) {
-            if let pinned = try database.product(id: pin.productId) { candidates.append(pinned) }
-        }
-        var result = CalibrationAssociation.choose(request, candidates: candidates.map(\.candidate), rule: rule, pins: pins)
+        let nearby = try database.candidates(type: request.type, instrument: request.instrument,
+                                             mjd: (request.mjd - window - 1)...(request.mjd + window + 1), including: pins.map(\.productId))
+        var result = CalibrationAssociation.choose(request, candidates: nearby, rule: rule, pins: pins)
         if result.chosen == nil && rule.maxAgeDays == nil {
-            let all = try database.products(type: request.type, instrument: request.instrument, mjd: nil)
-            if all.count > candidates.count {
-                result = CalibrationAssociation.choose(request, candidates: all.map(\.candidate), rule: rule, pins: pins)
+            let all = try database.candidates(type: request.type, instrument: request.instrument, mjd: nil)
+            if all.count > nearby.count {
+                result = CalibrationAssociation.choose(request, candidates: all, rule: rule, pins: pins)
             }
         }
         return result

@@ -3,6 +3,42 @@ import Foundation
 import GRDB
 
 extension CalibrationDatabase {
+    /// Association candidates straight from rows (no record decoding: this is
+    /// the hot path of every plan and every `calibctl best`): products of a
+    /// type and instrument within an MJD interval, every reference
+    /// calibration of that type, and the pinned products.
+    public func candidates(type: ProductType, instrument: String, mjd: ClosedRange<Double>?, including ids: [Int64] = []) throws -> [CalibrationCandidate] {
+        try read { db in
+            let columns = "SELECT id, night, setup, mjd, qc_passed, superseded_by, is_reference, availability FROM product"
+            var rows: [Row]
+            if let mjd {
+                // Three indexed lookups rather than one OR, which SQLite would answer with a scan.
+                rows = try Row.fetchAll(db, sql: "\(columns) WHERE product_type = ? AND instrument = ? AND mjd BETWEEN ? AND ?",
+                                        arguments: [type.rawValue, instrument, mjd.lowerBound, mjd.upperBound])
+                rows += try Row.fetchAll(db, sql: "\(columns) WHERE product_type = ? AND instrument = ? AND is_reference = 1",
+                                         arguments: [type.rawValue, instrument])
+                for id in ids { rows += try Row.fetchAll(db, sql: "\(columns) WHERE id = ?", arguments: [id]) }
+            } else {
+                rows = try Row.fetchAll(db, sql: "\(columns) WHERE product_type = ? AND instrument = ?", arguments: [type.rawValue, instrument])
+            }
+            var seen: Set<Int64> = []
+            var setups: [String: Setup] = [:]
+            return rows.compactMap { row in
+                let id: Int64 = row["id"]
+                guard seen.insert(id).inserted else { return nil }
+                let setupText: String = row["setup"]
+                let setup = setups[setupText] ?? ((try? Setup(parsing: setupText)) ?? Setup())
+                setups[setupText] = setup
+                let mjd: Double = row["mjd"]
+                return CalibrationCandidate(
+                    id: id, type: type, instrument: instrument,
+                    night: ObservingNight(row["night"] as String) ?? ObservingNight(mjdDate: mjd), setup: setup, mjd: mjd,
+                    qcPassed: row["qc_passed"], supersededBy: row["superseded_by"], isReference: row["is_reference"],
+                    isAvailable: (row["availability"] as String) == ProductRecord.Availability.available.rawValue)
+            }
+        }
+    }
+
     /// Products of a type and instrument, optionally within an MJD interval (uses the time index).
     public func products(type: ProductType, instrument: String, mjd: ClosedRange<Double>?) throws -> [ProductRecord] {
         try read { db in

@@ -182,6 +182,16 @@ enum Schema {
                 ALTER TABLE job_calibration ADD COLUMN explanation TEXT NOT NULL DEFAULT '';
                 """)
         }
+        migrator.registerMigration("v3: indexes for archive-scale listings") { db in
+            try db.execute(sql: """
+                -- `calibctl calibs --night` and the night report list a night's products of every type.
+                CREATE INDEX product_by_night ON product(night);
+                -- Products of a job (job show, supersede).
+                CREATE INDEX product_by_job ON product(job_id);
+                -- Reference calibrations are few: a partial index finds them without a scan.
+                CREATE INDEX product_references ON product(product_type, instrument) WHERE is_reference = 1;
+                """)
+        }
         return migrator
     }
 }
