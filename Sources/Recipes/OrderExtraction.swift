@@ -24,8 +24,9 @@ import Dispatch
 /// - A row is *flagged* (NaN in the output) instead when no estimate is
 ///   possible, when the replaced pixels would carry more than
 ///   `maxReplacedFraction` of the row's flux (e.g. a saturated plateau — the
-///   estimate would then be mostly guesswork), or when the window leaves the
-///   detector (part of the order is not recorded).
+///   estimate would then be mostly guesswork). Rows whose window leaves the
+///   detector are NaN too (part of the order is not recorded) but counted
+///   apart, as `offDetectorRows`: that is geometry, not a defect.
 ///
 /// Units are those of the image (ADU); rows outside an order's traced row
 /// range are NaN.
@@ -48,6 +49,8 @@ public struct OrderExtraction: Sendable {
         public var flaggedRows: [Int]
         /// Per order: bad pixels replaced by their profile estimate.
         public var replacedPixels: [Int]
+        /// Per order: rows of the traced range whose window leaves the detector.
+        public var offDetectorRows: [Int]
     }
 
     public enum Failure: Error, CustomStringConvertible, Sendable {
@@ -70,13 +73,15 @@ public struct OrderExtraction: Sendable {
         var spectra = [Float](repeating: .nan, count: orders.count * length)
         var flagged = [Int](repeating: 0, count: orders.count)
         var replaced = [Int](repeating: 0, count: orders.count)
+        var offDetector = [Int](repeating: 0, count: orders.count)
         image.pixels.withUnsafeBufferPointer { pixels in
             let mask = badPixels ?? []
             mask.withUnsafeBufferPointer { maskBuffer in
                 spectra.withUnsafeMutableBufferPointer { out in
                     flagged.withUnsafeMutableBufferPointer { flaggedOut in
                         replaced.withUnsafeMutableBufferPointer { replacedOut in
-                            nonisolated(unsafe) let out = out, flaggedOut = flaggedOut, replacedOut = replacedOut
+                          offDetector.withUnsafeMutableBufferPointer { offOut in
+                            nonisolated(unsafe) let out = out, flaggedOut = flaggedOut, replacedOut = replacedOut, offOut = offOut
                             let view = PixelView(pixels: pixels, mask: maskBuffer.isEmpty ? nil : maskBuffer,
                                                  width: image.width, height: image.height)
                             DispatchQueue.concurrentPerform(iterations: orders.count) { k in
@@ -84,14 +89,16 @@ public struct OrderExtraction: Sendable {
                                                           into: UnsafeMutableBufferPointer(rebasing: out[(k * length)..<((k + 1) * length)]))
                                 flaggedOut[k] = counts.flagged
                                 replacedOut[k] = counts.replaced
+                                offOut[k] = counts.offDetector
                             }
+                          }
                         }
                     }
                 }
             }
         }
         return Result(orders: orders, spectra: Image(width: length, height: orders.count, pixels: spectra),
-                      flaggedRows: flagged, replacedPixels: replaced)
+                      flaggedRows: flagged, replacedPixels: replaced, offDetectorRows: offDetector)
     }
 
     /// Read-only pixel access shared by the order workers.
@@ -134,14 +141,14 @@ public struct OrderExtraction: Sendable {
     }
 
     private func extractOrder(_ order: Int, geometry: OrderGeometry, view: PixelView,
-                              into out: UnsafeMutableBufferPointer<Float>) -> (flagged: Int, replaced: Int) {
-        guard let range = geometry.rowRanges[order] else { return (0, 0) }
+                              into out: UnsafeMutableBufferPointer<Float>) -> (flagged: Int, replaced: Int, offDetector: Int) {
+        guard let range = geometry.rowRanges[order] else { return (0, 0, 0) }
         let rows = max(range.lowerBound, 0)...min(range.upperBound, view.height - 1)
-        guard rows.lowerBound <= rows.upperBound else { return (0, 0) }
-        var flagged = 0, replaced = 0
+        guard rows.lowerBound <= rows.upperBound else { return (0, 0, 0) }
+        var flagged = 0, replaced = 0, offDetector = 0
         for y in rows {
             let w = window(order: order, y: y, geometry: geometry, width: view.width)
-            guard w.inside else { flagged += 1; continue }
+            guard w.inside else { offDetector += 1; continue }
             var goodSum = 0.0
             var bad: [Int] = []
             for (i, weight) in w.weights.enumerated() where weight > 0 {
@@ -159,7 +166,7 @@ public struct OrderExtraction: Sendable {
             out[y] = Float(total)
             replaced += bad.count
         }
-        return (flagged, replaced)
+        return (flagged, replaced, offDetector)
     }
 
     /// Values for the bad pixels (indices into the window) of row y, or nil when one cannot be estimated.
