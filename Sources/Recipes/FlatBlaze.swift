@@ -130,8 +130,11 @@ public struct FlatBlaze: Sendable {
             report.notes.append("no flux (95th percentile \(p95))")
             return (blaze, flat, report)
         }
+        // Median-filtered neighbours within a fifth of the filter width carry
+        // almost the same information; fitting every such point costs time, not accuracy.
+        let stride = max(1, medianWidth / 5)
         var positions: [Double] = [], values: [Double] = []
-        for i in first...last where filtered[i].isFinite {
+        for i in Swift.stride(from: first, through: last, by: stride) where filtered[i].isFinite {
             let v = Double(filtered[i])
             if v >= lowFraction * p95 && v <= highFraction * p95 { positions.append(Double(i)); values.append(v) }
         }
