@@ -128,6 +128,13 @@ public struct JobRunner: Sendable {
                 }
             }
         }
+        for attachment in output.attachments {
+            // A missing plot must not lose the product: log and go on.
+            let attachmentPath = Self.attachmentPath(product: path, suffix: attachment.suffix)
+            do { try attachment.contents.write(to: URL(fileURLWithPath: attachmentPath), options: .atomic) } catch {
+                context.logger.warning("could not write product attachment", metadata: ["path": "\(attachmentPath)", "error": "\(error)"])
+            }
+        }
         context.logger.info("product written", metadata: ["product.path": "\(path)", "product.type": "\(output.type.rawValue)",
                                                           "qc": "\(failed.isEmpty ? "pass" : "FAIL")"])
         let draft = ProductDraft(productType: output.type, mjd: output.mjd, path: path, checksum: checksum,
@@ -143,6 +150,11 @@ public struct JobRunner: Sendable {
         let generation = job.generation == 0 ? "" : "g\(job.generation)"
         let name = "\(job.instrument)_\(type.rawValue)_\(job.night)_\(setup.isEmpty ? "default" : setup)_j\(job.id!)\(generation).fits"
         return (configuration.productsDirectory as NSString).appendingPathComponent("\(job.night)/\(name)")
+    }
+
+    /// `…/X_j3.fits` + `_qc.svg` → `…/X_j3_qc.svg`.
+    static func attachmentPath(product path: String, suffix: String) -> String {
+        (path.hasSuffix(".fits") ? String(path.dropLast(5)) : path) + suffix
     }
 
     static func format(_ v: Double) -> String { String(format: "%.4g", v) }
