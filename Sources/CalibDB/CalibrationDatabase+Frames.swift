@@ -30,24 +30,32 @@ extension CalibrationDatabase {
     /// it is new. Atomic: two ingesters racing on one file record it once.
     @discardableResult
     public func record(frame: FrameRecord, seenAt path: String, mtime: Double) throws -> (frame: FrameRecord, isNew: Bool) {
-        try write { db in
-            var isNew = false
-            var stored = try FrameRecord.filter(FrameRecord.Columns.checksum == frame.checksum).fetchOne(db)
-            if stored == nil {
-                var inserted = frame
-                try inserted.insert(db)
-                stored = inserted
-                isNew = true
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO frame_path (path, frame_id, size_bytes, mtime, seen_at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(path) DO UPDATE SET frame_id = excluded.frame_id, size_bytes = excluded.size_bytes,
-                        mtime = excluded.mtime, seen_at = excluded.seen_at
-                    """,
-                arguments: [path, stored!.id!, frame.sizeBytes, mtime, frame.recordedAt])
-            return (stored!, isNew)
+        try write { db in try Self.record(db, frame: frame, seenAt: path, mtime: mtime) }
+    }
+
+    /// Records several frames in one transaction (see `record(frame:seenAt:mtime:)`).
+    public func record(batch: [(frame: FrameRecord, path: String, mtime: Double)]) throws -> [(frame: FrameRecord, isNew: Bool)] {
+        guard !batch.isEmpty else { return [] }
+        return try write { db in try batch.map { try Self.record(db, frame: $0.frame, seenAt: $0.path, mtime: $0.mtime) } }
+    }
+
+    static func record(_ db: Database, frame: FrameRecord, seenAt path: String, mtime: Double) throws -> (frame: FrameRecord, isNew: Bool) {
+        var isNew = false
+        var stored = try FrameRecord.filter(FrameRecord.Columns.checksum == frame.checksum).fetchOne(db)
+        if stored == nil {
+            var inserted = frame
+            try inserted.insert(db)
+            stored = inserted
+            isNew = true
         }
+        try db.execute(
+            sql: """
+                INSERT INTO frame_path (path, frame_id, size_bytes, mtime, seen_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(path) DO UPDATE SET frame_id = excluded.frame_id, size_bytes = excluded.size_bytes,
+                    mtime = excluded.mtime, seen_at = excluded.seen_at
+                """,
+            arguments: [path, stored!.id!, frame.sizeBytes, mtime, frame.recordedAt])
+        return (stored!, isNew)
     }
 
     /// Usable frames of an instrument (optionally one night), as the scheduler sees them.

@@ -20,8 +20,10 @@ public final class CalibrationDatabase: Sendable {
         configuration.readonly = readOnly
         configuration.foreignKeysEnabled = true
         configuration.prepareDatabase { db in
-            // A product or job row must survive a power cut once the commit returns.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            // WAL with NORMAL: a commit survives any crash of calibd; a power cut may
+            // lose the last commits, which the next start re-derives (raw files are
+            // rescanned, unfinished jobs re-run) — and ingest is not one fsync per file.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         if !readOnly {
             try FileManager.default.createDirectory(

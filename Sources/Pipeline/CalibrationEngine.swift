@@ -30,25 +30,32 @@ public final class CalibrationEngine: Sendable {
     }
 
     /// After a crash: re-queues jobs whose daemon is gone and removes
-    /// half-written product files.
+    /// half-written product files. Only at start: while this daemon runs,
+    /// a temporary file may be a product being written.
     @discardableResult
     public func recoverAfterRestart() throws -> (requeued: Int, orphansRemoved: Int) {
-        var requeued = try database.recoverLeases()
-        let host = ProcessInfo.processInfo.hostName
-        for job in try database.jobs(states: [.running]) {
-            guard let holder = job.leaseOwner else { continue }
-            let parts = holder.split(separator: "/")
-            // A lease held by a dead process on this host cannot be renewed: take the work back now
-            // rather than waiting for the lease to lapse.
-            if parts.count == 3, parts[0] == host, let pid = Int32(parts[1]), kill(pid, 0) != 0 || (pid == getpid() && holder != owner) {
-                requeued += try database.recoverLeases(owner: holder)
-            }
-        }
+        let requeued = try recoverLeases()
         let orphans = ProductWriter.removeOrphans(under: configuration.productsDirectory)
         if requeued > 0 || orphans > 0 {
             logger.notice("recovered after restart", metadata: ["jobs.requeued": "\(requeued)", "orphans.removed": "\(orphans)"])
         }
         return (requeued, orphans)
+    }
+
+    /// Re-queues jobs whose lease lapsed, and at once those held by a dead
+    /// process on this host (no need to wait for the lease to lapse).
+    @discardableResult
+    public func recoverLeases() throws -> Int {
+        var requeued = try database.recoverLeases()
+        let host = ProcessInfo.processInfo.hostName
+        for job in try database.jobs(states: [.running]) {
+            guard let holder = job.leaseOwner, holder != owner else { continue }
+            let parts = holder.split(separator: "/")
+            if parts.count == 3, parts[0] == host, let pid = Int32(parts[1]), kill(pid, 0) != 0 || pid == getpid() {
+                requeued += try database.recoverLeases(owner: holder)
+            }
+        }
+        return requeued
     }
 
     /// Every file under the watched roots, in a stable order. Symbolic links
@@ -79,12 +86,18 @@ public final class CalibrationEngine: Sendable {
     }
 
     /// Offers every file under the roots to the ingester (the reconciliation scan).
-    public func scan(assumeComplete: Bool, now: Date = Date(), progress: (Int, Int) -> Void = { _, _ in }) throws -> ScanReport {
+    public func scan(final: Bool, now: Date = Date(), progress: (Int, Int) -> Void = { _, _ in }) throws -> ScanReport {
         var report = ScanReport()
         let files = filesUnderRoots()
-        for (index, path) in files.enumerated() {
-            try tally(ingester.ingest(path: path, now: now, assumeComplete: assumeComplete), path: path, into: &report)
-            progress(index + 1, files.count)
+        var done = 0
+        // Batches: one database commit per 256 files rather than per file.
+        for start in stride(from: 0, to: files.count, by: 256) {
+            let batch = Array(files[start..<min(start + 256, files.count)])
+            for (path, outcome) in zip(batch, try ingester.ingest(batch: batch, now: now, final: final)) {
+                tally(outcome, path: path, into: &report)
+                done += 1
+                progress(done, files.count)
+            }
         }
         return report
     }
@@ -144,7 +157,7 @@ public final class CalibrationEngine: Sendable {
     /// dependants), and stop.
     public func runBatch(progress: @escaping @Sendable (BatchProgress) -> Void = { _ in }) async throws -> BatchSummary {
         try recoverAfterRestart()
-        let scan = try scan(assumeComplete: true) { done, total in progress(.ingest(done: done, total: total)) }
+        let scan = try scan(final: true) { done, total in progress(.ingest(done: done, total: total)) }
         var jobsRun = 0
         var waiting: [JobPlanner.Waiting] = []
         let counter = JobCounter()

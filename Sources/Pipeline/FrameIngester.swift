@@ -32,89 +32,133 @@ public struct FrameIngester: Sendable {
         self.configuration = configuration; self.database = database; self.logger = logger
     }
 
-    /// - Parameter assumeComplete: true in batch runs (`--once`, `calibctl
-    ///   ingest`), where every file present is taken as finished.
-    public func ingest(path: String, now: Date = Date(), assumeComplete: Bool = false) throws -> IngestOutcome {
+    /// Ingests one file and records the outcome.
+    ///
+    /// - Parameter final: take the file as it is now. Batch runs (`--once`,
+    ///   `calibctl ingest`) and files that stayed unchanged for
+    ///   `giveUpSeconds` are final: a truncated one is recorded as a problem.
+    ///   Otherwise a structurally incomplete file is deferred, since its
+    ///   writer may not be done. Stability in time is the caller's business.
+    public func ingest(path: String, now: Date = Date(), final: Bool = false) throws -> IngestOutcome {
+        try ingest(batch: [path], now: now, final: final)[0]
+    }
+
+    /// Ingests several files, recording them in one transaction (one commit
+    /// for a burst of files instead of one per file).
+    public func ingest(batch paths: [String], now: Date = Date(), final: Bool = false) throws -> [IngestOutcome] {
+        var outcomes: [IngestOutcome?] = []
+        var pending: [(index: Int, frame: FrameRecord, path: String, mtime: Double)] = []
+        for (index, path) in paths.enumerated() {
+            switch try examine(path: path, now: now, final: final) {
+            case .done(let outcome): outcomes.append(outcome)
+            case .record(let frame, let mtime):
+                outcomes.append(nil)
+                pending.append((index, frame, path, mtime))
+            }
+        }
+        let stored = try database.record(batch: pending.map { ($0.frame, $0.path, $0.mtime) })
+        for (entry, (frame, isNew)) in zip(pending, stored) {
+            if isNew {
+                if frame.status == .ok {
+                    logger.info("frame recorded", metadata: [
+                        "frame.path": "\(entry.path)", "frame.id": "\(frame.id!)", "frame.type": "\(frame.frameType.rawValue)",
+                        "night": "\(frame.night ?? "-")", "setup": "\(frame.setup ?? "")",
+                    ])
+                } else {
+                    logger.warning("frame not usable", metadata: ["frame.path": "\(entry.path)", "reason": "\(frame.problem ?? "")"])
+                }
+                outcomes[entry.index] = .recorded(frame)
+            } else {
+                logger.info("same bytes as an already recorded frame", metadata: ["frame.path": "\(entry.path)", "frame.id": "\(frame.id!)"])
+                outcomes[entry.index] = .alias(frameId: frame.id!)
+            }
+        }
+        return outcomes.map { $0! }
+    }
+
+    enum Examination {
+        case done(IngestOutcome)
+        case record(FrameRecord, mtime: Double)
+    }
+
+    /// Everything about one file short of writing to the database.
+    func examine(path: String, now: Date, final: Bool) throws -> Examination {
         let settings = configuration.ingest
         let name = (path as NSString).lastPathComponent
-        guard settings.accepts(fileName: name) else { return .ignored("name \(name) is ignored or not a FITS name") }
+        guard settings.accepts(fileName: name) else { return .done(.ignored("name \(name) is ignored or not a FITS name")) }
+        func problem(_ reason: String, size: Int64, mtime: Double, identity: String,
+                     instrument: String? = nil, type: FrameType = .unknown) -> Examination {
+            .record(FrameRecord(checksum: identity, path: path, sizeBytes: size, status: .problem, problem: reason,
+                                instrument: instrument, frameType: type, recordedAt: now), mtime: mtime)
+        }
 
         var linkInfo = stat()
-        guard lstat(path, &linkInfo) == 0 else { return .ignored("vanished before it could be read") }
+        guard lstat(path, &linkInfo) == 0 else { return .done(.ignored("vanished before it could be read")) }
         let isLink = (linkInfo.st_mode & S_IFMT) == S_IFLNK
         var info = stat()
         if stat(path, &info) != 0 {
             let why = errno == ELOOP ? "symbolic link loop" : isLink ? "dangling symbolic link" : String(cString: strerror(errno))
-            return try recordProblem(path: path, size: 0, mtime: Self.mtime(linkInfo), reason: why, identity: "unreadable:\(path):\(why)", now: now)
+            return problem(why, size: 0, mtime: Self.mtime(linkInfo), identity: "unreadable:\(path):\(why)")
         }
         switch info.st_mode & S_IFMT {
         case S_IFREG: break
-        case S_IFDIR: return .ignored("directory")
-        default: return .ignored("not a regular file")
+        case S_IFDIR: return .done(.ignored("directory"))
+        default: return .done(.ignored("not a regular file"))
         }
         let size = Int64(info.st_size)
         let mtime = Self.mtime(info)
-        if let known = try database.knownPath(path), known.sizeBytes == size, known.mtime == mtime {
-            return .unchanged
+        if isLink, let target = Self.resolved(path), !configuration.watch.isEmpty,
+           !configuration.watch.contains(where: { root in Self.isWithin(target, root: root) }) {
+            // Following a link out of the raw roots would let anyone who can write there make calibd read any file.
+            return problem("symbolic link points outside the watched roots (to \(target))", size: size, mtime: mtime,
+                           identity: "outside:\(path):\(target)")
         }
-        let age = now.timeIntervalSince1970 - mtime
-        if !assumeComplete && age < settings.stableSeconds {
-            return .deferred(reason: "modified \(String(format: "%.2f", age)) s ago", retryAt: Date(timeIntervalSince1970: mtime + settings.stableSeconds))
+        if let known = try database.knownPath(path), known.sizeBytes == size, known.mtime == mtime {
+            return .done(.unchanged)
         }
         guard access(path, R_OK) == 0 else {
-            return try recordProblem(path: path, size: size, mtime: mtime, reason: "permission denied: the daemon cannot read this file",
-                                     identity: "unreadable:\(path):\(size):\(mtime)", now: now)
+            return problem("permission denied: the daemon cannot read this file", size: size, mtime: mtime,
+                           identity: "unreadable:\(path):\(size):\(mtime)")
         }
         let checksum: String
         do { checksum = try ContentChecksum.sha256(ofFile: path) } catch {
-            return try recordProblem(path: path, size: size, mtime: mtime, reason: "cannot read: \(error.localizedDescription)",
-                                     identity: "unreadable:\(path):\(size):\(mtime)", now: now)
+            return problem("cannot read: \(error.localizedDescription)", size: size, mtime: mtime, identity: "unreadable:\(path):\(size):\(mtime)")
         }
         // The file may have grown while we read it; take it next time.
         var after = stat()
         if stat(path, &after) != 0 || Int64(after.st_size) != size || Self.mtime(after) != mtime {
-            return .deferred(reason: "changed while being read", retryAt: now.addingTimeInterval(max(settings.stableSeconds, 0.2)))
-        }
-        if let existing = try database.frame(checksum: checksum) {
-            var alias = existing
-            alias.recordedAt = now
-            try database.record(frame: alias, seenAt: path, mtime: mtime)
-            logger.info("same bytes as an already recorded frame", metadata: ["frame.path": "\(path)", "frame.id": "\(existing.id!)"])
-            return .alias(frameId: existing.id!)
+            return .done(.deferred(reason: "changed while being read", retryAt: now.addingTimeInterval(max(settings.stableSeconds, 0.2))))
         }
 
         let header: FITSHeader
         switch FITSIntegrity.check(path: path) {
         case .failure(let error):
-            if error.kind == .truncated && !assumeComplete && age < settings.giveUpSeconds {
-                return .deferred(reason: "incomplete FITS file (\(error.detail)); may still be written",
-                                 retryAt: Date(timeIntervalSince1970: mtime + settings.giveUpSeconds))
+            if error.kind == .truncated && !final {
+                return .done(.deferred(reason: "incomplete FITS file (\(error.detail)); may still be written",
+                                       retryAt: now.addingTimeInterval(settings.giveUpSeconds)))
             }
-            return try recordProblem(path: path, size: size, mtime: mtime, reason: Self.describe(error), identity: checksum, now: now)
+            return problem(Self.describe(error), size: size, mtime: mtime, identity: checksum)
         case .success(let summary):
             do { header = try Self.classificationHeader(path: path, summary: summary) } catch {
-                return try recordProblem(path: path, size: size, mtime: mtime, reason: Self.describe(error), identity: checksum, now: now)
+                return problem(Self.describe(error), size: size, mtime: mtime, identity: checksum)
             }
         }
 
         guard let profile = configuration.profile(for: header) else {
             let instrument = header.string("INSTRUME").map { "INSTRUME = '\($0)'" } ?? "no INSTRUME keyword"
-            return try recordProblem(path: path, size: size, mtime: mtime,
-                                     reason: "no instrument profile claims this file (\(instrument))", identity: checksum, now: now)
+            return problem("no instrument profile claims this file (\(instrument))", size: size, mtime: mtime, identity: checksum)
         }
         let classification = profile.classify(header)
-        guard let mjd = header.double(profile.timeKey) ?? Self.mjd(fromISO: header.string("DATE-OBS")) else {
-            return try recordProblem(path: path, size: size, mtime: mtime,
-                                     reason: "missing keyword \(profile.timeKey) (and no usable DATE-OBS): the observing night cannot be derived",
-                                     identity: checksum, now: now, instrument: profile.name, type: classification.type)
+        guard let mjd = header.double(profile.timeKey) ?? Self.mjd(fromISO: header.string("DATE-OBS")), mjd.isFinite else {
+            return problem("missing keyword \(profile.timeKey) (and no usable DATE-OBS): the observing night cannot be derived",
+                           size: size, mtime: mtime, identity: checksum, instrument: profile.name, type: classification.type)
         }
         let exposureTime = header.double(profile.exposureTimeKey)
-        if exposureTime == nil && classification.type != .unknown {
-            return try recordProblem(path: path, size: size, mtime: mtime,
-                                     reason: "missing keyword \(profile.exposureTimeKey) (exposure time)",
-                                     identity: checksum, now: now, instrument: profile.name, type: classification.type)
+        if (exposureTime == nil || !(exposureTime! >= 0)) && classification.type != .unknown {
+            return problem("missing or invalid keyword \(profile.exposureTimeKey) (exposure time)",
+                           size: size, mtime: mtime, identity: checksum, instrument: profile.name, type: classification.type)
         }
-        let record = FrameRecord(
+        return .record(FrameRecord(
             checksum: checksum, path: path, sizeBytes: size,
             status: classification.problem == nil ? .ok : .problem, problem: classification.problem,
             instrument: profile.name, frameType: classification.type, lamp: classification.lamp,
@@ -122,23 +166,20 @@ public struct FrameIngester: Sendable {
             mjdObs: mjd, exptime: exposureTime,
             tplStart: profile.template.flatMap { header.string($0.start) },
             tplNexp: profile.template.flatMap { header.int($0.count) }.map(Int.init),
-            recordedAt: now)
-        let (stored, isNew) = try database.record(frame: record, seenAt: path, mtime: mtime)
-        guard isNew else { return .alias(frameId: stored.id!) }
-        logger.info("frame recorded", metadata: [
-            "frame.path": "\(path)", "frame.id": "\(stored.id!)", "frame.type": "\(stored.frameType.rawValue)",
-            "night": "\(stored.night ?? "-")", "setup": "\(stored.setup ?? "")",
-        ])
-        return .recorded(stored)
+            recordedAt: now), mtime: mtime)
     }
 
-    private func recordProblem(path: String, size: Int64, mtime: Double, reason: String, identity: String, now: Date,
-                               instrument: String? = nil, type: FrameType = .unknown) throws -> IngestOutcome {
-        let record = FrameRecord(checksum: identity, path: path, sizeBytes: size, status: .problem, problem: reason,
-                                 instrument: instrument, frameType: type, recordedAt: now)
-        let (stored, isNew) = try database.record(frame: record, seenAt: path, mtime: mtime)
-        logger.warning("frame not usable", metadata: ["frame.path": "\(path)", "reason": "\(reason)"])
-        return isNew ? .recorded(stored) : .alias(frameId: stored.id!)
+    /// The canonical target of a path (symbolic links resolved), or nil.
+    static func resolved(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
+    /// True when `path` (canonical) lies in `root` (resolved too, so a root given through a link still counts).
+    static func isWithin(_ path: String, root: String) -> Bool {
+        let base = resolved(root) ?? root
+        return path == base || path.hasPrefix(base.hasSuffix("/") ? base : base + "/")
     }
 
     /// The primary header, followed by the first image extension's cards when

@@ -88,7 +88,7 @@ extension Calibctl {
             var lines: [Line] = []
             for path in paths {
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-                switch try ingester.ingest(path: absolute, assumeComplete: true) {
+                switch try ingester.ingest(path: absolute, final: true) {
                 case .recorded(let f): lines.append(Line(path: absolute, outcome: f.status == .ok ? "recorded" : "problem",
                                                          detail: f.problem ?? "\(f.frameType.rawValue) \(f.night ?? "") \(f.setup ?? "")"))
                 case .alias(let id): lines.append(Line(path: absolute, outcome: "duplicate", detail: "same bytes as frame \(id)"))
