@@ -89,10 +89,12 @@ public struct JobRunner: Sendable {
         let inputs = try database.inputs(ofJob: job.id!)
         var calibrations: [ProductType: ProductRecord] = [:]
         let setup = try Setup(parsing: job.setup)
+        // As the planner does: upstream products are not matched on exposure time or lamp.
+        let upstreamSetup = setup.restricted(to: setup.values.keys.filter { $0 != "exptime" && $0 != "lamp" })
         for type in spec.upstream {
             guard let night = ObservingNight(job.night),
                   let choice = try CalibrationSelector(database: database)
-                    .best(type: type, instrument: job.instrument, night: night, setup: setup).chosen
+                    .best(type: type, instrument: job.instrument, night: night, setup: upstreamSetup).chosen
             else { throw PipelineError.inputMismatch("no usable \(type.rawValue) for \(job.night) \(job.setup)") }
             calibrations[type] = choice.product
         }
@@ -103,8 +105,9 @@ public struct JobRunner: Sendable {
     /// record and the metrics that failed.
     func write(_ output: ProductOutput, context: JobContext, executor: any RecipeExecutor) throws -> (ProductDraft, [String]) {
         let job = context.job
+        let setup = (try? Setup(parsing: job.setup)) ?? Setup()
         let judged = output.metrics.map { m in
-            QCMetricDraft(name: m.name, value: m.value, unit: m.unit, range: context.spec.qc[m.name])
+            QCMetricDraft(name: m.name, value: m.value, unit: m.unit, range: SetupScoped.qcRange(context.spec.qc, metric: m.name, setup: setup))
         }
         let failed = judged.filter { !$0.passed }.map { "\($0.name) = \(Self.format($0.value)) outside \($0.range!)" }
         let provenance = ProvenanceHeader.make(
@@ -121,6 +124,12 @@ public struct JobRunner: Sendable {
                     if index == 0 { try file.writeEmptyPrimary(header: provenance) }
                     try file.writeTable(table, extensionName: name, header: header)
                 }
+            }
+        }
+        for attachment in output.attachments {
+            let sidecar = (path.hasSuffix(".fits") ? String(path.dropLast(5)) : path) + attachment.suffix
+            do { try attachment.data.write(to: URL(fileURLWithPath: sidecar), options: .atomic) } catch {
+                context.logger.warning("QC plot not written", metadata: ["path": "\(sidecar)", "error": "\(error)"])
             }
         }
         context.logger.info("product written", metadata: ["product.path": "\(path)", "product.type": "\(output.type.rawValue)",

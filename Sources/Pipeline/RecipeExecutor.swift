@@ -41,9 +41,13 @@ public struct ProductOutput: Sendable {
     public var metrics: [QCMeasurement]
     /// Mean MJD of the inputs: the product's time for association.
     public var mjd: Double
+    /// Files written next to the product (QC plots): the product's path with
+    /// `.fits` replaced by the suffix (e.g. `_edges.svg`), and their content.
+    public var attachments: [(suffix: String, data: Data)] = []
 
-    public init(type: ProductType, hdus: [ProductHDU], metrics: [QCMeasurement], mjd: Double) {
-        self.type = type; self.hdus = hdus; self.metrics = metrics; self.mjd = mjd
+    public init(type: ProductType, hdus: [ProductHDU], metrics: [QCMeasurement], mjd: Double,
+                attachments: [(suffix: String, data: Data)] = []) {
+        self.type = type; self.hdus = hdus; self.metrics = metrics; self.mjd = mjd; self.attachments = attachments
     }
 }
 
@@ -59,6 +63,9 @@ public protocol RecipeExecutor: Sendable {
 public enum RecipeCatalog {
     public static let executors: [String: any RecipeExecutor] = [
         MasterBiasExecutor().name: MasterBiasExecutor(),
+        MasterDarkExecutor().name: MasterDarkExecutor(),
+        OrderTraceExecutor().name: OrderTraceExecutor(),
+        MasterFlatExecutor().name: MasterFlatExecutor(),
     ]
 
     public static func executor(named name: String) throws -> any RecipeExecutor {
