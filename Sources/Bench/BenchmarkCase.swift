@@ -16,4 +16,5 @@ struct BenchmarkCase: Sendable {
 /// Every benchmark, in the order the table lists them. Recipes add theirs here.
 let allBenchmarks: [BenchmarkCase] = [
     masterBiasBenchmark,
+    masterFlatBenchmark,
 ]
