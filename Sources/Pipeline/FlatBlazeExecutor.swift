@@ -115,7 +115,7 @@ struct FlatBlazeExecutor: RecipeExecutor {
             + (tried.isEmpty ? "neither MFLAT nor ORDER_CENTRES is among the upstream calibrations" : tried.joined(separator: "; ")))
     }
 
-    /// The MFLAT's bad-pixel map as a science-area mask, if it has one of `badPixelExtensions`.
+    /// The MFLAT's bad-pixel map (`PixelFlag` bits) as a science-area mask of defects, if it has one of `badPixelExtensions`.
     static func badPixelMask(_ path: String, regions: DetectorRegions, height: Int) -> [Bool]? {
         guard let file = try? FITSFile.open(path) else { return nil }
         defer { try? file.close() }
@@ -125,7 +125,9 @@ struct FlatBlazeExecutor: RecipeExecutor {
             let image = Image(width: shape[0], height: shape[1], pixels: pixels)
             let science = image.width == regions.science.count ? image : (image.width >= regions.science.upperBound
                 ? image.cropped(x: regions.science, y: 0..<height) : nil)
-            return science.map { $0.pixels.map { $0 != 0 } }
+            // Only defects are bad for extraction; the order-edge and inter-order
+            // bits only say the response was not measured there.
+            return science.map { $0.pixels.map { UInt8(clamping: Int($0)) & PixelFlag.bad != 0 } }
         }
         return nil
     }

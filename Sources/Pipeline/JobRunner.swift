@@ -108,8 +108,9 @@ public struct JobRunner: Sendable {
     /// record and the metrics that failed.
     func write(_ output: ProductOutput, context: JobContext, executor: any RecipeExecutor) throws -> (ProductDraft, [String]) {
         let job = context.job
+        let setup = (try? Setup(parsing: job.setup)) ?? Setup()
         let judged = output.metrics.map { m in
-            QCMetricDraft(name: m.name, value: m.value, unit: m.unit, range: context.spec.qc[m.name])
+            QCMetricDraft(name: m.name, value: m.value, unit: m.unit, range: SetupScoped.qcRange(context.spec.qc, metric: m.name, setup: setup))
         }
         let failed = judged.filter { !$0.passed }.map { "\($0.name) = \(Self.format($0.value)) outside \($0.range!)" }
         let provenance = ProvenanceHeader.make(

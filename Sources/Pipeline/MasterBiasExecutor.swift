@@ -20,7 +20,12 @@ struct MasterBiasExecutor: RecipeExecutor {
         ])
         let result = try recipe.run(stack, regions: regions, gain: gain)
         let mjd = context.inputs.compactMap(\.frame.mjdObs).reduce(0, +) / Double(max(context.inputs.count, 1))
-        return [ProductOutput(type: .masterBias, hdus: [.image(result.master, name: nil, header: FITSHeader())],
+        // Hot columns over the light-sensitive area, for the master flat's bad-pixel map.
+        let scienceWidth = regions.science.count
+        var flags = [UInt8](repeating: 0, count: scienceWidth * stack.height)
+        for x in result.hotColumns { for y in 0..<stack.height { flags[y * scienceWidth + x] |= PixelFlag.badColumn } }
+        return [ProductOutput(type: .masterBias, hdus: [.image(result.master, name: nil, header: FITSHeader()),
+                                                        .flags(flags, width: scienceWidth, height: stack.height)],
                               metrics: result.metrics, mjd: mjd)]
     }
 }

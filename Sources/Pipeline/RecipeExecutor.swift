@@ -73,6 +73,9 @@ public enum RecipeCatalog {
     public static let executors: [String: any RecipeExecutor] = [
         MasterBiasExecutor().name: MasterBiasExecutor(),
         FlatBlazeExecutor().name: FlatBlazeExecutor(),
+        MasterDarkExecutor().name: MasterDarkExecutor(),
+        OrderTraceExecutor().name: OrderTraceExecutor(),
+        MasterFlatExecutor().name: MasterFlatExecutor(),
     ]
 
     public static func executor(named name: String) throws -> any RecipeExecutor {

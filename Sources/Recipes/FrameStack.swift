@@ -55,7 +55,11 @@ public struct SigmaClippedStack: Sendable {
     /// caller may pass `noiseFloor`), values beyond `sigma`·σ rejected,
     /// repeated; the mean of the kept values is the result. With N ≤ 2 the
     /// plain mean is used (nothing can be judged an outlier).
-    public func combine(_ source: any FrameStripSource, scale: [Float]? = nil, noiseFloor: Float = 0) throws -> (image: Image, rejected: Int) {
+    ///
+    /// With `gain` > 0 (e⁻/ADU) the floor also holds the Poisson noise of the
+    /// pixel's own level, √(noiseFloor² + centre/gain), as flats need.
+    public func combine(_ source: any FrameStripSource, scale: [Float]? = nil, noiseFloor: Float = 0,
+                        gain: Float = 0) throws -> (image: Image, rejected: Int) {
         let n = source.frameCount, width = source.width, height = source.height
         var output = [Float](repeating: 0, count: width * height)
         var strip = [Float](repeating: 0, count: n * stripRows * width)
@@ -74,7 +78,7 @@ public struct SigmaClippedStack: Sendable {
             let rejected = strip.withUnsafeBufferPointer { stripBuffer in
                 output.withUnsafeMutableBufferPointer { out in
                     Self.combineStrip(stripBuffer, frames: n, pixels: stripPixels, scale: scale, sigma: sigma,
-                                      iterations: iterations, noiseFloor: noiseFloor,
+                                      iterations: iterations, noiseFloor: noiseFloor, gain: gain,
                                       output: UnsafeMutableBufferPointer(rebasing: out[(rows.lowerBound * width)..<(rows.upperBound * width)]))
                 }
             }
@@ -85,7 +89,7 @@ public struct SigmaClippedStack: Sendable {
     }
 
     private static func combineStrip(_ strip: UnsafeBufferPointer<Float>, frames n: Int, pixels: Int, scale: [Float],
-                                     sigma: Float, iterations: Int, noiseFloor: Float,
+                                     sigma: Float, iterations: Int, noiseFloor: Float, gain: Float = 0,
                                      output: UnsafeMutableBufferPointer<Float>) -> Int {
         let chunks = max(1, min(8, pixels / 4096))
         let chunkSize = (pixels + chunks - 1) / chunks
@@ -117,7 +121,8 @@ public struct SigmaClippedStack: Sendable {
                     for i in 0..<kept { work[i] = values[i] }
                     let centre = medianOf(work, kept)
                     for i in 0..<kept { work[i] = abs(values[i] - centre) }
-                    let spread = max(medianOf(work, kept) * Float(RobustStatistics.madToSigma), noiseFloor)
+                    let floor = gain > 0 ? (noiseFloor * noiseFloor + max(centre, 0) / gain).squareRoot() : noiseFloor
+                    let spread = max(medianOf(work, kept) * Float(RobustStatistics.madToSigma), floor)
                     guard spread > 0 else { break }
                     let limit = sigma * spread
                     var k = 0

@@ -26,6 +26,8 @@ public struct MasterBias: Sendable {
         public var master: Image
         public var metrics: [QCMeasurement]
         public var rejectedValues: Int
+        /// Columns (light-sensitive area indices) whose level stands out from the column structure.
+        public var hotColumns: [Int] = []
     }
 
     /// - Parameters:
@@ -58,7 +60,26 @@ public struct MasterBias: Sendable {
             metrics.append(QCMeasurement("scienceMinusOverscanADU", level - overscanLevel, unit: "ADU",
                                          "bias level above the overscan level"))
         }
-        return Result(master: master, metrics: metrics, rejectedValues: rejected)
+        // Fixed-pattern structure: robust σ of the column and row medians; hot columns stand far above it.
+        let columns = MasterDark.columnMedians(science)
+        var rows = [Float](repeating: 0, count: science.height)
+        var row = [Float](repeating: 0, count: science.width)
+        for y in 0..<science.height {
+            for x in 0..<science.width { row[x] = science.pixels[y * science.width + x] }
+            rows[y] = Float(RobustStatistics.medianInPlace(&row))
+        }
+        let (columnMedian, columnSigma) = RobustStatistics.madSigma(columns)
+        let hotColumns = columns.indices.filter { Double(columns[$0]) > columnMedian + 8 * max(columnSigma, 0.5 * readNoise) }
+        metrics += [
+            QCMeasurement("columnStructureADU", RobustStatistics.meanAndStandardDeviation(columns).sd, unit: "ADU",
+                          "standard deviation of the column medians (fixed column pattern)"),
+            QCMeasurement("rowStructureADU", RobustStatistics.meanAndStandardDeviation(rows).sd, unit: "ADU",
+                          "standard deviation of the row medians (fixed row pattern)"),
+            QCMeasurement("hotColumnCount", Double(hotColumns.count), unit: "", "columns more than 8σ above the column structure"),
+        ]
+        var result = Result(master: master, metrics: metrics, rejectedValues: rejected)
+        result.hotColumns = hotColumns
+        return result
     }
 
     /// Median over frame pairs (0,1), (2,3), … of σ(A − B)/√2 in a central band of rows.

@@ -37,6 +37,7 @@ struct SkeletonEndToEndTests {
         let path = try #require(product["path"] as? String)
         let file = try FITSFile.open(path)
         #expect(try file.verifyChecksums().values.allSatisfy { $0 })
+        try file.moveTo(hdu: 1)  // the master (the product also holds a BPM extension)
         let header = try file.readHeader()
         #expect(header.string("ESO PRO CATG") == "MBIAS")
         #expect(header.string("ESO PRO REC1 ID") == "mbias")
@@ -46,9 +47,11 @@ struct SkeletonEndToEndTests {
         #expect(header.bool("CALIBD QC PASSED") == true)
 
         // A second batch run over the same files does nothing new.
+        let productsAfterFirstRun = try database.products().count
         let again = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "warning"])
         #expect(again.stdout.contains("0 frames recorded, 0 problems, 0 duplicates, 0 jobs run"))
-        #expect(try database.products().count == 1)
+        // mbias, mdark, ordertrace and mflat on the RED night's frames.
+        #expect(try database.products().count == productsAfterFirstRun)
     }
 
     @Test("The daemon ingests frames as they arrive in a new night directory and stops cleanly on SIGTERM")
@@ -83,6 +86,13 @@ struct SkeletonEndToEndTests {
             usleep(100_000)
         }
         #expect(frames.count == 18)
+        // The whole chain (mbias → mdark/ordertrace → mflat) finishes before the stop is asked.
+        let chainDeadline = Date().addingTimeInterval(90)
+        while Date() < chainDeadline {
+            if try ws.calibctl(["best", "--type", "MFLAT", "--night", "2026-11-21", "--json"]).status == 0,
+               try ws.calibctl(["best", "--type", "MDARK", "--night", "2026-11-21", "--json"]).status == 0 { break }
+            usleep(250_000)
+        }
         let status = try ws.calibctl(["status"])
         #expect(status.stdout.contains("calibd running"))
 
@@ -92,7 +102,8 @@ struct SkeletonEndToEndTests {
         #expect(!daemon.isRunning, "calibd did not stop within 10 s of SIGTERM")
         #expect(daemon.terminationStatus == 0)
         let database = try CalibrationDatabase(path: ws.database)
-        #expect(try database.jobs(states: [.running, .queued]).isEmpty)
+        // Graceful: what was running finished; queued work waits for the next start.
+        #expect(try database.jobs(states: [.running]).isEmpty)
         #expect(try database.integrityCheck() == "ok")
     }
 
@@ -111,7 +122,8 @@ struct SkeletonEndToEndTests {
 
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
         #expect(run.status == 0)
-        #expect(run.stdout.contains("18 frames recorded, 3 problems, 1 duplicates, 1 jobs run"))
+        #expect(run.stdout.contains("18 frames recorded, 3 problems, 1 duplicates,"), "\(run.stdout)")
+        #expect(try CalibrationDatabase(path: ws.database).products(type: .masterBias).count == 1)
         let problems = try #require(try ws.json(["frames", "--problems"]) as? [[String: Any]])
         func reason(_ name: String) -> String {
             let entry = problems.first { (($0["paths"] as? [String]) ?? []).contains { $0.hasSuffix("/" + name) } }

@@ -1,0 +1,137 @@
+import CalibCore
+import FITS
+import Foundation
+import Recipes
+
+/// What recipes downstream of the master bias read from it.
+struct UpstreamBias {
+    /// The master bias, full raw width (science and overscan), ADU.
+    var image: Image
+    var readNoiseADU: Double
+    /// `PixelFlag` bits over the light-sensitive area (hot columns), if the product has a BPM extension.
+    var flags: [UInt8]?
+
+    init(_ context: JobContext) throws {
+        guard let product = context.calibrations[.masterBias] else { throw PipelineError.inputMismatch("no MBIAS chosen") }
+        let file = try FITSFile.open(product.path)
+        defer { try? file.close() }
+        try file.moveTo(hdu: try file.firstImageHDU())
+        let shape = try file.imageShape()
+        image = Image(width: shape[0], height: shape[1], pixels: try file.readImage(as: Float.self))
+        readNoiseADU = try file.readHeader().double("ESO QC READ NOISE ADU") ?? 0
+        if (try? file.moveTo(extensionName: "BPM")) != nil {
+            flags = try file.readImage(as: Float.self).map { UInt8(max(0, min(255, $0))) }
+        }
+        context.logger.info("master bias", metadata: ["product.id": "\(product.id ?? -1)", "path": "\(product.path)"])
+    }
+}
+
+extension JobContext {
+    var setup: Setup { (try? Setup(parsing: job.setup)) ?? Setup() }
+    /// The recipe's parameters for this job's setup (`name[arm=…]` keys resolved).
+    var parameters: [String: Double] { SetupScoped.parameters(spec.parameters, setup: setup) }
+    var meanMJD: Double { inputs.compactMap(\.frame.mjdObs).reduce(0, +) / Double(max(inputs.count, 1)) }
+    var exposureTimes: [Double] { inputs.map { $0.frame.exptime ?? 0 } }
+}
+
+extension ProductHDU {
+    static func flags(_ flags: [UInt8], width: Int, height: Int, name: String = "BPM") -> ProductHDU {
+        var header = FITSHeader()
+        header.set("BPMBITS", .string("1 low-sens 2 hot 4 bad-col 8 order-edge 16 inter-order"), comment: "PixelFlag bits")
+        return .image(Image(width: width, height: height, pixels: flags.map(Float.init)), name: name, header: header)
+    }
+}
+
+/// The `mdark` recipe on files: bias-subtracted darks of one exposure time → dark current (e⁻/s/px) and hot pixels.
+struct MasterDarkExecutor: RecipeExecutor {
+    var name: String { MasterDark.name }
+    var version: String { MasterDark.version }
+
+    func execute(_ context: JobContext) throws -> [ProductOutput] {
+        let recipe = try MasterDark(parameters: context.parameters)
+        let stack = try FITSFrameStack(paths: try context.inputPaths)
+        let header = stack.headers[0]
+        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
+        let gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
+        guard gain > 0 else { throw PipelineError.configuration("no gain for the dark current in e-/s (detector.gainKey/defaultGain)") }
+        let bias = try UpstreamBias(context)
+        let times = Set(context.exposureTimes)
+        guard times.count == 1, let t = times.first, t > 0 else {
+            throw PipelineError.inputMismatch("darks must share one positive exposure time (got \(times.sorted()))")
+        }
+        let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
+        let result = try recipe.run(source, exposureTime: t, gain: gain, readNoise: bias.readNoiseADU)
+        context.logger.info("master dark", metadata: ["exptime": "\(t)", "hot.pixels": "\(result.hotPixels.count)",
+                                                      "hot.columns": "\(result.hotColumns)"])
+        var primary = FITSHeader()
+        primary.set("BUNIT", .string("electron/s"), comment: "dark current per pixel")
+        let w = result.darkCurrent.width, h = result.darkCurrent.height
+        return [ProductOutput(type: .masterDark, hdus: [.image(result.darkCurrent, name: nil, header: primary),
+                                                        .flags(result.flags, width: w, height: h)],
+                              metrics: result.metrics, mjd: context.meanMJD)]
+    }
+}
+
+/// The `ordertrace` recipe on files: bias-subtracted order-definition frame(s) → the ORDERS table.
+struct OrderTraceExecutor: RecipeExecutor {
+    var name: String { OrderTrace.name }
+    var version: String { OrderTrace.version }
+
+    func execute(_ context: JobContext) throws -> [ProductOutput] {
+        let recipe = try OrderTrace(parameters: context.parameters)
+        let stack = try FITSFrameStack(paths: try context.inputPaths)
+        let regions = DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector)
+        let bias = try UpstreamBias(context)
+        let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
+        let image = source.frameCount == 1 ? try source.image(0)
+            : try SigmaClippedStack().combine(source, noiseFloor: Float(bias.readNoiseADU)).image
+        let result = try recipe.run(image)
+        context.logger.info("orders traced", metadata: ["orders": "\(result.geometry.orders.first!)…\(result.geometry.orders.last!)",
+                                                        "detections": "\(result.detections.count)"])
+        return [ProductOutput(type: .orderCentres,
+                              hdus: [.table(OrderTableFile.table(result.geometry), name: OrderTableFile.extensionName, header: FITSHeader())],
+                              metrics: result.metrics, mjd: context.meanMJD,
+                              attachments: [ProductAttachment(suffix: "_centres.svg", contents: QCPlots.orderCentres(result, width: image.width, height: image.height))])]
+    }
+}
+
+/// The `mflat` recipe on files: bias-subtracted flats + order centres → normalised master flat, its error,
+/// bad-pixel map and the ORDERS table with the edges.
+struct MasterFlatExecutor: RecipeExecutor {
+    var name: String { MasterFlat.name }
+    var version: String { MasterFlat.version }
+
+    func execute(_ context: JobContext) throws -> [ProductOutput] {
+        let recipe = try MasterFlat(parameters: context.parameters)
+        let stack = try FITSFrameStack(paths: try context.inputPaths)
+        let header = stack.headers[0]
+        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
+        let gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
+        let bias = try UpstreamBias(context)
+        guard let centresProduct = context.calibrations[.orderCentres] else { throw PipelineError.inputMismatch("no ORDER_CENTRES chosen") }
+        let centres = try OrderTableFile.read(path: centresProduct.path)
+        let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
+        let hot = bias.flags.flatMap { $0.count == source.width * source.height ? $0 : nil }
+        let result = try recipe.run(source, exposureTimes: context.exposureTimes, centres: centres, gain: gain.isNaN ? 1 : gain,
+                                    readNoise: bias.readNoiseADU, hotPixels: hot)
+        for (index, reason) in result.rejectedFrames {
+            context.logger.warning("flat left out of the stack", metadata: [
+                "frame": "\(context.inputs[index].frame.path)", "reason": "\(reason)"])
+        }
+        let w = result.flat.width, h = result.flat.height
+        var primary = FITSHeader()
+        primary.set("BUNIT", .string(""), comment: "normalised response (inner-order pixels ~1)")
+        for (k, (index, reason)) in result.rejectedFrames.enumerated() {
+            primary.set("CALIBD REJECT\(k + 1)", .string("\((context.inputs[index].frame.path as NSString).lastPathComponent): \(reason)"),
+                        comment: "flat left out")
+        }
+        let plot = QCPlots.masterFlat(result, width: w, height: h)
+        return [ProductOutput(type: .masterFlat,
+                              hdus: [.image(result.flat, name: nil, header: primary),
+                                     .image(result.error, name: "ERR", header: FITSHeader()),
+                                     .flags(result.flags, width: w, height: h),
+                                     .table(OrderTableFile.table(result.geometry), name: OrderTableFile.extensionName, header: FITSHeader())],
+                              metrics: result.metrics, mjd: context.meanMJD,
+                              attachments: [ProductAttachment(suffix: "_edges.svg", contents: plot)])]
+    }
+}

@@ -1,0 +1,437 @@
+import CalibCore
+import Dispatch
+import Foundation
+
+/// Master flat (the reference's soxs_mflat): bias- (or dark-) subtracted flats,
+/// each scaled by its exposure level measured in a central window, σ-clipped
+/// and stacked strip-wise; order edges found in cross-dispersion slices and
+/// fitted with global polynomials; the flat normalised by each order's
+/// smoothed illumination (inner-order pixels ≈ 1); a bad-pixel map of
+/// low-sensitivity pixels and columns merged with the hot pixels upstream.
+///
+/// Frames whose level per second departs from the set's median by more than
+/// `levelTolerance` (a lamp that did not light, a different lamp current)
+/// are left out of the stack, and said so in `rejectedFrames`.
+///
+/// Not implemented: the intra-order background fit (SIMECH flats have no
+/// scattered light), and stitching D2 and QTH masters (SIMECH has one lamp).
+public struct MasterFlat: Sendable {
+    public static let name = "mflat"
+    public static let version = "1.0"
+    public static let parameterNames: Set<String> = [
+        "clipSigma", "clipIterations", "centralWindow", "levelTolerance",
+        "sliceLength", "sliceWidth", "sliceStep", "edgeThresholdPercent", "minThresholdPercent", "maxThresholdPercent",
+        "orderDegree", "yDegree", "edgeClipSigma", "edgeClipIterations", "lowSensitivitySigma", "smoothRows",
+        "plateauSigmas",
+    ]
+
+    public var stack: SigmaClippedStack
+    /// Side (pixels) of the central window whose 75th percentile is a frame's exposure level.
+    public var centralWindow: Int
+    public var levelTolerance: Double
+    /// Cross-dispersion length of an edge slice (0: 1.2 × the local order spacing).
+    public var sliceLength: Int
+    /// Rows medianed into one edge slice.
+    public var sliceWidth: Int
+    /// Rows between edge slices (0: height / 128).
+    public var sliceStep: Int
+    /// The edge lies where the flux falls to this percentage of the order's central flux.
+    public var edgeThreshold: Double
+    /// Beyond the edge the flux must fall to at most this percentage (else the order is blended; no edge).
+    public var minThreshold: Double
+    /// Between the centre and the edge the flux may climb to at most this percentage (else a cosmic ray or hot pixel).
+    public var maxThreshold: Double
+    public var orderDegree: Int
+    public var yDegree: Int
+    public var edgeClipSigma: Double
+    public var edgeClipIterations: Int
+    public var lowSensitivitySigma: Double
+    /// Half-width (rows) of the running mean smoothing each order's illumination along the dispersion axis.
+    public var smoothRows: Int
+    /// The order's plateau (inner region) starts this many edge widths (σ) inside the half-flux point.
+    public var plateauSigmas: Double
+
+    public init(parameters: [String: Double]) throws(RecipeParameterError) {
+        let r = try ParameterReader(recipe: Self.name, values: parameters, known: Self.parameterNames)
+        stack = SigmaClippedStack(sigma: try r.value("clipSigma", default: 3, in: 1...20),
+                                  iterations: Int(try r.value("clipIterations", default: 3, in: 1...50)))
+        centralWindow = Int(try r.value("centralWindow", default: 200, in: 8...100_000))
+        levelTolerance = try r.value("levelTolerance", default: 0.1, in: 0.001...10)
+        sliceLength = Int(try r.value("sliceLength", default: 0, in: 0...10_000))
+        sliceWidth = Int(try r.value("sliceWidth", default: 5, in: 1...101))
+        sliceStep = Int(try r.value("sliceStep", default: 0, in: 0...10_000))
+        edgeThreshold = try r.value("edgeThresholdPercent", default: 5, in: 0.1...99) / 100
+        minThreshold = try r.value("minThresholdPercent", default: 3, in: 0...99) / 100
+        maxThreshold = try r.value("maxThresholdPercent", default: 150, in: 100...10_000) / 100
+        orderDegree = Int(try r.value("orderDegree", default: 4, in: 0...10))
+        yDegree = Int(try r.value("yDegree", default: 5, in: 0...10))
+        edgeClipSigma = try r.value("edgeClipSigma", default: 4, in: 1...100)
+        edgeClipIterations = Int(try r.value("edgeClipIterations", default: 10, in: 1...100))
+        lowSensitivitySigma = try r.value("lowSensitivitySigma", default: 6, in: 1...100)
+        smoothRows = Int(try r.value("smoothRows", default: 8, in: 0...1000))
+        plateauSigmas = try r.value("plateauSigmas", default: 3, in: 0...20)
+    }
+
+    /// One edge measurement in a slice.
+    public struct EdgeDetection: Sendable {
+        public var order: Int
+        public var y: Double
+        public var lower: Double?
+        public var upper: Double?
+    }
+
+    public struct Result: Sendable {
+        /// Normalised flat: inner-order pixels ≈ 1, elsewhere 1 and flagged.
+        public var flat: Image
+        /// 1σ error of the normalised flat (0 where not measured).
+        public var error: Image
+        /// `PixelFlag` bits per pixel.
+        public var flags: [UInt8]
+        /// The combined, level-scaled flat in ADU of a typical input frame (for QC plots and the tests).
+        public var combined: Image
+        /// The order table with the edges.
+        public var geometry: OrderGeometry
+        public var edges: [EdgeDetection]
+        /// Measured − fitted edge positions (lower then upper, kept points only).
+        public var lowerResiduals: [(order: Int, y: Double, residual: Double)]
+        public var upperResiduals: [(order: Int, y: Double, residual: Double)]
+        /// Frames left out of the stack and why, by input index.
+        public var rejectedFrames: [(index: Int, reason: String)]
+        public var levels: [Double]
+        public var metrics: [QCMeasurement]
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case tooFewFrames(String)
+        case noEdges(String)
+        public var description: String {
+            switch self {
+            case .tooFewFrames(let s): "master flat: \(s)"
+            case .noEdges(let s): "master flat edges: \(s)"
+            }
+        }
+    }
+
+    /// - Parameters:
+    ///   - source: flats with the bias (or dark) subtracted, light-sensitive area only.
+    ///   - exposureTimes: seconds, per frame.
+    ///   - centres: the order-centre trace (ORDER_CENTRES).
+    ///   - gain: e⁻/ADU; readNoise in ADU.
+    ///   - hotPixels: flags from upstream (bias/dark), same size as the flat, or nil.
+    public func run(_ source: CorrectedFrames, exposureTimes: [Double], centres: OrderGeometry, gain: Double,
+                    readNoise: Double, hotPixels: [UInt8]? = nil) throws -> Result {
+        let width = source.width, height = source.height
+        // 1. Exposure levels in the central window, and frames that do not belong.
+        let levels = try Self.levels(source, window: centralWindow)
+        let perSecond = levels.indices.map { levels[$0] / max(exposureTimes[$0], 1e-9) }
+        let reference = RobustStatistics.median(perSecond.map { Float($0) })
+        var rejected: [(Int, String)] = []
+        var kept: [Int] = []
+        for i in levels.indices {
+            let ratio = perSecond[i] / reference
+            if !(levels[i] > 0) || !(abs(ratio - 1) <= levelTolerance) {
+                rejected.append((i, String(format: "exposure level %.1f ADU (%.3g ADU/s) is %.0f %% of the set's median; tolerance ±%.0f %%",
+                                           levels[i], perSecond[i], ratio * 100, levelTolerance * 100)))
+            } else {
+                kept.append(i)
+            }
+        }
+        guard kept.count >= 2 else {
+            throw Failure.tooFewFrames("only \(kept.count) of \(levels.count) flats have a consistent exposure level: "
+                                       + rejected.map { "frame \($0.0 + 1): \($0.1)" }.joined(separator: "; "))
+        }
+        // 2. Scale each to the median level of the kept frames and stack.
+        let keptLevel = RobustStatistics.median(kept.map { Float(levels[$0]) })
+        let scale = kept.map { Float(keptLevel / levels[$0]) }
+        let (combined, clippedValues) = try stack.combine(source.subset(kept), scale: scale, noiseFloor: Float(readNoise),
+                                                           gain: gain > 0 ? Float(gain) : 0)
+
+        // 3. Order edges in slices, then global fits.
+        let step = sliceStep > 0 ? sliceStep : max(2, height / 128)
+        let edges = detectEdges(combined, centres: centres, step: step)
+        let lowerPoints = edges.compactMap { e in e.lower.map { ([Double(e.order), e.y], $0) } }
+        let upperPoints = edges.compactMap { e in e.upper.map { ([Double(e.order), e.y], $0) } }
+        guard lowerPoints.count > 20, upperPoints.count > 20 else {
+            throw Failure.noEdges("only \(lowerPoints.count) lower and \(upperPoints.count) upper edge points found")
+        }
+        let lowerFit = try OrderTrace.fitWithFallback(points: lowerPoints.map(\.0), values: lowerPoints.map(\.1),
+                                                      degrees: [orderDegree, yDegree], clipSigma: edgeClipSigma, iterations: edgeClipIterations)
+        let upperFit = try OrderTrace.fitWithFallback(points: upperPoints.map(\.0), values: upperPoints.map(\.1),
+                                                      degrees: [orderDegree, yDegree], clipSigma: edgeClipSigma, iterations: edgeClipIterations)
+        var geometry = centres
+        geometry.lowerEdge = lowerFit.result.surface
+        geometry.upperEdge = upperFit.result.surface
+        func keptResiduals(_ points: [([Double], Double)], _ fit: PolynomialSurfaceFit.Result) -> [(order: Int, y: Double, residual: Double)] {
+            points.indices.filter { !fit.clipped[$0] }.map { (Int(points[$0].0[0]), points[$0].0[1], fit.residuals[$0]) }
+        }
+        let lowerResiduals = keptResiduals(lowerPoints, lowerFit.result)
+        let upperResiduals = keptResiduals(upperPoints, upperFit.result)
+
+        // 4. Plateau margin: how far inside the threshold edge the flux reaches `plateau` of the centre.
+        let margin = plateauMargin(combined, geometry: geometry, step: step)
+
+        // 5. Illumination per order and row, normalisation, flags and errors.
+        var flat = [Float](repeating: 1, count: width * height)
+        var error = [Float](repeating: 0, count: width * height)
+        var flags = [UInt8](repeating: PixelFlag.interOrder, count: width * height)
+        let nKept = Float(kept.count)
+        let rn2 = Float(readNoise * readNoise)
+        let g = Float(gain > 0 ? gain : 1)
+        var innerCount = 0
+        combined.pixels.withUnsafeBufferPointer { c in
+            for order in geometry.orders {
+                var lo = [Double](repeating: .nan, count: height), hi = lo
+                for y in 0..<height {
+                    let (l, u) = geometry.edges(order: order, y: Double(y))!
+                    lo[y] = l; hi[y] = u
+                }
+                // Raw illumination: median of the plateau pixels of each row.
+                var illumination = [Double](repeating: .nan, count: height)
+                var values: [Float] = []
+                for y in 0..<height {
+                    let a = max(0, Int((lo[y] + margin).rounded(.up))), b = min(width - 1, Int((hi[y] - margin).rounded(.down)))
+                    guard b - a >= 2 else { continue }
+                    values.removeAll(keepingCapacity: true)
+                    for x in a...b { values.append(c[y * width + x]) }
+                    illumination[y] = RobustStatistics.medianInPlace(&values)
+                }
+                let smooth = Self.runningMean(illumination, halfWidth: smoothRows)
+                let peak = smooth.filter { !$0.isNaN }.max() ?? 0
+                for y in 0..<height {
+                    let edgeLo = max(0, Int((lo[y]).rounded(.up))), edgeHi = min(width - 1, Int((hi[y]).rounded(.down)))
+                    guard edgeHi >= edgeLo else { continue }
+                    let a = max(0, Int((lo[y] + margin).rounded(.up))), b = min(width - 1, Int((hi[y] - margin).rounded(.down)))
+                    let level = smooth[y]
+                    let measured = !level.isNaN && level > 0.01 * peak && level > 20 * readNoise
+                    for x in edgeLo...edgeHi {
+                        let i = y * width + x
+                        if measured && x >= a && x <= b {
+                            let v = c[i]
+                            flat[i] = Float(Double(v) / level)
+                            error[i] = (max(v, 0) / g + rn2).squareRoot() / nKept.squareRoot() / Float(level)
+                            flags[i] = 0
+                            innerCount += 1
+                        } else {
+                            flags[i] = PixelFlag.orderEdge
+                        }
+                    }
+                }
+            }
+        }
+
+        // 6. Low-sensitivity pixels and columns among the measured pixels.
+        var inner: [Float] = []
+        inner.reserveCapacity(innerCount)
+        for i in flags.indices where flags[i] == 0 { inner.append(flat[i]) }
+        let (medianResponse, responseSigma) = RobustStatistics.madSigma(inner)
+        let limit = Float(medianResponse - lowSensitivitySigma * responseSigma)
+        var coldPixels = 0
+        for i in flags.indices where flags[i] == 0 && !(flat[i] >= limit) {
+            flags[i] |= PixelFlag.lowSensitivity
+            coldPixels += 1
+        }
+        var coldColumns: [Int] = []
+        var column: [Float] = []
+        for x in 0..<width {
+            column.removeAll(keepingCapacity: true)
+            for y in 0..<height where flags[y * width + x] & ~PixelFlag.lowSensitivity == 0 { column.append(flat[y * width + x]) }
+            guard column.count >= 20 else { continue }
+            if RobustStatistics.medianInPlace(&column) < Double(limit) { coldColumns.append(x) }
+        }
+        for x in coldColumns { for y in 0..<height { flags[y * width + x] |= PixelFlag.badColumn } }
+        if let hotPixels {
+            precondition(hotPixels.count == flags.count, "hot-pixel map size differs from the flat")
+            for i in flags.indices where hotPixels[i] & PixelFlag.bad != 0 { flags[i] |= hotPixels[i] & PixelFlag.bad }
+        }
+        let lowSensitivity = flags.reduce(0) { $0 + ($1 & (PixelFlag.lowSensitivity | PixelFlag.badColumn) != 0 ? 1 : 0) }
+
+        // 7. QC.
+        var innerSum = 0.0, innerN = 0
+        var interOrder: [Float] = []
+        for i in flags.indices {
+            if flags[i] & ~PixelFlag.bad == 0 && flags[i] & PixelFlag.bad == 0 { innerSum += Double(flat[i]); innerN += 1 }
+            if flags[i] & PixelFlag.interOrder != 0, i % 7 == 0 { interOrder.append(combined.pixels[i] * Float(gain > 0 ? gain : 1)) }
+        }
+        interOrder.sort()
+        func percentile(_ p: Double) -> Double {
+            interOrder.isEmpty ? .nan : Double(interOrder[min(interOrder.count - 1, Int(p * Double(interOrder.count)))])
+        }
+        let allResiduals = (lowerResiduals + upperResiduals).map(\.residual)
+        let residualStats = RobustStatistics.meanAndStandardDeviation(allResiduals.map { Float($0) })
+        let metrics = [
+            QCMeasurement("frameCount", Double(levels.count), unit: "", "flats offered"),
+            QCMeasurement("rejectedFrames", Double(rejected.count), unit: "", "flats left out for an inconsistent exposure level"),
+            QCMeasurement("exposureLevelADU", keptLevel, unit: "ADU", "median exposure level (75th percentile in the central window)"),
+            QCMeasurement("stackRejectedFraction", Double(clippedValues) / Double(kept.count * width * height), unit: "",
+                          "fraction of pixel values clipped in stacking"),
+            QCMeasurement("orderCount", Double(geometry.orders.count), unit: "", "orders whose edges were fitted"),
+            QCMeasurement("coldPixelCount", Double(coldPixels), unit: "", "inner-order pixels of low sensitivity"),
+            QCMeasurement("coldPixelFraction", Double(coldPixels) / Double(max(innerCount, 1)), unit: "",
+                          "fraction of inner-order pixels of low sensitivity"),
+            QCMeasurement("lowSensitivityCount", Double(lowSensitivity), unit: "px", "pixels flagged low-sensitivity (pixels and whole columns)"),
+            QCMeasurement("coldColumnCount", Double(coldColumns.count), unit: "", "columns of low sensitivity"),
+            QCMeasurement("innerOrderMean", innerN > 0 ? innerSum / Double(innerN) : .nan, unit: "", "mean normalised inner-order value (good pixels)"),
+            QCMeasurement("innerOrderSum", innerSum, unit: "", "sum of normalised inner-order values (good pixels)"),
+            QCMeasurement("responseSigma", responseSigma, unit: "", "robust σ of the normalised inner-order response"),
+            QCMeasurement("interOrderP10", percentile(0.1), unit: "e-", "10th percentile inter-order flux of the combined flat"),
+            QCMeasurement("interOrderP50", percentile(0.5), unit: "e-", "50th percentile inter-order flux of the combined flat"),
+            QCMeasurement("interOrderP90", percentile(0.9), unit: "e-", "90th percentile inter-order flux of the combined flat"),
+            QCMeasurement("edgeResidualMax", allResiduals.max() ?? .nan, unit: "px", "largest measured − fitted order edge"),
+            QCMeasurement("edgeResidualMin", allResiduals.min() ?? .nan, unit: "px", "smallest measured − fitted order edge"),
+            QCMeasurement("edgeResidualSD", residualStats.sd, unit: "px", "standard deviation of measured − fitted order edges"),
+            QCMeasurement("edgeOrderDegree", Double(min(lowerFit.degrees[0], upperFit.degrees[0])), unit: "", "edge polynomial degree in order"),
+            QCMeasurement("edgeYDegree", Double(min(lowerFit.degrees[1], upperFit.degrees[1])), unit: "", "edge polynomial degree in row"),
+            QCMeasurement("plateauMarginPixels", margin, unit: "px", "distance from the threshold edge to the order plateau"),
+        ]
+        return Result(flat: Image(width: width, height: height, pixels: flat), error: Image(width: width, height: height, pixels: error),
+                      flags: flags, combined: combined, geometry: geometry, edges: edges,
+                      lowerResiduals: lowerResiduals, upperResiduals: upperResiduals,
+                      rejectedFrames: rejected, levels: levels, metrics: metrics)
+    }
+
+    /// Each frame's exposure level in a central square window: the median of
+    /// the pixels brighter than half the window's 99th percentile (the lit
+    /// pixels, whatever fraction of the window the orders cover).
+    static func levels(_ source: any FrameStripSource, window: Int) throws -> [Double] {
+        let w = min(window, source.width), h = min(window, source.height)
+        let x0 = (source.width - w) / 2, y0 = (source.height - h) / 2
+        var strip = [Float](repeating: 0, count: h * source.width)
+        return try (0..<source.frameCount).map { f in
+            try strip.withUnsafeMutableBufferPointer { try source.read(frame: f, rows: y0..<(y0 + h), into: $0) }
+            var values = [Float]()
+            values.reserveCapacity(w * h)
+            for r in 0..<h { values.append(contentsOf: strip[(r * source.width + x0)..<(r * source.width + x0 + w)]) }
+            values.sort()
+            let p99 = values[min(values.count - 1, Int(0.99 * Double(values.count)))]
+            var lit = values.filter { $0 > 0.5 * p99 }
+            return lit.isEmpty ? 0 : RobustStatistics.medianInPlace(&lit)
+        }
+    }
+
+    /// Edges of every order in slices every `step` rows.
+    func detectEdges(_ image: Image, centres: OrderGeometry, step: Int) -> [EdgeDetection] {
+        let width = image.width, height = image.height
+        var perOrder = [[EdgeDetection]](repeating: [], count: centres.orders.count)
+        perOrder.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            DispatchQueue.concurrentPerform(iterations: centres.orders.count) { k in
+                let order = centres.orders[k]
+                let range = centres.rowRanges[order] ?? 0...(height - 1)
+                var found: [EdgeDetection] = []
+                for y in stride(from: max(range.lowerBound, sliceWidth / 2), through: min(range.upperBound, height - 1 - sliceWidth / 2), by: step) {
+                    let c = centres.centre(order: order, y: Double(y))
+                    let neighbours = [order - 1, order + 1].filter { centres.orders.contains($0) }
+                    guard !neighbours.isEmpty else { continue }
+                    let spacing = neighbours.map { abs(centres.centre(order: $0, y: Double(y)) - c) }.min()!
+                    let half = sliceLength > 0 ? sliceLength / 2 : Int(0.6 * spacing)
+                    let ci = Int(c.rounded())
+                    let cols = max(0, ci - half)..<min(width, ci + half + 1)
+                    guard cols.contains(ci), cols.count > 8 else { continue }
+                    let profile = CrossProfile.medianSlice(image, centreRow: y, rows: sliceWidth, columns: cols)
+                    let centreIndex = ci - cols.lowerBound
+                    var central = (max(0, centreIndex - 2)...min(profile.count - 1, centreIndex + 2)).map { profile[$0] }
+                    let flux = RobustStatistics.medianInPlace(&central)
+                    guard flux > 0 else { continue }
+                    let lower = crossing(profile, from: centreIndex, direction: -1, flux: flux, fraction: edgeThreshold)
+                    let upper = crossing(profile, from: centreIndex, direction: 1, flux: flux, fraction: edgeThreshold)
+                    if lower == nil && upper == nil { continue }
+                    found.append(EdgeDetection(order: order, y: Double(y),
+                                               lower: lower.map { $0 + Double(cols.lowerBound) },
+                                               upper: upper.map { $0 + Double(cols.lowerBound) }))
+                }
+                out[k] = found
+            }
+        }
+        return perOrder.flatMap { $0 }
+    }
+
+    /// Walking from `start` in `direction`, where the profile first falls below `fraction` × flux
+    /// (linear interpolation), provided it never climbs above `maxThreshold` × flux before and
+    /// falls to `minThreshold` × flux somewhere after.
+    func crossing(_ p: [Float], from start: Int, direction: Int, flux: Double, fraction: Double, requireFloor: Bool = true) -> Double? {
+        let target = fraction * flux
+        var i = start
+        while i + direction >= 0 && i + direction < p.count {
+            let next = i + direction
+            if Double(p[i]) > maxThreshold * flux { return nil }
+            if Double(p[next]) < target {
+                var j = next, floor = Double(p[next])
+                while j >= 0 && j < p.count { floor = min(floor, Double(p[j])); j += direction }
+                guard !requireFloor || floor <= minThreshold * flux else { return nil }
+                return Self.interpolatedCrossing(p, inner: i, outer: next, direction: direction, target: target)
+            }
+            i = next
+        }
+        return nil
+    }
+
+    /// Where the profile between `inner` (≥ target) and `outer` (< target)
+    /// equals the target: a cubic through four samples in log flux (an edge's
+    /// tail is close to a Gaussian's, nearly linear in log), bisected; linear
+    /// when the neighbours are missing or not positive.
+    static func interpolatedCrossing(_ p: [Float], inner: Int, outer: Int, direction: Int, target: Double) -> Double {
+        let a = Double(p[inner]), b = Double(p[outer])
+        let linear = Double(inner) + Double(direction) * (a - target) / (a - b)
+        let before = inner - direction, after = outer + direction
+        guard before >= 0, before < p.count, after >= 0, after < p.count, target > 0 else { return linear }
+        let ys = [Double(p[before]), a, b, Double(p[after])]
+        guard ys.allSatisfy({ $0 > 0 }) else { return linear }
+        let ls = ys.map { log($0) }, lt = log(target)
+        // Lagrange cubic on nodes t = −1, 0, 1, 2 (t = 0 at inner, 1 at outer).
+        func f(_ t: Double) -> Double {
+            let l0 = -t * (t - 1) * (t - 2) / 6, l1 = (t + 1) * (t - 1) * (t - 2) / 2
+            let l2 = -(t + 1) * t * (t - 2) / 2, l3 = (t + 1) * t * (t - 1) / 6
+            return ls[0] * l0 + ls[1] * l1 + ls[2] * l2 + ls[3] * l3
+        }
+        var lo = 0.0, hi = 1.0
+        guard f(lo) >= lt, f(hi) < lt else { return linear }
+        for _ in 0..<40 {
+            let m = 0.5 * (lo + hi)
+            if f(m) >= lt { lo = m } else { hi = m }
+        }
+        return Double(inner) + Double(direction) * 0.5 * (lo + hi)
+    }
+
+    /// How far inside the fitted threshold edges the order's flat plateau begins:
+    /// the median distance from the edge to the half-flux point plus
+    /// `plateauSigmas` edge widths, σ being the distance between the 50 % and
+    /// 15.9 % points (an erf edge's σ, pixel integration included).
+    func plateauMargin(_ image: Image, geometry: OrderGeometry, step: Int) -> Double {
+        var toHalf: [Float] = [], widths: [Float] = []
+        for order in geometry.orders {
+            let range = geometry.rowRanges[order] ?? 0...(image.height - 1)
+            for y in stride(from: range.lowerBound + sliceWidth / 2, through: range.upperBound - sliceWidth / 2, by: step * 2) {
+                guard let (lo, hi) = geometry.edges(order: order, y: Double(y)), lo > 1, hi < Double(image.width - 2) else { continue }
+                let cols = Int(lo.rounded(.down))..<(Int(hi.rounded(.up)) + 1)
+                let profile = CrossProfile.medianSlice(image, centreRow: y, rows: sliceWidth, columns: cols)
+                let ci = Int((geometry.centre(order: order, y: Double(y))).rounded()) - cols.lowerBound
+                guard ci > 0, ci < profile.count - 1 else { continue }
+                var central = (max(0, ci - 2)...min(profile.count - 1, ci + 2)).map { profile[$0] }
+                let flux = RobustStatistics.medianInPlace(&central)
+                let offset = Double(cols.lowerBound)
+                if let h = crossing(profile, from: ci, direction: -1, flux: flux, fraction: 0.5, requireFloor: false),
+                   let s = crossing(profile, from: ci, direction: -1, flux: flux, fraction: 0.1587, requireFloor: false) {
+                    toHalf.append(Float(h + offset - lo)); widths.append(Float(h - s))
+                }
+                if let h = crossing(profile, from: ci, direction: 1, flux: flux, fraction: 0.5, requireFloor: false),
+                   let s = crossing(profile, from: ci, direction: 1, flux: flux, fraction: 0.1587, requireFloor: false) {
+                    toHalf.append(Float(hi - h - offset)); widths.append(Float(s - h))
+                }
+            }
+        }
+        let d = RobustStatistics.median(toHalf), w = RobustStatistics.median(widths)
+        return d.isNaN || w.isNaN ? 2 : max(0, d) + plateauSigmas * max(0, w)
+    }
+
+    /// Running mean over ±halfWidth, ignoring NaN.
+    static func runningMean(_ v: [Double], halfWidth: Int) -> [Double] {
+        guard halfWidth > 0 else { return v }
+        var out = [Double](repeating: .nan, count: v.count)
+        for i in v.indices where !v[i].isNaN {
+            var s = 0.0, n = 0
+            for j in max(0, i - halfWidth)...min(v.count - 1, i + halfWidth) where !v[j].isNaN { s += v[j]; n += 1 }
+            out[i] = s / Double(n)
+        }
+        return out
+    }
+}
