@@ -99,6 +99,10 @@ public struct SigmaClippedStack: Sendable {
         nonisolated(unsafe) let out = output
         nonisolated(unsafe) let countsOut = counts
         nonisolated(unsafe) let strip = strip
+        let scales = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+        _ = scales.initialize(from: scale)
+        defer { scales.deallocate() }
+        nonisolated(unsafe) let scaleOf = UnsafeBufferPointer(scales)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let values = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
             let work = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
@@ -108,7 +112,7 @@ public struct SigmaClippedStack: Sendable {
                 var count = 0
                 for f in 0..<n {
                     let v = strip[f * pixels + p]
-                    if !v.isNaN { values[count] = v * scale[f]; count += 1 }
+                    if !v.isNaN { values[count] = v * scaleOf[f]; count += 1 }
                 }
                 guard count > 2 else {
                     var sum: Float = 0
@@ -116,10 +120,28 @@ public struct SigmaClippedStack: Sendable {
                     out[p] = count > 0 ? sum / Float(count) : .nan
                     continue
                 }
+                // Fast path, taken by most pixels: the spread is never below the
+                // noise floor, and no value is further from the median than the
+                // range (max − min). So when the range is within sigma × floor,
+                // nothing can be rejected and the mean is the answer — no sort.
+                if noiseFloor > 0 || gain > 0 {
+                    var sum: Float = 0, low = values[0], high = values[0]
+                    for i in 0..<count { sum += values[i]; low = min(low, values[i]); high = max(high, values[i]) }
+                    let mean = sum / Float(count)
+                    let floor = gain > 0 ? (noiseFloor * noiseFloor + max(mean, 0) / gain).squareRoot() : noiseFloor
+                    if high - low <= sigma * floor {
+                        out[p] = mean
+                        continue
+                    }
+                }
+                for i in 0..<count { work[i] = values[i] }
+                var centre = medianOf(work, count)
                 var kept = count
-                for _ in 0..<iterations {
-                    for i in 0..<kept { work[i] = values[i] }
-                    let centre = medianOf(work, kept)
+                for iteration in 0..<iterations {
+                    if iteration > 0 {
+                        for i in 0..<kept { work[i] = values[i] }
+                        centre = medianOf(work, kept)
+                    }
                     for i in 0..<kept { work[i] = abs(values[i] - centre) }
                     let floor = gain > 0 ? (noiseFloor * noiseFloor + max(centre, 0) / gain).squareRoot() : noiseFloor
                     let spread = max(medianOf(work, kept) * Float(RobustStatistics.madToSigma), floor)

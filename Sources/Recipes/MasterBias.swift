@@ -40,7 +40,8 @@ public struct MasterBias: Sendable {
         let readNoise = try Self.readNoise(source, columns: regions.science)
         let (master, rejected) = try stack.combine(source, noiseFloor: readNoise.isNaN ? 0 : Float(readNoise))
         let science = master.cropped(x: regions.science, y: 0..<master.height)
-        let level = RobustStatistics.median(science.pixels)
+        // A 4-million-pixel sample puts the median within ~0.001 σ of the full image's, at a quarter of the cost.
+        let level = RobustStatistics.median(Self.subsample(science.pixels, max: 1 << 22))
         let masterSigma = RobustStatistics.clippedStandardDeviation(Self.subsample(science.pixels, max: 1 << 20))
         var metrics = [
             QCMeasurement("biasLevelADU", level, unit: "ADU", "median of the master bias over the light-sensitive area"),
@@ -61,13 +62,8 @@ public struct MasterBias: Sendable {
                                          "bias level above the overscan level"))
         }
         // Fixed-pattern structure: robust σ of the column and row medians; hot columns stand far above it.
-        let columns = MasterDark.columnMedians(science)
-        var rows = [Float](repeating: 0, count: science.height)
-        var row = [Float](repeating: 0, count: science.width)
-        for y in 0..<science.height {
-            for x in 0..<science.width { row[x] = science.pixels[y * science.width + x] }
-            rows[y] = Float(RobustStatistics.medianInPlace(&row))
-        }
+        let columns = RobustStatistics.columnMedians(science)
+        let rows = RobustStatistics.rowMedians(science)
         let (columnMedian, columnSigma) = RobustStatistics.madSigma(columns)
         let hotColumns = columns.indices.filter { Double(columns[$0]) > columnMedian + 8 * max(columnSigma, 0.5 * readNoise) }
         metrics += [

@@ -49,7 +49,7 @@ public struct MasterDark: Sendable {
         var flags = [UInt8](repeating: 0, count: dark.pixels.count)
         var hot: [Int] = []
         for i in dark.pixels.indices where dark.pixels[i] > limit { hot.append(i); flags[i] |= PixelFlag.hot }
-        let columns = Self.columnMedians(dark)
+        let columns = RobustStatistics.columnMedians(dark)
         let (columnMedian, columnSigma) = RobustStatistics.madSigma(columns)
         let columnLimit = columnMedian + hotColumnSigma * max(columnSigma, 1e-9)
         let hotColumns = columns.indices.filter { Double(columns[$0]) > columnLimit }
@@ -66,14 +66,5 @@ public struct MasterDark: Sendable {
                           "fraction of pixel values rejected by clipping"),
         ]
         return Result(darkCurrent: dark, flags: flags, hotPixels: hot, hotColumns: hotColumns, metrics: metrics)
-    }
-
-    /// Median of each column.
-    static func columnMedians(_ image: Image) -> [Float] {
-        var column = [Float](repeating: 0, count: image.height)
-        return (0..<image.width).map { x in
-            for y in 0..<image.height { column[y] = image.pixels[y * image.width + x] }
-            return Float(RobustStatistics.medianInPlace(&column))
-        }
     }
 }

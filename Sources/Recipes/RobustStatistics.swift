@@ -1,3 +1,6 @@
+import CalibCore
+import Dispatch
+
 /// Robust statistics used throughout the recipes.
 ///
 /// NaN values are ignored everywhere (they mark bad or missing pixels); an
@@ -14,16 +17,7 @@ public enum RobustStatistics {
 
     /// Median of `values`, reordering them (quickselect, O(n)).
     public static func medianInPlace(_ values: inout [Float]) -> Double {
-        let n = values.count
-        guard n > 0 else { return .nan }
-        return values.withUnsafeMutableBufferPointer { buffer in
-            let upper = Double(select(buffer, n / 2))
-            if n % 2 == 1 { return upper }
-            // The lower middle is the largest element left of n/2 after selection.
-            var lower = buffer[0]
-            for i in 1..<(n / 2) where buffer[i] > lower { lower = buffer[i] }
-            return (Double(lower) + upper) / 2
-        }
+        values.withUnsafeMutableBufferPointer { medianInPlace($0) }
     }
 
     /// The `percent`-th percentile of `values` (nearest rank, NaN-free input
@@ -92,6 +86,74 @@ public enum RobustStatistics {
             spread = sd
         }
         return spread
+    }
+
+    /// Median of every column of an image (NaN ignored), in parallel.
+    ///
+    /// Columns are gathered 32 at a time row by row, so memory is read in
+    /// contiguous runs rather than one stride of a whole row per value.
+    public static func columnMedians(_ image: Image) -> [Float] {
+        let width = image.width, height = image.height, block = 32
+        var out = [Float](repeating: .nan, count: width)
+        let blocks = (width + block - 1) / block
+        image.pixels.withUnsafeBufferPointer { pixels in
+            out.withUnsafeMutableBufferPointer { buffer in
+                nonisolated(unsafe) let results = buffer
+                nonisolated(unsafe) let source = pixels
+                DispatchQueue.concurrentPerform(iterations: blocks) { b in
+                    let x0 = b * block, columns = min(block, width - x0)
+                    let gathered = UnsafeMutableBufferPointer<Float>.allocate(capacity: columns * height)
+                    defer { gathered.deallocate() }
+                    var counts = [Int](repeating: 0, count: columns)
+                    for y in 0..<height {
+                        let row = y * width + x0
+                        for c in 0..<columns {
+                            let v = source[row + c]
+                            if !v.isNaN { gathered[c * height + counts[c]] = v; counts[c] += 1 }
+                        }
+                    }
+                    for c in 0..<columns {
+                        results[x0 + c] = Float(medianInPlace(UnsafeMutableBufferPointer(rebasing: gathered[(c * height)..<(c * height + counts[c])])))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Median of every row of an image (NaN ignored), in parallel.
+    public static func rowMedians(_ image: Image) -> [Float] {
+        let width = image.width, height = image.height
+        var out = [Float](repeating: .nan, count: height)
+        image.pixels.withUnsafeBufferPointer { pixels in
+            out.withUnsafeMutableBufferPointer { buffer in
+                nonisolated(unsafe) let results = buffer
+                nonisolated(unsafe) let source = pixels
+                let chunks = max(1, min(64, height / 16))
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    let line = UnsafeMutableBufferPointer<Float>.allocate(capacity: width)
+                    defer { line.deallocate() }
+                    for y in stride(from: chunk, to: height, by: chunks) {
+                        var n = 0
+                        for x in 0..<width { let v = source[y * width + x]; if !v.isNaN { line[n] = v; n += 1 } }
+                        results[y] = Float(medianInPlace(UnsafeMutableBufferPointer(rebasing: line[0..<n])))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Median of a buffer's values (no NaN), reordering them.
+    public static func medianInPlace(_ buffer: UnsafeMutableBufferPointer<Float>) -> Double {
+        let n = buffer.count
+        guard n > 0 else { return .nan }
+        let upper = Double(select(buffer, n / 2))
+        if n % 2 == 1 { return upper }
+        // After selection the lower middle is the largest element left of n/2.
+        var lower = buffer[0]
+        for i in 1..<(n / 2) where buffer[i] > lower { lower = buffer[i] }
+        return (Double(lower) + upper) / 2
     }
 
     /// Hoare's quickselect: puts the k-th smallest value at index k.
