@@ -222,7 +222,9 @@ public struct SchedulerService: Service {
                     }
                 }
             }
-            try await group.waitForAll()
+            // next() rethrows a child's error at once (waitForAll would wait for the
+            // endless worker loops); leaving the group then cancels the others.
+            while try await group.next() != nil {}
         }
         try? database.setDaemonState("stopped_at", String(Date().timeIntervalSince1970))
     }

@@ -29,6 +29,14 @@ public enum ProductWriter {
             try fsyncPath(directory)
         } catch {
             unlink(temporary)
+            // cfitsio reports a full disk as a generic write error; say what it was.
+            var fs = statvfs()
+            if statvfs(directory, &fs) == 0 {
+                let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+                if free < 16 << 20 {
+                    throw PipelineError.productWrite("no space left on the device of \(directory) (\(free / 1024) KiB free): \(error)")
+                }
+            }
             throw error
         }
         return try ContentChecksum.sha256(ofFile: path)
