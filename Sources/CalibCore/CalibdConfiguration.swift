@@ -18,6 +18,19 @@ public struct CalibdConfiguration: Sendable {
     public var profiles: [InstrumentProfile]
     /// The file this was read from (nil for configurations built in code).
     public var source: String?
+    /// Directories besides the watched roots from which `calibctl ingest` may take files.
+    public var extraIngestRoots: [String] = []
+    /// A group whose members may use the workspace (and so control the
+    /// daemon through its database); nil: only the owning user.
+    public var controlGroup: String?
+
+    /// True when `path` (already resolved) lies inside a watched root or an extra ingest root.
+    public func isIngestable(_ path: String) -> Bool {
+        (watch + extraIngestRoots).contains { root in
+            let base = (root as NSString).standardizingPath
+            return path == base || path.hasPrefix(base.hasSuffix("/") ? base : base + "/")
+        }
+    }
 
     public var database: String {
         databaseOverride ?? (workspace as NSString).appendingPathComponent("calibd.sqlite")

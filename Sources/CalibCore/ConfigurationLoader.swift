@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Yams
 
 /// Reads `calibd.yaml` and the instrument profiles it points at, and checks
@@ -12,8 +13,11 @@ public enum ConfigurationLoader {
         var instruments: String?
         var workers: Int?
         var ingest: IngestSettings?
+        var extraIngestRoots: [String]?
+        var controlGroup: String?
 
-        static let keys: Set<String> = ["watch", "workspace", "database", "instruments", "workers", "ingest"]
+        static let keys: Set<String> = ["watch", "workspace", "database", "instruments", "workers", "ingest",
+                                        "extraIngestRoots", "controlGroup"]
     }
 
     /// The shape of an instrument profile file.
@@ -55,7 +59,10 @@ public enum ConfigurationLoader {
         }
         let instrumentsDirectory = resolve(file.instruments ?? "instruments")
         let profiles = try loadProfiles(directory: instrumentsDirectory, configFile: url.path)
-        return CalibdConfiguration(
+        if let group = file.controlGroup, getgrnam(group) == nil {
+            throw ConfigurationError(file: url.path, key: "controlGroup", message: "no group '\(group)' on this system")
+        }
+        var configuration = CalibdConfiguration(
             watch: (file.watch ?? []).map(resolve),
             workspace: resolve(file.workspace ?? "workspace"),
             databaseOverride: file.database.map(resolve),
@@ -63,6 +70,9 @@ public enum ConfigurationLoader {
             ingest: ingest,
             profiles: profiles,
             source: url.path)
+        configuration.extraIngestRoots = (file.extraIngestRoots ?? []).map(resolve)
+        configuration.controlGroup = file.controlGroup
+        return configuration
     }
 
     /// Loads every profile in a directory, sorted by file name.

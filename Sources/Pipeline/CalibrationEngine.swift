@@ -23,6 +23,7 @@ public final class CalibrationEngine: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         database = try CalibrationDatabase(path: configuration.database)
+        try WorkspacePermissions(configuration: configuration).apply()
         owner = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(Int(Date().timeIntervalSince1970))"
         ingester = FrameIngester(configuration: configuration, database: database, logger: logger)
         planner = JobPlanner(configuration: configuration, database: database, logger: logger)

@@ -116,7 +116,7 @@ public struct JobRunner: Sendable {
         let provenance = ProvenanceHeader.make(
             type: output.type, job: job, executor: executor, spec: context.spec, inputs: context.inputs,
             calibrations: context.calibrations, metrics: judged, summaries: output.metrics)
-        let path = productPath(type: output.type, job: job)
+        let path = try productPath(type: output.type, job: job)
         let checksum = try ProductWriter.write(path: path) { file in
             for (index, hdu) in output.hdus.enumerated() {
                 switch hdu {
@@ -144,18 +144,34 @@ public struct JobRunner: Sendable {
         return (draft, failed)
     }
 
-    func productPath(type: ProductType, job: JobRecord) -> String {
-        let setup = job.setup.replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "/", with: "-")
+    func productPath(type: ProductType, job: JobRecord) throws -> String {
+        // Setup values come from FITS headers: keep them to a safe alphabet so
+        // that no header can steer a product's path (no '/', no '..').
+        let setup = Self.safeComponent(job.setup.replacingOccurrences(of: " ", with: "_"))
         // Job id and re-run generation make the name unique and stable: a crashed attempt's
         // retry rewrites the same file instead of leaving an orphan beside it.
         let generation = job.generation == 0 ? "" : "g\(job.generation)"
-        let name = "\(job.instrument)_\(type.rawValue)_\(job.night)_\(setup.isEmpty ? "default" : setup)_j\(job.id!)\(generation).fits"
-        return (configuration.productsDirectory as NSString).appendingPathComponent("\(job.night)/\(name)")
+        let name = "\(Self.safeComponent(job.instrument))_\(type.rawValue)_\(Self.safeComponent(job.night))_"
+            + "\(setup.isEmpty ? "default" : setup)_j\(job.id!)\(generation).fits"
+        let directory = (configuration.productsDirectory as NSString).appendingPathComponent(Self.safeComponent(job.night))
+        let path = ((directory as NSString).appendingPathComponent(name) as NSString).standardizingPath
+        guard path.hasPrefix((configuration.productsDirectory as NSString).standardizingPath + "/") else {
+            throw PipelineError.productWrite("refusing to write outside the products directory: \(path)")
+        }
+        return path
     }
 
-    /// `…/X_j3.fits` + `_qc.svg` → `…/X_j3_qc.svg`.
-    static func attachmentPath(product path: String, suffix: String) -> String {
-        (path.hasSuffix(".fits") ? String(path.dropLast(5)) : path) + suffix
+    /// The file beside a product: its path with `.fits` replaced by the suffix (e.g. `_qc.svg`).
+    static func attachmentPath(product: String, suffix: String) -> String {
+        (product.hasSuffix(".fits") ? String(product.dropLast(5)) : product) + suffix
+    }
+
+    /// Letters, digits and `._=+-`; anything else becomes `-`, and leading dots are dropped.
+    static func safeComponent(_ text: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._=+-")
+        var out = String(text.map { allowed.contains($0) ? $0 : "-" })
+        while out.hasPrefix(".") { out.removeFirst() }
+        return String(out.prefix(200))
     }
 
     static func format(_ v: Double) -> String { String(format: "%.4g", v) }

@@ -18,7 +18,7 @@ extension Calibctl {
             @Argument(help: "Product id.") var product: Int64
 
             func run() throws {
-                let database = try global.openDatabase()
+                let database = try global.openDatabase(readOnly: true)
                 guard let p = try database.product(id: product) else { throw ValidationError("no product \(product)") }
                 let metrics = try database.metrics(ofProduct: product)
                 if output.json { return try printJSON(metrics) }
@@ -42,7 +42,7 @@ extension Calibctl {
             @Option(help: "First night YYYY-MM-DD.") var since: String?
 
             func run() throws {
-                let points = try global.openDatabase().trend(metric: metric, type: type.flatMap(ProductType.init(rawValue:)), since: since)
+                let points = try global.openDatabase(readOnly: true).trend(metric: metric, type: type.flatMap(ProductType.init(rawValue:)), since: since)
                 if output.json {
                     struct Point: Encodable { var night: String; var setup: String; var product: Int64; var value: Double? }
                     return try printJSON(points.map { Point(night: $0.product.night, setup: $0.product.setup, product: $0.product.id!, value: $0.value) })
@@ -203,7 +203,7 @@ extension Calibctl {
         }
 
         func run() throws {
-            let database = try global.openDatabase()
+            let database = try global.openDatabase(readOnly: true)
             var rows: [[String: String]] = []
             func text(_ v: Double?) -> String { v.map { String(format: "%.10g", $0) } ?? "" }
             switch what {
@@ -255,7 +255,7 @@ extension Calibctl {
 
         func run() throws {
             guard let theNight = ObservingNight(night) else { throw ValidationError("night must be YYYY-MM-DD") }
-            var report = NightReportHTML(database: try global.openDatabase(), configuration: try global.loadConfiguration())
+            var report = NightReportHTML(database: try global.openDatabase(readOnly: true), configuration: try global.loadConfiguration())
             report.trendNights = trendNights
             print(try report.write(night: theNight, to: out))
         }

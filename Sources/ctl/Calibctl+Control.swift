@@ -74,8 +74,8 @@ extension Calibctl {
 
     struct Ingest: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record files that are outside the watched roots (or re-check ones that are).",
-            discussion: "Example: calibctl ingest /archive/2026-11-21/*.fits")
+            abstract: "Record files now: from the watched roots or the configured extraIngestRoots (e.g. an archive).",
+            discussion: "Files anywhere else are refused. Example: calibctl ingest /archive/2026-11-21/*.fits")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "FITS files.") var paths: [String]
@@ -88,6 +88,12 @@ extension Calibctl {
             var lines: [Line] = []
             for path in paths {
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+                let resolved = URL(fileURLWithPath: absolute).resolvingSymlinksInPath().path
+                guard configuration.isIngestable(resolved) else {
+                    lines.append(Line(path: absolute, outcome: "refused",
+                                      detail: "outside the watched roots and extraIngestRoots of \(configuration.source ?? "the configuration")"))
+                    continue
+                }
                 switch try ingester.ingest(path: absolute, final: true) {
                 case .recorded(let f): lines.append(Line(path: absolute, outcome: f.status == .ok ? "recorded" : "problem",
                                                          detail: f.problem ?? "\(f.frameType.rawValue) \(f.night ?? "") \(f.setup ?? "")"))
@@ -116,7 +122,7 @@ extension Calibctl {
 
             func run() throws {
                 let configuration = try global.loadConfiguration()
-                let database = try global.openDatabase()
+                let database = try global.openDatabase(readOnly: true)
                 guard let job = try database.job(id: id) else { throw ValidationError("no job \(id)") }
                 let inputs = try database.inputs(ofJob: id)
                 let products = try database.products().filter { $0.jobId == id }

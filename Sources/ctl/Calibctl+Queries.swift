@@ -33,7 +33,7 @@ extension Calibctl {
         @Flag(help: "Only files that could not be used, with the reason.") var problems = false
 
         func run() throws {
-            let frames = try global.openDatabase().frames(night: night, problemsOnly: problems)
+            let frames = try global.openDatabase(readOnly: true).frames(night: night, problemsOnly: problems)
             if output.json { return try printJSON(frames) }
             if problems {
                 print(table(["ID", "PATH", "REASON"], frames.map { f in
@@ -65,7 +65,7 @@ extension Calibctl {
 
         func run() throws {
             let states = state.isEmpty ? nil : state.compactMap(JobState.init(rawValue:))
-            let jobs = try global.openDatabase().jobs(night: night, states: states)
+            let jobs = try global.openDatabase(readOnly: true).jobs(night: night, states: states)
             if output.json { return try printJSON(jobs) }
             print(table(["ID", "RECIPE", "NIGHT", "SETUP", "STATE", "TRIES", "REASON"], jobs.map { j in
                 ["\(j.id!)", j.recipe, j.night, j.setup, j.state.rawValue, "\(j.attempts)", j.reason ?? ""]
@@ -90,7 +90,7 @@ extension Calibctl {
         }
 
         func run() throws {
-            let database = try global.openDatabase()
+            let database = try global.openDatabase(readOnly: true)
             let products = try database.products(type: type.flatMap(ProductType.init(rawValue:)), night: night, includeSuperseded: all)
             if output.json {
                 struct Entry: Encodable { var product: ProductRecord; var qc: [QCMetricRecord] }
@@ -135,7 +135,7 @@ extension Calibctl {
 
         func run() throws {
             let configuration = try global.loadConfiguration()
-            let database = try global.openDatabase()
+            let database = try global.openDatabase(readOnly: true)
             let productType = ProductType(rawValue: type)!
             let profile = try resolveProfile(configuration, instrument: instrument, type: productType, database: database)
             let theNight = ObservingNight(night)!
@@ -178,7 +178,7 @@ extension Calibctl {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let database = try global.openDatabase()
+            let database = try global.openDatabase(readOnly: true)
             let state = try database.daemonState()
             let counts = try database.jobCounts()
             let heartbeat = state["heartbeat"].flatMap(Double.init).map { Date(timeIntervalSince1970: $0) }

@@ -36,12 +36,14 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    func openDatabase() throws -> CalibrationDatabase {
+    /// Opens the database; `readOnly` for queries, which then never take the
+    /// write lock (not even to check migrations) while the daemon writes.
+    func openDatabase(readOnly: Bool = false) throws -> CalibrationDatabase {
         let configuration = try loadConfiguration()
         guard FileManager.default.fileExists(atPath: configuration.database) else {
             throw ValidationError("no calibration database at \(configuration.database) (has calibd run with this workspace?)")
         }
-        return try CalibrationDatabase(path: configuration.database)
+        return try CalibrationDatabase(path: configuration.database, readOnly: readOnly)
     }
 }
 

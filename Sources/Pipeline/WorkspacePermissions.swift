@@ -1,0 +1,44 @@
+import CalibCore
+import Foundation
+import Glibc
+
+/// The workspace is the daemon's control path (calibctl changes what the
+/// daemon does through the database in it), so only its owner — and, when
+/// configured, one group — may enter it: directories 0750/0770, the
+/// database files 0640/0660, nothing for others.
+public struct WorkspacePermissions: Sendable {
+    public let configuration: CalibdConfiguration
+
+    public init(configuration: CalibdConfiguration) { self.configuration = configuration }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let path: String
+        public let reason: String
+        public var description: String { "cannot restrict access to \(path): \(reason)" }
+    }
+
+    public func apply() throws {
+        var group: gid_t?
+        if let name = configuration.controlGroup {
+            guard let entry = getgrnam(name) else { throw Failure(path: configuration.workspace, reason: "no group '\(name)'") }
+            group = entry.pointee.gr_gid
+        }
+        let directoryMode: mode_t = group == nil ? 0o750 : 0o770
+        let fileMode: mode_t = group == nil ? 0o640 : 0o660
+        for directory in [configuration.workspace, configuration.productsDirectory, configuration.logsDirectory] {
+            try set(directory, mode: directoryMode, group: group)
+        }
+        let database = configuration.database
+        for file in [database, database + "-wal", database + "-shm", database + ".migrate-lock"]
+        where FileManager.default.fileExists(atPath: file) {
+            try set(file, mode: fileMode, group: group)
+        }
+    }
+
+    private func set(_ path: String, mode: mode_t, group: gid_t?) throws {
+        if let group, chown(path, getuid(), group) != 0 {
+            throw Failure(path: path, reason: String(cString: strerror(errno)))
+        }
+        guard chmod(path, mode) == 0 else { throw Failure(path: path, reason: String(cString: strerror(errno))) }
+    }
+}
