@@ -16,4 +16,7 @@ struct BenchmarkCase: Sendable {
 /// Every benchmark, in the order the table lists them. Recipes add theirs here.
 let allBenchmarks: [BenchmarkCase] = [
     masterBiasBenchmark,
+    lineFindingBenchmark,
+    dispersionFitBenchmark,
+    dispersionImageBenchmark,
 ]

@@ -59,6 +59,9 @@ public protocol RecipeExecutor: Sendable {
 public enum RecipeCatalog {
     public static let executors: [String: any RecipeExecutor] = [
         MasterBiasExecutor().name: MasterBiasExecutor(),
+        DispersionSolutionExecutor().name: DispersionSolutionExecutor(),
+        SpatialSolutionExecutor().name: SpatialSolutionExecutor(),
+        LampFluxExecutor().name: LampFluxExecutor(),
     ]
 
     public static func executor(named name: String) throws -> any RecipeExecutor {
