@@ -50,7 +50,7 @@ public struct DispersionMapFit: Sendable {
                     Int(try r.value("slitDegreeX", default: 2, in: 0...6))]
         degreesY = [Int(try r.value("orderDegreeY", default: 4, in: 0...10)), Int(try r.value("wavelengthDegreeY", default: 5, in: 0...10)),
                     Int(try r.value("slitDegreeY", default: 2, in: 0...6))]
-        clipSigma = try r.value("clipSigma", default: 3, in: 1...20)
+        clipSigma = try r.value("clipSigma", default: 4, in: 1...20)
         clipIterations = Int(try r.value("clipIterations", default: 10, in: 1...100))
         widthRange = try r.value("minimumFWHMRatio", default: 0.5, in: 0.05...1)...(try r.value("maximumFWHMRatio", default: 2, in: 1...20))
         slitHalfLength = try r.value("slitHalfLength", default: 0, in: 0...1000)

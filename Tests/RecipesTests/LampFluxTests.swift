@@ -13,17 +13,17 @@ struct LampFluxTests {
             .singlePinhole(fixture.image, map: fixture.map.centralPinhole, gain: fixture.detector.truth.gain).solution
         let result = try LampLineFlux(parameters: ["psfFWHM": 6.1, "minimumSNR": 50])
             .run(fixture.image, map: fixture.map, solution: solution, exposureTime: fixture.exposureTime, gain: fixture.detector.truth.gain)
-        // Isolated in truth: no other rendered line image with > 0.1 % of its flux within 5 FWHM.
+        // Isolated in truth: no other rendered line image with > 1 % of its flux within 4 FWHM.
         let all = fixture.renderer.singlePinholeLines
-        let reach = 5 * fixture.arm.psfFWHM
+        let reach = 4 * fixture.arm.psfFWHM
         var checked = 0, worst = 0.0
         for line in result.lines {
             guard let truth = fixture.truthImage(order: line.order, wavelength: line.wavelength, slit: 0) else { continue }
             let crowded = all.contains { o in
                 !(o.order == truth.order && o.line == truth.line) && abs(o.x - truth.x) < reach && abs(o.y - truth.y) < reach
-                    && o.fluxADUPerSecond > 1e-3 * truth.fluxADUPerSecond
+                    && o.fluxADUPerSecond > 1e-2 * truth.fluxADUPerSecond
             }
-            guard !crowded, fixture.peakSNR(flux: truth.fluxADUPerSecond * fixture.exposureTime) >= 300 else { continue }
+            guard !crowded, fixture.peakSNR(flux: truth.fluxADUPerSecond * fixture.exposureTime) >= 100 else { continue }
             let expected = fixture.arm.lineFlux(truth.line, order: truth.order, exposureTime: 1)
             let ratio = line.fluxADUPerSecond / expected - 1
             worst = max(worst, abs(ratio))
