@@ -98,7 +98,8 @@ let package = Package(
         // Release-build benchmarks: `swift run -c release calib-bench`.
         .executableTarget(
             name: "Bench",
-            dependencies: ["Pipeline", "Simulator", "Recipes", "FITS", "CalibCore"],
+            dependencies: ["Pipeline", "Simulator", "Recipes", "FITS", "CalibCore", "CalibDB",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             path: "Sources/Bench",
             swiftSettings: swiftSettings),
 
@@ -109,7 +110,8 @@ let package = Package(
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "Simulator", "FITS", "CalibDB", "Daemon", "ctl"],
+            dependencies: ["Pipeline", "Simulator", "FITS", "CalibDB", "Daemon", "ctl",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
     ]
 )

@@ -16,6 +16,9 @@ struct BenchmarkCase: Sendable {
 /// Every benchmark, in the order the table lists them. Recipes add theirs here.
 let allBenchmarks: [BenchmarkCase] = [
     masterBiasBenchmark,
+    blazeFitBenchmark,
+    archiveBestBenchmark,
+    archiveNightListingBenchmark,
     lineFindingBenchmark,
     dispersionFitBenchmark,
     dispersionImageBenchmark,

@@ -79,7 +79,7 @@ for bench in allBenchmarks where only == nil || bench.name == only {
     }
     let verdict = bench.targetSeconds.map { seconds <= $0 ? "met" : "MISSED" } ?? ""
     rows.append([bench.name, String(format: seconds < 1 ? "%.1f ms" : "%.2f s", seconds < 1 ? seconds * 1000 : seconds),
-                 String(format: "%.0f", seconds / baseline), String(format: "%.0f MiB", Double(fields[1]) ?? .nan),
+                 String(format: seconds / baseline < 10 ? "%.2f" : "%.0f", seconds / baseline), String(format: "%.0f MiB", Double(fields[1]) ?? .nan),
                  bench.target, verdict, fields.count > 2 ? fields[2] : ""])
 }
 let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }

@@ -23,14 +23,15 @@ public enum ConfigurationLoader {
         var night: NightRule
         var timeKey: String?
         var exposureTimeKey: String?
-        var setup: [String: String]
+        var setup: [String: OneOrMany]
         var template: TemplateKeys?
         var detector: DetectorLayout?
         var classification: [ClassificationRule]
         var recipes: [RecipeSpec]?
+        var association: [String: AssociationRule]?
 
-        static let keys: Set<String> = ["instrument", "identify", "night", "timeKey", "exposureTimeKey",
-                                        "setup", "template", "detector", "classification", "recipes", "description"]
+        static let keys: Set<String> = ["instrument", "identify", "night", "timeKey", "exposureTimeKey", "setup", "template",
+                                        "detector", "classification", "recipes", "association", "description"]
     }
 
     /// Loads a configuration file and every `*.yaml` profile in its instruments directory.
@@ -89,14 +90,32 @@ public enum ConfigurationLoader {
         return profiles
     }
 
+    /// A YAML scalar or list of strings.
+    struct OneOrMany: Decodable {
+        var values: [String]
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let one = try? c.decode(String.self) { values = [one] } else { values = try c.decode([String].self) }
+            guard !values.isEmpty else { throw DecodingError.dataCorruptedError(in: c, debugDescription: "needs at least one keyword") }
+        }
+    }
+
     /// Loads and validates one instrument profile.
     public static func loadProfile(path: String) throws(ConfigurationError) -> InstrumentProfile {
         let raw: ProfileFile = try decode(ProfileFile.self, at: path, knownKeys: ProfileFile.keys)
-        let profile = InstrumentProfile(
+        var association: [ProductType: AssociationRule] = [:]
+        for (name, rule) in raw.association ?? [:] {
+            guard let type = ProductType(rawValue: name) else {
+                throw ConfigurationError(file: path, key: "association.\(name)",
+                                         message: "unknown product type (known: \(ProductType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            association[type] = rule
+        }
+        var profile = InstrumentProfile(
             name: raw.instrument,
             identify: raw.identify,
             classification: raw.classification,
-            setupKeys: raw.setup,
+            setupKeys: raw.setup.mapValues(\.values),
             night: raw.night,
             timeKey: raw.timeKey ?? "MJD-OBS",
             exposureTimeKey: raw.exposureTimeKey ?? "EXPTIME",
@@ -104,6 +123,7 @@ public enum ConfigurationLoader {
             detector: raw.detector ?? DetectorLayout(),
             recipes: raw.recipes ?? [],
             source: path)
+        profile.association = association
         try validate(profile)
         return profile
     }
@@ -137,6 +157,11 @@ public enum ConfigurationLoader {
                 if let lo = range.min, let hi = range.max, lo > hi {
                     throw fail("\(key).qc.\(metric)", "min \(lo) is greater than max \(hi)")
                 }
+            }
+        }
+        for (type, rule) in p.association {
+            for name in rule.match ?? [] where p.setupKeys[name] == nil {
+                throw fail("association.\(type.rawValue).match", "'\(name)' is not a setup key of \(p.name)")
             }
         }
     }

@@ -11,8 +11,10 @@ public struct InstrumentProfile: Sendable {
     public var identify: HeaderCondition
     /// Ordered classification rules; the first that matches wins.
     public var classification: [ClassificationRule]
-    /// Logical setup names mapped to the header keywords that hold them.
-    public var setupKeys: [String: String]
+    /// Logical setup names mapped to the header keywords that may hold them
+    /// (the first present wins: X-shooter keeps each arm's slit in another
+    /// `ESO INS OPTIn NAME`).
+    public var setupKeys: [String: [String]]
     public var night: NightRule
     /// Header keyword holding the exposure start time as MJD (UTC).
     public var timeKey: String
@@ -22,17 +24,29 @@ public struct InstrumentProfile: Sendable {
     public var detector: DetectorLayout
     /// Recipes, in no particular order; the scheduler orders them by their upstream needs.
     public var recipes: [RecipeSpec]
+    /// How each calibration type is associated with the data needing it.
+    public var association: [ProductType: AssociationRule] = [:]
     /// The file the profile was read from, for messages.
     public var source: String
 
     public func recipe(named name: String) -> RecipeSpec? { recipes.first { $0.name == name } }
 
+    /// The configured rule for a type, or the default (all requested setup keys, closest in time, EDPS levels).
+    public func associationRule(for type: ProductType) -> AssociationRule { association[type] ?? AssociationRule() }
+
+    /// The middle of a night, the time a night-level question is asked at.
+    public func midNightMJD(_ night: ObservingNight) -> Double {
+        let interval = self.night.interval(of: night)
+        return (interval.lowerBound + interval.upperBound) / 2
+    }
+
     /// Reads the setup of a frame. A key missing from the header reads as
     /// `UNDEFINED` so that such frames only ever group with each other.
     public func setup(of header: FITSHeader) -> Setup {
         var setup = Setup()
-        for (name, key) in setupKeys {
-            setup[name] = header.string(key)?.trimmingCharacters(in: .whitespaces) ?? "UNDEFINED"
+        for (name, keys) in setupKeys {
+            let value = keys.lazy.compactMap { header.string($0)?.trimmingCharacters(in: .whitespaces) }.first
+            setup[name] = value.map { $0.replacingOccurrences(of: " ", with: "_") } ?? "UNDEFINED"
         }
         return setup
     }

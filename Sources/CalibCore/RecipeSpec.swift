@@ -19,13 +19,16 @@ public struct RecipeSpec: Sendable, Decodable, Equatable {
     public var parameters: [String: Double]
     /// Acceptable range per QC metric; a metric outside its range fails the product.
     public var qc: [String: QCRange]
+    /// Orders (physical numbers) left out of per-order QC figures — e.g. orders
+    /// whose blaze a model is known not to follow (APERO skips such orders).
+    public var qcSkipOrders: [Int]
 
-    enum CodingKeys: String, CodingKey { case name, product, inputs, upstream, parameters, qc }
+    enum CodingKeys: String, CodingKey { case name, product, inputs, upstream, parameters, qc, qcSkipOrders }
 
     public init(name: String, product: ProductType, inputs: InputSpec, upstream: [ProductType] = [],
-                parameters: [String: Double] = [:], qc: [String: QCRange] = [:]) {
+                parameters: [String: Double] = [:], qc: [String: QCRange] = [:], qcSkipOrders: [Int] = []) {
         self.name = name; self.product = product; self.inputs = inputs
-        self.upstream = upstream; self.parameters = parameters; self.qc = qc
+        self.upstream = upstream; self.parameters = parameters; self.qc = qc; self.qcSkipOrders = qcSkipOrders
     }
 
     public init(from decoder: any Decoder) throws {
@@ -36,6 +39,7 @@ public struct RecipeSpec: Sendable, Decodable, Equatable {
         upstream = try c.decodeIfPresent([ProductType].self, forKey: .upstream) ?? []
         parameters = try c.decodeIfPresent([String: Double].self, forKey: .parameters) ?? [:]
         qc = try c.decodeIfPresent([String: QCRange].self, forKey: .qc) ?? [:]
+        qcSkipOrders = try c.decodeIfPresent([Int].self, forKey: .qcSkipOrders) ?? []
     }
 }
 

@@ -13,18 +13,26 @@ public struct PlannedJob: Sendable {
     public var setup: String
     public var productType: ProductType
     public var inputs: [FrameSummary]
+    /// Upstream calibrations chosen at planning time, by type.
+    public var calibrations: [ProductType: ProductRecord]
+    /// How each was chosen (basis, level, explanation), by type.
+    public var associations: [ProductType: AssociationResult] = [:]
     public var maxAttempts: Int
 
     public init(recipe: String, recipeVersion: String, parameters: String, instrument: String, night: String,
-                setup: String, productType: ProductType, inputs: [FrameSummary], maxAttempts: Int = 3) {
+                setup: String, productType: ProductType, inputs: [FrameSummary],
+                calibrations: [ProductType: ProductRecord] = [:], maxAttempts: Int = 3) {
         self.recipe = recipe; self.recipeVersion = recipeVersion; self.parameters = parameters
         self.instrument = instrument; self.night = night; self.setup = setup; self.productType = productType
-        self.inputs = inputs; self.maxAttempts = maxAttempts
+        self.inputs = inputs; self.calibrations = calibrations; self.maxAttempts = maxAttempts
     }
 
-    /// recipe + version + parameters + sorted input checksums: the job's identity.
+    /// recipe + version + parameters + sorted input checksums + the checksums
+    /// of the upstream calibrations: the job's identity. A new master bias
+    /// therefore makes new jobs of everything that used the old one.
     public var dedupeKey: String {
-        ([recipe, recipeVersion, parameters, instrument] + inputs.map(\.checksum).sorted()).joined(separator: "|")
+        let upstream = calibrations.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value.checksum)" }
+        return ([recipe, recipeVersion, parameters, instrument] + inputs.map(\.checksum).sorted() + upstream).joined(separator: "|")
     }
 }
 
@@ -91,10 +99,16 @@ extension CalibrationDatabase {
                 id: nil, dedupeKey: planned.dedupeKey, recipe: planned.recipe, recipeVersion: planned.recipeVersion,
                 parameters: planned.parameters, instrument: planned.instrument, night: planned.night,
                 setup: planned.setup, productType: planned.productType, state: .queued, reason: nil, attempts: 0,
-                maxAttempts: planned.maxAttempts, notBefore: nil, leaseOwner: nil, leaseExpiresAt: nil,
+                maxAttempts: planned.maxAttempts, generation: 0, notBefore: nil, leaseOwner: nil, leaseExpiresAt: nil,
                 createdAt: now, updatedAt: now, startedAt: nil, finishedAt: nil)
             try job.insert(db)
             for frame in planned.inputs { try JobInputRecord(jobId: job.id!, frameId: frame.id).insert(db) }
+            for (type, product) in planned.calibrations {
+                let how = planned.associations[type]
+                try db.execute(sql: """
+                    INSERT INTO job_calibration (job_id, product_type, product_id, basis, level, explanation) VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [job.id!, type.rawValue, product.id!, how?.basis.rawValue ?? "rules", how?.level, how?.explanation ?? ""])
+            }
             try Self.event(db, job.id!, .queued, "\(planned.inputs.count) inputs", now)
             for var old in older {
                 old.state = .superseded
@@ -169,9 +183,6 @@ extension CalibrationDatabase {
                 jobId: job.id!, productType: draft.productType, instrument: job.instrument, night: job.night,
                 setup: job.setup, mjd: draft.mjd, path: draft.path, checksum: draft.checksum, recipe: job.recipe,
                 recipeVersion: job.recipeVersion, qcPassed: draft.qcPassed, createdAt: now)
-            // A re-run that wrote to the same path replaces that row's history.
-            try db.execute(sql: "UPDATE product SET superseded_by = NULL WHERE superseded_by IN (SELECT id FROM product WHERE path = ?)", arguments: [draft.path])
-            try db.execute(sql: "DELETE FROM product WHERE path = ?", arguments: [draft.path])
             try product.insert(db)
             for metric in draft.metrics {
                 try QCMetricRecord(
@@ -188,10 +199,11 @@ extension CalibrationDatabase {
                         && ProductRecord.Columns.setup == job.setup && ProductRecord.Columns.supersededBy == nil
                         && ProductRecord.Columns.id != product.id!)
                 .fetchAll(db)
-            for var old in older where old.jobId != job.id! {
+            for var old in older {
                 old.supersededBy = product.id
                 try old.update(db)
-                if let oldJob = try JobRecord.fetchOne(db, key: old.jobId), oldJob.state != .superseded {
+                // A re-run replaces its own earlier product; another job's product retires that job.
+                if old.jobId != job.id!, let oldJob = try JobRecord.fetchOne(db, key: old.jobId), oldJob.state != .superseded {
                     var updated = oldJob
                     updated.state = .superseded
                     updated.reason = "product \(old.id!) superseded by product \(product.id!) of job \(job.id!)"
@@ -273,6 +285,20 @@ extension CalibrationDatabase {
                 FrameListing(frame: try FrameRecord(row: row),
                              paths: (row["paths"] as String?)?.split(separator: "\n").map(String.init) ?? [])
             }
+        }
+    }
+
+    /// The upstream calibrations a job was planned with.
+    public func calibrations(ofJob id: Int64) throws -> [ProductType: ProductRecord] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT product_type, product_id FROM job_calibration WHERE job_id = ?", arguments: [id])
+            var out: [ProductType: ProductRecord] = [:]
+            for row in rows {
+                if let type = ProductType(rawValue: row["product_type"]), let product = try ProductRecord.fetchOne(db, key: row["product_id"] as Int64) {
+                    out[type] = product
+                }
+            }
+            return out
         }
     }
 

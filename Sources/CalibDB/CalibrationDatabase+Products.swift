@@ -13,6 +13,10 @@ extension CalibrationDatabase {
         }
     }
 
+    public func product(path: String) throws -> ProductRecord? {
+        try read { db in try ProductRecord.filter(Column("path") == path).fetchOne(db) }
+    }
+
     public func product(id: Int64) throws -> ProductRecord? {
         try read { db in try ProductRecord.fetchOne(db, key: id) }
     }

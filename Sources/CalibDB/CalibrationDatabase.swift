@@ -1,5 +1,6 @@
 import CalibCore
 import Foundation
+import Glibc
 import GRDB
 
 /// The calibration database: every raw frame, job, product and QC metric.
@@ -27,7 +28,15 @@ public final class CalibrationDatabase: Sendable {
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        if !readOnly { try Schema.migrator.migrate(pool) }
+        if !readOnly {
+            // Two processes opening a new database at once (the daemon and a
+            // calibctl) would both see a migration as pending; an advisory
+            // lock beside the file lets one migrate while the other waits.
+            let lock = open(path + ".migrate-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            if lock >= 0 { flock(lock, LOCK_EX) }
+            defer { if lock >= 0 { flock(lock, LOCK_UN); close(lock) } }
+            try Schema.migrator.migrate(pool)
+        }
     }
 
     /// Runs `PRAGMA integrity_check`; "ok" when the file is sound.
@@ -40,7 +49,7 @@ public final class CalibrationDatabase: Sendable {
         try pool.read(body)
     }
 
-    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws -> T {
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.write(body)
     }
 }

@@ -22,6 +22,8 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var reason: String?
     public var attempts: Int
     public var maxAttempts: Int
+    /// How many times a person asked for this job to be run again; part of its products' names.
+    public var generation: Int
     /// Earliest time a retry may be claimed (back-off).
     public var notBefore: Date?
     public var leaseOwner: String?

@@ -22,6 +22,10 @@ public struct ProductRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var qcPassed: Bool
     public var supersededBy: Int64?
     public var createdAt: Date
+    public var isReference: Bool = false
+    public var availability: Availability = .available
+
+    public enum Availability: String, Codable, Sendable { case available, missing, quarantined }
 
     public enum Columns {
         public static let id = Column("id")
@@ -33,6 +37,16 @@ public struct ProductRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
         public static let supersededBy = Column("superseded_by")
         public static let createdAt = Column("created_at")
         public static let jobId = Column("job_id")
+        public static let mjd = Column("mjd")
+        public static let path = Column("path")
+    }
+
+    /// The association engine's view of this product.
+    public var candidate: CalibrationCandidate {
+        CalibrationCandidate(
+            id: id!, type: productType, instrument: instrument, night: ObservingNight(night) ?? ObservingNight(mjdDate: mjd),
+            setup: (try? Setup(parsing: setup)) ?? Setup(), mjd: mjd, qcPassed: qcPassed, supersededBy: supersededBy,
+            isReference: isReference, isAvailable: availability == .available)
     }
 
     public init(id: Int64? = nil, jobId: Int64, productType: ProductType, instrument: String, night: String, setup: String,

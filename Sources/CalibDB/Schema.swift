@@ -59,6 +59,7 @@ enum Schema {
                     reason TEXT,
                     attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
                     max_attempts INTEGER NOT NULL DEFAULT 3,
+                    generation INTEGER NOT NULL DEFAULT 0,  -- bumped by each requested re-run; names its product files
                     not_before REAL,
                     lease_owner TEXT,
                     lease_expires_at REAL,
@@ -74,6 +75,14 @@ enum Schema {
                     job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
                     frame_id INTEGER NOT NULL REFERENCES frame(id),
                     PRIMARY KEY (job_id, frame_id)
+                );
+
+                -- The upstream calibrations a job was planned with (part of its identity).
+                CREATE TABLE job_calibration (
+                    job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+                    product_type TEXT NOT NULL CHECK (product_type IN (\(productTypes))),
+                    product_id INTEGER NOT NULL REFERENCES product(id),
+                    PRIMARY KEY (job_id, product_type)
                 );
 
                 -- Append-only history of every job's states, for "what happened".
@@ -139,6 +148,48 @@ enum Schema {
                     value TEXT NOT NULL,
                     updated_at REAL NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("v2: reference calibrations, pins, product availability") { db in
+            let productTypes = ProductType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+            try db.execute(sql: """
+                -- A product promoted by a person (or shipped static) to be the last fallback.
+                ALTER TABLE product ADD COLUMN is_reference INTEGER NOT NULL DEFAULT 0 CHECK (is_reference IN (0, 1));
+                -- 'missing' or 'quarantined' products are never chosen (calibctl verify sets them).
+                ALTER TABLE product ADD COLUMN availability TEXT NOT NULL DEFAULT 'available'
+                    CHECK (availability IN ('available', 'missing', 'quarantined'));
+                CREATE INDEX product_by_time ON product(product_type, instrument, mjd);
+
+                -- A person's decision: use this product for these nights (and setup).
+                CREATE TABLE pin (
+                    id INTEGER PRIMARY KEY,
+                    product_id INTEGER NOT NULL REFERENCES product(id),
+                    product_type TEXT NOT NULL CHECK (product_type IN (\(productTypes))),
+                    instrument TEXT NOT NULL,
+                    first_night TEXT NOT NULL,
+                    last_night TEXT NOT NULL CHECK (last_night >= first_night),
+                    setup TEXT NOT NULL DEFAULT '',
+                    note TEXT NOT NULL DEFAULT '',
+                    created_by TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    removed_at REAL
+                );
+                CREATE INDEX pin_lookup ON pin(product_type, instrument, first_night, last_night);
+
+                -- How each upstream calibration of a job was chosen.
+                ALTER TABLE job_calibration ADD COLUMN basis TEXT NOT NULL DEFAULT 'rules';
+                ALTER TABLE job_calibration ADD COLUMN level INTEGER;
+                ALTER TABLE job_calibration ADD COLUMN explanation TEXT NOT NULL DEFAULT '';
+                """)
+        }
+        migrator.registerMigration("v3: indexes for archive-scale listings") { db in
+            try db.execute(sql: """
+                -- `calibctl calibs --night` and the night report list a night's products of every type.
+                CREATE INDEX product_by_night ON product(night);
+                -- Products of a job (job show, supersede).
+                CREATE INDEX product_by_job ON product(job_id);
+                -- Reference calibrations are few: a partial index finds them without a scan.
+                CREATE INDEX product_references ON product(product_type, instrument) WHERE is_reference = 1;
                 """)
         }
         return migrator

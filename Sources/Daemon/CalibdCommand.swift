@@ -1,6 +1,7 @@
 import ArgumentParser
 import CalibCore
 import Foundation
+import Glibc
 import Logging
 import Pipeline
 import ServiceLifecycle
@@ -61,7 +62,18 @@ struct CalibdCommand: AsyncParsableCommand {
         let engine = try CalibrationEngine(configuration: configuration, logger: logger)
         if once {
             let started = Date()
-            let summary = try await engine.runBatch()
+            // A progress line on a terminal; nothing when output goes to a file or a pipe.
+            let interactive = isatty(STDERR_FILENO) == 1
+            let summary = try await engine.runBatch { progress in
+                guard interactive else { return }
+                switch progress {
+                case .ingest(let done, let total):
+                    if done == total || done % 10 == 0 { FileHandle.standardError.write(Data("\rfiles \(done)/\(total)   ".utf8)) }
+                case .jobs(let done, let total):
+                    FileHandle.standardError.write(Data("\rjobs \(done)/\(total) done   ".utf8))
+                }
+            }
+            if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             let seconds = Date().timeIntervalSince(started)
             print("calibd --once: \(summary.scan.recorded) frames recorded, \(summary.scan.problems) problems, "
                   + "\(summary.scan.aliases) duplicates, \(summary.jobsRun) jobs run in \(String(format: "%.1f", seconds)) s")

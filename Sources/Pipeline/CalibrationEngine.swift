@@ -79,10 +79,12 @@ public final class CalibrationEngine: Sendable {
     }
 
     /// Offers every file under the roots to the ingester (the reconciliation scan).
-    public func scan(assumeComplete: Bool, now: Date = Date()) throws -> ScanReport {
+    public func scan(assumeComplete: Bool, now: Date = Date(), progress: (Int, Int) -> Void = { _, _ in }) throws -> ScanReport {
         var report = ScanReport()
-        for path in filesUnderRoots() {
+        let files = filesUnderRoots()
+        for (index, path) in files.enumerated() {
             try tally(ingester.ingest(path: path, now: now, assumeComplete: assumeComplete), path: path, into: &report)
+            progress(index + 1, files.count)
         }
         return report
     }
@@ -99,7 +101,8 @@ public final class CalibrationEngine: Sendable {
 
     /// Claims and runs queued jobs, up to `workers` at a time, until none is
     /// runnable. Returns how many ran.
-    public func runQueuedJobs(shouldContinue: @escaping @Sendable () -> Bool = { true }) async -> Int {
+    public func runQueuedJobs(shouldContinue: @escaping @Sendable () -> Bool = { true },
+                              onFinished: @escaping @Sendable () -> Void = {}) async -> Int {
         let workers = configuration.workers
         return await withTaskGroup(of: Int.self) { group in
             for _ in 0..<workers {
@@ -107,6 +110,7 @@ public final class CalibrationEngine: Sendable {
                     var ran = 0
                     while shouldContinue(), let job = try? database.claimNextJob(owner: owner, lease: runner.leaseSeconds) {
                         await runner.run(job)
+                        onFinished()
                         ran += 1
                     }
                     return ran
@@ -114,6 +118,19 @@ public final class CalibrationEngine: Sendable {
             }
             return await group.reduce(0, +)
         }
+    }
+
+    /// Where a batch run is, for a progress line on a terminal.
+    public enum BatchProgress: Sendable {
+        case ingest(done: Int, total: Int)
+        case jobs(done: Int, total: Int)
+    }
+
+    final class JobCounter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func increment() -> Int { lock.withLock { value += 1; return value } }
+        func reset() { lock.withLock { value = 0 } }
     }
 
     public struct BatchSummary: Sendable {
@@ -125,15 +142,22 @@ public final class CalibrationEngine: Sendable {
     /// `calibd --once`: take every file present, run every job whose inputs
     /// are complete (in dependency order, as products unlock their
     /// dependants), and stop.
-    public func runBatch() async throws -> BatchSummary {
+    public func runBatch(progress: @escaping @Sendable (BatchProgress) -> Void = { _ in }) async throws -> BatchSummary {
         try recoverAfterRestart()
-        let scan = try scan(assumeComplete: true)
+        let scan = try scan(assumeComplete: true) { done, total in progress(.ingest(done: done, total: total)) }
         var jobsRun = 0
         var waiting: [JobPlanner.Waiting] = []
+        let counter = JobCounter()
         while true {
             let report = try planner.plan(settleSeconds: 0)
             waiting = report.waiting
-            let ran = await runQueuedJobs()
+            let queued = try database.jobs(states: [.queued]).count
+            let base = jobsRun
+            let ran = await runQueuedJobs(onFinished: {
+                let done = counter.increment()
+                progress(.jobs(done: base + done, total: base + queued))
+            })
+            counter.reset()
             jobsRun += ran
             if report.created.isEmpty && ran == 0 { break }
         }

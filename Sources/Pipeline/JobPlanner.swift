@@ -44,14 +44,21 @@ public struct JobPlanner: Sendable {
                         report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: reason))
                         if let recheck { report.recheckAt = min(report.recheckAt ?? recheck, recheck) }
                     case .complete(let inputs):
-                        if let missing = try missingUpstream(recipe, profile: profile, night: group.night, setup: group.setup) {
-                            report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: missing))
+                        let upstream: [ProductType: AssociationResult]
+                        let mjd = inputs.map(\.mjd).reduce(0, +) / Double(inputs.count)
+                        switch try chooseUpstream(recipe, profile: profile, night: group.night, setup: group.setup, mjd: mjd) {
+                        case .failure(let missing):
+                            report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: missing.reason))
                             continue
+                        case .success(let chosen):
+                            upstream = chosen
                         }
-                        let planned = PlannedJob(
+                        var planned = PlannedJob(
                             recipe: recipe.name, recipeVersion: executor.version, parameters: Self.canonicalJSON(recipe.parameters),
                             instrument: profile.name, night: group.night.description, setup: setupText,
-                            productType: recipe.product, inputs: inputs)
+                            productType: recipe.product, inputs: inputs,
+                            calibrations: try upstream.compactMapValues { try database.product(id: $0.chosen!.candidate.id) })
+                        planned.associations = upstream
                         let (job, created) = try database.ensureJob(planned, now: now)
                         if created {
                             report.created.append(job)
@@ -67,16 +74,25 @@ public struct JobPlanner: Sendable {
         return report
     }
 
-    /// The first upstream calibration type with no usable product, as a sentence.
-    func missingUpstream(_ recipe: RecipeSpec, profile: InstrumentProfile, night: ObservingNight, setup: Setup) throws -> String? {
-        let selector = CalibrationSelector(database: database)
+    struct MissingUpstream: Error { let reason: String }
+
+    /// The association engine's choice for each upstream type (the same
+    /// answer `calibctl best` gives for that time and setup), or why one is missing.
+    func chooseUpstream(_ recipe: RecipeSpec, profile: InstrumentProfile, night: ObservingNight, setup: Setup,
+                        mjd: Double) throws -> Result<[ProductType: AssociationResult], MissingUpstream> {
+        let associator = CalibrationAssociator(database: database)
+        // A dark's exposure time or a flat's lamp does not constrain its master bias.
+        let upstreamSetup = setup.restricted(to: setup.values.keys.filter { $0 != "exptime" && $0 != "lamp" })
+        var chosen: [ProductType: AssociationResult] = [:]
         for type in recipe.upstream {
-            let upstreamSetup = setup.restricted(to: setup.values.keys.filter { $0 != "exptime" && $0 != "lamp" })
-            if try selector.best(type: type, instrument: profile.name, night: night, setup: upstreamSetup).chosen == nil {
-                return "waiting for a usable \(type.rawValue)"
+            let request = AssociationRequest(type: type, instrument: profile.name, night: night, setup: upstreamSetup, mjd: mjd)
+            let result = try associator.best(request, rule: profile.associationRule(for: type))
+            guard result.chosen != nil else {
+                return .failure(MissingUpstream(reason: "waiting for a usable \(type.rawValue): \(result.explanation)"))
             }
+            chosen[type] = result
         }
-        return nil
+        return .success(chosen)
     }
 
     /// Recipes ordered so that each comes after the recipes producing its upstream types.

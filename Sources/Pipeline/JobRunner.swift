@@ -3,6 +3,7 @@ import CalibDB
 import Dispatch
 import FITS
 import Foundation
+import Glibc
 import Logging
 import Recipes
 
@@ -44,6 +45,7 @@ public struct JobRunner: Sendable {
             }
         }
         defer { heartbeat.cancel() }
+        var written: [String] = []
         do {
             let context = try makeContext(job, logger: jobLogger)
             let executor = try RecipeCatalog.executor(named: job.recipe)
@@ -52,6 +54,7 @@ public struct JobRunner: Sendable {
             var failures: [String] = []
             for output in outputs {
                 let (draft, failed) = try write(output, context: context, executor: executor)
+                written.append(draft.path)
                 drafts.append(draft)
                 failures += failed
             }
@@ -61,8 +64,11 @@ public struct JobRunner: Sendable {
             jobLogger.info("job finished", metadata: ["state": "\(failures.isEmpty ? "succeeded" : "qc_failed")", "seconds": "\(elapsed)"])
             return failures.isEmpty ? .succeeded : .qcFailed
         } catch let error as LeaseLostError {
+            // Cancelled, or taken over after a stall: whatever this attempt
+            // wrote is not recorded and must not linger on disk.
+            for path in written where (try? database.product(path: path)) == nil { unlink(path) }
             jobLogger.warning("result discarded", metadata: ["error": "\(error)"])
-            return .running
+            return (try? database.job(id: job.id!))?.state ?? .cancelled
         } catch {
             let backoff = min(600, 5 * pow(2, Double(max(job.attempts - 1, 0))))
             jobLogger.error("job failed", metadata: ["error": "\(error)", "attempt": "\(job.attempts)"])
@@ -87,14 +93,13 @@ public struct JobRunner: Sendable {
             throw PipelineError.configuration("profile \(profile.name) has no recipe \(job.recipe)")
         }
         let inputs = try database.inputs(ofJob: job.id!)
-        var calibrations: [ProductType: ProductRecord] = [:]
-        let setup = try Setup(parsing: job.setup)
-        for type in spec.upstream {
-            guard let night = ObservingNight(job.night),
-                  let choice = try CalibrationSelector(database: database)
-                    .best(type: type, instrument: job.instrument, night: night, setup: setup).chosen
-            else { throw PipelineError.inputMismatch("no usable \(type.rawValue) for \(job.night) \(job.setup)") }
-            calibrations[type] = choice.product
+        // The calibrations the job was planned with are part of its identity: use exactly those.
+        let calibrations = try database.calibrations(ofJob: job.id!)
+        for type in spec.upstream where calibrations[type] == nil {
+            throw PipelineError.inputMismatch("job \(job.id!) was planned without a \(type.rawValue)")
+        }
+        for (type, product) in calibrations where !FileManager.default.fileExists(atPath: product.path) {
+            throw PipelineError.inputMismatch("\(type.rawValue) product \(product.id!) is missing from disk: \(product.path)")
         }
         return JobContext(job: job, spec: spec, profile: profile, inputs: inputs, calibrations: calibrations, logger: logger)
     }
@@ -123,6 +128,13 @@ public struct JobRunner: Sendable {
                 }
             }
         }
+        for attachment in output.attachments {
+            // A missing plot must not lose the product: log and go on.
+            let attachmentPath = Self.attachmentPath(product: path, suffix: attachment.suffix)
+            do { try attachment.contents.write(to: URL(fileURLWithPath: attachmentPath), options: .atomic) } catch {
+                context.logger.warning("could not write product attachment", metadata: ["path": "\(attachmentPath)", "error": "\(error)"])
+            }
+        }
         context.logger.info("product written", metadata: ["product.path": "\(path)", "product.type": "\(output.type.rawValue)",
                                                           "qc": "\(failed.isEmpty ? "pass" : "FAIL")"])
         let draft = ProductDraft(productType: output.type, mjd: output.mjd, path: path, checksum: checksum,
@@ -133,8 +145,16 @@ public struct JobRunner: Sendable {
 
     func productPath(type: ProductType, job: JobRecord) -> String {
         let setup = job.setup.replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "/", with: "-")
-        let name = "\(job.instrument)_\(type.rawValue)_\(job.night)_\(setup.isEmpty ? "default" : setup)_j\(job.id!).fits"
+        // Job id and re-run generation make the name unique and stable: a crashed attempt's
+        // retry rewrites the same file instead of leaving an orphan beside it.
+        let generation = job.generation == 0 ? "" : "g\(job.generation)"
+        let name = "\(job.instrument)_\(type.rawValue)_\(job.night)_\(setup.isEmpty ? "default" : setup)_j\(job.id!)\(generation).fits"
         return (configuration.productsDirectory as NSString).appendingPathComponent("\(job.night)/\(name)")
+    }
+
+    /// `…/X_j3.fits` + `_qc.svg` → `…/X_j3_qc.svg`.
+    static func attachmentPath(product path: String, suffix: String) -> String {
+        (path.hasSuffix(".fits") ? String(path.dropLast(5)) : path) + suffix
     }
 
     static func format(_ v: Double) -> String { String(format: "%.4g", v) }

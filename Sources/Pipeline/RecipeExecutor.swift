@@ -41,10 +41,23 @@ public struct ProductOutput: Sendable {
     public var metrics: [QCMeasurement]
     /// Mean MJD of the inputs: the product's time for association.
     public var mjd: Double
+    /// Files written beside the product (QC plots), named after it.
+    public var attachments: [ProductAttachment]
 
-    public init(type: ProductType, hdus: [ProductHDU], metrics: [QCMeasurement], mjd: Double) {
-        self.type = type; self.hdus = hdus; self.metrics = metrics; self.mjd = mjd
+    public init(type: ProductType, hdus: [ProductHDU], metrics: [QCMeasurement], mjd: Double,
+                attachments: [ProductAttachment] = []) {
+        self.type = type; self.hdus = hdus; self.metrics = metrics; self.mjd = mjd; self.attachments = attachments
     }
+}
+
+/// A file that accompanies a product, e.g. its QC plot: written as
+/// `<product path without .fits><suffix>` after the product itself.
+public struct ProductAttachment: Sendable {
+    /// Appended to the product's base name, e.g. `_qc.svg`.
+    public var suffix: String
+    public var contents: Data
+
+    public init(suffix: String, contents: Data) { self.suffix = suffix; self.contents = contents }
 }
 
 /// Runs one recipe over a job's inputs: reads the files, calls the numerical
@@ -59,6 +72,7 @@ public protocol RecipeExecutor: Sendable {
 public enum RecipeCatalog {
     public static let executors: [String: any RecipeExecutor] = [
         MasterBiasExecutor().name: MasterBiasExecutor(),
+        FlatBlazeExecutor().name: FlatBlazeExecutor(),
         DispersionSolutionExecutor().name: DispersionSolutionExecutor(),
         SpatialSolutionExecutor().name: SpatialSolutionExecutor(),
         LampFluxExecutor().name: LampFluxExecutor(),

@@ -66,9 +66,10 @@ public struct PolynomialSurface: Sendable, Codable, Equatable {
 /// Iterative σ-clipped least-squares fit of a `PolynomialSurface`.
 public struct PolynomialSurfaceFit: Sendable {
     public var degrees: [Int]
-    /// Points further than this many σ (robust σ of the residuals) are clipped.
+    /// Points further than this many σ (robust σ of the kept residuals) from
+    /// the median residual are clipped; every pass re-judges every point.
     public var clipSigma: Double
-    /// Clipping stops after this many passes, or when a pass clips nothing.
+    /// Clipping stops after this many passes, or when a pass leaves the clipped set unchanged.
     public var maxIterations: Int
 
     public init(degrees: [Int], clipSigma: Double = 3, maxIterations: Int = 10) {
@@ -153,12 +154,11 @@ public struct PolynomialSurfaceFit: Sendable {
             let keptResiduals = kept.map { Float(residuals[$0]) }
             let (median, sigma) = RobustStatistics.madSigma(keptResiduals)
             guard iterations < maxIterations, sigma > 0 else { break }
-            var newlyClipped = 0
-            for row in kept where abs(residuals[row] - median) > clipSigma * sigma {
-                clipped[row] = true
-                newlyClipped += 1
-            }
-            if newlyClipped == 0 { break }
+            // Every point is judged again against the new fit, so a good point
+            // clipped while an outlier still bent the first fit comes back.
+            let next = residuals.map { abs($0 - median) > clipSigma * sigma }
+            if next == clipped { break }
+            clipped = next
         }
         let keptResiduals = residuals.indices.filter { !clipped[$0] }.map { residuals[$0] }
         let rms = (keptResiduals.reduce(0) { $0 + $1 * $1 } / Double(max(keptResiduals.count, 1))).squareRoot()

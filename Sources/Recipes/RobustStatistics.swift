@@ -26,6 +26,15 @@ public enum RobustStatistics {
         }
     }
 
+    /// The `percent`-th percentile of `values` (nearest rank, NaN-free input
+    /// expected), reordering them; NaN when empty.
+    public static func percentileInPlace(_ values: inout [Float], _ percent: Double) -> Double {
+        let n = values.count
+        guard n > 0 else { return .nan }
+        let k = min(n - 1, max(0, Int((percent / 100 * Double(n - 1)).rounded())))
+        return values.withUnsafeMutableBufferPointer { Double(select($0, k)) }
+    }
+
     /// Robust σ: 1.4826 × median absolute deviation from the median.
     public static func madSigma(_ values: [Float]) -> (median: Double, sigma: Double) {
         var v = values.filter { !$0.isNaN }

@@ -4,6 +4,24 @@ import CalibDB
 import Foundation
 import Pipeline
 
+/// The profile a type belongs to: named, or the one whose recipes make it, or the only one.
+func resolveProfile(_ configuration: CalibdConfiguration, instrument: String?, type: ProductType,
+                    database: CalibrationDatabase) throws -> InstrumentProfile {
+    if let instrument {
+        guard let profile = configuration.profiles.first(where: { $0.name == instrument }) else {
+            throw ValidationError("no instrument profile '\(instrument)' (known: \(configuration.profiles.map(\.name).joined(separator: ", ")))")
+        }
+        return profile
+    }
+    let makers = configuration.profiles.filter { $0.recipes.contains { $0.product == type } }
+    if makers.count == 1 { return makers[0] }
+    // Several instruments make this type: the one with products of it in this database.
+    let present = try makers.filter { try !database.products(type: type, instrument: $0.name, mjd: nil).isEmpty }
+    if present.count == 1 { return present[0] }
+    if configuration.profiles.count == 1 { return configuration.profiles[0] }
+    throw ValidationError("several instruments could be meant (\((makers.isEmpty ? configuration.profiles : makers).map(\.name).joined(separator: ", "))); give --instrument")
+}
+
 extension Calibctl {
     struct Frames: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -88,45 +106,69 @@ extension Calibctl {
     struct Best: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The best calibration of a type for a night and setup, and why.",
-            discussion: "Example: calibctl best --type MBIAS --night 2026-11-21 --setup arm=RED --explain")
+            discussion: """
+                Uses the same association engine as the recipes: the profile's association rules (match keys, \
+                time policy, maximum age, quality levels 0 same night, 1 within two weeks, 2 within a month, \
+                3 any time), pins, and reference calibrations as the last fallback. Exit code 2 when nothing qualifies.
+
+                Examples:
+                  calibctl best --type MBIAS --night 2026-11-21 --setup arm=RED
+                  calibctl best --type MFLAT --night 2026-11-21 --setup arm=RED --setup binx=1 --explain
+                  calibctl best --type MBIAS --night 2026-11-21 --at 61366.12 --json
+                """)
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "Product type, e.g. MBIAS.") var type: String
         @Option(help: "Observing night YYYY-MM-DD.") var night: String
-        @Option(help: "Setup terms key=value that must match (repeatable).") var setup: [String] = []
-        @Option(help: "Instrument (default: any).") var instrument: String?
-        @Flag(help: "List every candidate and why it was or was not chosen.") var explain = false
+        @Option(help: "Setup terms key=value (repeatable).") var setup: [String] = []
+        @Option(help: "Time of the data needing the calibration, MJD (default: the middle of the night).") var at: Double?
+        @Option(help: "Instrument profile (default: the one whose recipes make this type).") var instrument: String?
+        @Flag(help: "List every candidate considered and the rule that set it aside.") var explain = false
 
         func validate() throws {
-            guard ProductType(rawValue: type) != nil else { throw ValidationError("unknown product type '\(type)'") }
+            guard ProductType(rawValue: type) != nil else {
+                throw ValidationError("unknown product type '\(type)' (known: \(ProductType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
             guard ObservingNight(night) != nil else { throw ValidationError("night must be YYYY-MM-DD, got '\(night)'") }
             for term in setup { _ = try Setup(parsing: term) }
         }
 
         func run() throws {
+            let configuration = try global.loadConfiguration()
             let database = try global.openDatabase()
-            let wanted = try Setup(parsing: setup.joined(separator: " "))
-            let choice = try CalibrationSelector(database: database)
-                .best(type: ProductType(rawValue: type)!, instrument: instrument, night: ObservingNight(night)!, setup: wanted)
-            if output.json { return try printJSON(choice) }
-            if let chosen = choice.chosen {
-                let p = chosen.product
-                print("\(p.productType.rawValue) for \(night): product \(p.id!), night \(p.night), setup \(p.setup)")
-                print("  \(p.path)")
-                print(String(format: "  Δt %+.2f d; QC %@", chosen.deltaDays, p.qcPassed ? "passed" : "FAILED"))
-                for m in try database.metrics(ofProduct: p.id!) {
-                    print("    \(m.name) = \(m.value.map { String(format: "%.4g", $0) } ?? "NaN") \(m.unit)\(m.passed ? "" : "  OUT OF RANGE")")
-                }
+            let productType = ProductType(rawValue: type)!
+            let profile = try resolveProfile(configuration, instrument: instrument, type: productType, database: database)
+            let theNight = ObservingNight(night)!
+            let request = AssociationRequest(type: productType, instrument: profile.name, night: theNight,
+                                             setup: try Setup(parsing: setup.joined(separator: " ")),
+                                             mjd: at ?? profile.midNightMJD(theNight))
+            let result = try CalibrationAssociator(database: database).best(request, rule: profile.associationRule(for: productType))
+            if output.json {
+                struct Answer: Encodable { var chosen: ProductRecord?; var result: AssociationResult }
+                try printJSON(Answer(chosen: try result.chosen.flatMap { try database.product(id: $0.candidate.id) }, result: result))
             } else {
-                print("no usable \(type) for \(night)")
-            }
-            print("why: \(choice.explanation)")
-            if explain {
-                for c in choice.candidates {
-                    print("  candidate \(c.product.id!) night \(c.product.night) setup \(c.product.setup): \(c.rejection ?? "acceptable")")
+                if let chosen = result.chosen, let p = try database.product(id: chosen.candidate.id) {
+                    print("\(p.productType.rawValue) for \(night) (\(profile.name) \(request.setup.canonical)): product \(p.id!)")
+                    print("  \(p.path)")
+                    print("  night \(p.night), setup \(p.setup), Δt \(String(format: "%+.3f", chosen.deltaDays)) d, "
+                          + (result.level.map { profile.associationRule(for: productType).levelName($0) } ?? result.basis.rawValue)
+                          + ", QC \(p.qcPassed ? "passed" : "FAILED")")
+                    for m in try database.metrics(ofProduct: p.id!) {
+                        print("    \(m.name) = \(m.value.map { String(format: "%.4g", $0) } ?? "NaN") \(m.unit)\(m.passed ? "" : "  OUT OF RANGE")")
+                    }
+                } else {
+                    print("no usable \(type) for \(night) (\(profile.name) \(request.setup.canonical))")
+                }
+                print("why: \(result.explanation)")
+                if explain {
+                    print("\ncandidates considered (\(result.verdicts.count)):")
+                    print(table(["ID", "NIGHT", "SETUP", "ΔDAYS", "VERDICT"], result.verdicts.map { v in
+                        [String(v.candidate.id), v.candidate.night.description, v.candidate.setup.canonical,
+                         String(format: "%+.2f", v.deltaDays), v.rejection ?? "CHOSEN"]
+                    }))
                 }
             }
-            if choice.chosen == nil { throw ExitCode(2) }
+            if result.chosen == nil { throw ExitCode(2) }
         }
     }
 
@@ -159,9 +201,19 @@ extension Calibctl {
                 print("calibd not running (last heartbeat: \(heartbeat.map { "\($0)" } ?? "never"))")
             }
             print("database: \(database.path)")
-            print("queue: " + JobState.allCases.compactMap { s in counts[s].map { "\(s.rawValue) \($0)" } }.joined(separator: ", "))
+            print("queue: " + JobState.allCases.compactMap { s in counts[s].map { "\(s.rawValue) \(s == .running ? "\($0)" : "\($0)")" } }.joined(separator: ", "))
+            for job in try database.jobs(states: [.running]) {
+                print("  running: job \(job.id!) \(job.recipe) \(job.night) \(job.setup) (attempt \(job.attempts), \(job.leaseOwner ?? "?"))")
+            }
+            let failed = try database.jobs(states: [.failed, .qcFailed]).suffix(5)
+            if !failed.isEmpty {
+                print("last errors:")
+                for job in failed { print("  job \(job.id!) \(job.recipe) \(job.night): \(job.state.rawValue): \(job.reason ?? "")") }
+            }
+            // The latest night with frames is "tonight" for a person on duty.
+            let latest = try database.frames(limit: 1).first?.frame.night
             print("")
-            print(try NightReport(database: database).render(), terminator: "")
+            print(try NightReport(database: database).render(nights: latest.map { [$0] }), terminator: "")
         }
     }
 

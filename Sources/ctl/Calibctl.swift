@@ -17,7 +17,9 @@ struct Calibctl: ParsableCommand {
               calibctl frames --problems
               calibctl best --type MBIAS --night 2026-11-21 --setup arm=RED --explain
             """,
-        subcommands: [Simulate.self, Status.self, Frames.self, Jobs.self, Calibs.self, Best.self, Pause.self, Resume.self])
+        subcommands: [Simulate.self, Status.self, Frames.self, Jobs.self, JobCommand.self, Calibs.self, Best.self,
+                      QC.self, Rerun.self, Reprocess.self, Cancel.self, Pause.self, Resume.self, Ingest.self,
+                      Pin.self, Reference.self, Verify.self, Export.self, Report.self])
 }
 
 /// Options every database command shares.

@@ -115,32 +115,54 @@ struct CalibrationDatabaseTests {
         let products = try db.products()
         #expect(products.first { $0.path == "/ws/a.fits" }?.supersededBy == products.first { $0.path == "/ws/b.fits" }?.id)
         #expect(try db.job(id: a.id!)?.state == .superseded)
-        let choice = try CalibrationSelector(database: db).best(type: .masterBias, instrument: "SIMECH",
-                                                                night: ObservingNight("2026-11-21")!, setup: Setup(["arm": "RED"]))
-        #expect(choice.chosen?.product.path == "/ws/b.fits")
-        #expect(choice.candidates.first { $0.product.path == "/ws/a.fits" }?.rejection?.contains("superseded") == true)
-        #expect(try db.metrics(ofProduct: choice.chosen!.product.id!).first?.passed == true)
+        let request = AssociationRequest(type: .masterBias, instrument: "SIMECH", night: ObservingNight("2026-11-21")!,
+                                         setup: Setup(["arm": "RED"]), mjd: 61000.9)
+        let choice = try CalibrationAssociator(database: db).best(request, rule: AssociationRule())
+        let idA = try #require(products.first { $0.path == "/ws/a.fits" }?.id)
+        let idB = try #require(products.first { $0.path == "/ws/b.fits" }?.id)
+        #expect(choice.chosen?.candidate.id == idB)
+        #expect(choice.verdicts.first { $0.candidate.id == idA }?.rejection?.contains("superseded") == true)
+        #expect(try db.metrics(ofProduct: idB).first?.passed == true)
     }
 
-    @Test("Best calibration prefers the same night, then the nearest; never a QC failure")
-    func bestChoice() throws {
+    @Test("The associator reads products, pins and references from the database")
+    func associatorFromDatabase() throws {
         let db = try makeDatabase()
+        var ids: [String: Int64] = [:]
         for (night, mjd, passed, path) in [("2026-11-19", 61363.9, true, "/ws/19.fits"), ("2026-11-21", 61365.9, false, "/ws/21.fits"),
-                                           ("2026-11-24", 61368.9, true, "/ws/24.fits")] {
+                                           ("2026-11-24", 61368.9, true, "/ws/24.fits"), ("2026-06-01", 61192.9, true, "/ws/june.fits")] {
             var planned = try plan(db, ["\(night)-1", "\(night)-2", "\(night)-3"])
             planned.night = night
             try db.ensureJob(planned)
             let job = try #require(try db.claimNextJob(owner: "w", lease: 60))
-            try db.complete(job: job, outcome: passed ? .succeeded : .qcFailed("x"), products: [
+            let products = try db.complete(job: job, outcome: passed ? .succeeded : .qcFailed("x"), products: [
                 ProductDraft(productType: .masterBias, mjd: mjd, path: path, checksum: path, qcPassed: passed, metrics: [])])
+            ids[path] = products[0].id
         }
-        let choice = try CalibrationSelector(database: db).best(type: .masterBias, instrument: "SIMECH",
-                                                                night: ObservingNight("2026-11-21")!, setup: Setup())
-        #expect(choice.chosen?.product.path == "/ws/19.fits")  // 2 days before beats 3 days after; 21 failed QC
-        #expect(choice.candidates.first { $0.product.path == "/ws/21.fits" }?.rejection == "failed QC")
-        let none = try CalibrationSelector(database: db).best(type: .masterDark, instrument: "SIMECH",
-                                                              night: ObservingNight("2026-11-21")!, setup: Setup())
-        #expect(none.chosen == nil)
-        #expect(none.explanation.contains("no MDARK product exists"))
+        let associator = CalibrationAssociator(database: db)
+        let request = AssociationRequest(type: .masterBias, instrument: "SIMECH", night: ObservingNight("2026-11-21")!, setup: Setup(), mjd: 61366.0)
+        let rule = AssociationRule(time: .closest)
+        // 2.1 days before beats 2.9 days after; the same night's product failed QC.
+        let choice = try associator.best(request, rule: rule)
+        #expect(choice.chosen?.candidate.id == ids["/ws/19.fits"])
+        #expect(choice.level == 1)
+        #expect(choice.verdicts.first { $0.candidate.id == ids["/ws/21.fits"] }?.rejection == "failed QC")
+        // A pin overrides the rules; removing it restores them.
+        let pin = try db.addPin(productId: ids["/ws/24.fits"]!, firstNight: ObservingNight("2026-11-20")!,
+                                lastNight: ObservingNight("2026-11-22")!, setup: Setup(), note: "lamp change", by: "test")
+        #expect(try associator.best(request, rule: rule).chosen?.candidate.id == ids["/ws/24.fits"])
+        #expect(try associator.best(request, rule: rule).basis == .pin)
+        try db.removePin(id: pin)
+        #expect(try associator.best(request, rule: rule).chosen?.candidate.id == ids["/ws/19.fits"])
+        // With a 1-day age limit nothing nightly qualifies; a reference from June is the last fallback.
+        let strict = AssociationRule(time: .closest, maxAgeDays: 1)
+        #expect(try associator.best(request, rule: strict).chosen == nil)
+        try db.setReference(productId: ids["/ws/june.fits"]!, true)
+        let fallback = try associator.best(request, rule: strict)
+        #expect(fallback.chosen?.candidate.id == ids["/ws/june.fits"])
+        #expect(fallback.basis == .reference)
+        // A product whose file went missing is never chosen.
+        try db.setAvailability(productId: ids["/ws/june.fits"]!, .missing)
+        #expect(try associator.best(request, rule: strict).chosen == nil)
     }
 }

@@ -19,8 +19,7 @@ struct SkeletonEndToEndTests {
         #expect(run.stdout.contains("MBIAS"))
 
         let best = try #require(try ws.json(["best", "--type", "MBIAS", "--night", "2026-11-21", "--setup", "arm=RED"]) as? [String: Any])
-        let chosen = try #require(best["chosen"] as? [String: Any])
-        let product = try #require(chosen["product"] as? [String: Any])
+        let product = try #require(best["chosen"] as? [String: Any])
         let productId = try #require(product["id"] as? Int)
         let database = try CalibrationDatabase(path: ws.database)
         let metrics = Dictionary(uniqueKeysWithValues: try database.metrics(ofProduct: Int64(productId)).map { ($0.name, $0) })

@@ -1,3 +1,4 @@
+import Glibc
 import Foundation
 import Testing
 
@@ -96,7 +97,7 @@ struct TestWorkspace {
     }
 
     func calibctl(_ arguments: [String]) throws -> CommandResult {
-        try runCommand(Binaries.calibctl, [arguments[0], "--config", config] + arguments.dropFirst())
+        try runCommand(Binaries.calibctl, arguments + ["--config", config])
     }
 
     /// Parses a `calibctl … --json` answer.
@@ -113,4 +114,43 @@ struct TestWorkspace {
         let arms = try #require(all["arms"] as? [String: Any])
         return try #require(arms[arm] as? [String: Any])
     }
+}
+
+/// A running `calibd` (daemon mode) for a test; killed if the test forgets.
+final class DaemonProcess {
+    let process = Process()
+
+    init(config: String, logLevel: String = "warning") throws {
+        process.executableURL = URL(fileURLWithPath: Binaries.calibd)
+        process.arguments = ["--config", config, "--log-level", logLevel]
+        let sink = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardOutput = sink
+        process.standardError = sink
+        try process.run()
+    }
+
+    var isRunning: Bool { process.isRunning }
+
+    /// Sends `signal` and waits (bounded) for the process to end; returns whether it ended.
+    @discardableResult
+    func stop(_ signal: Int32 = SIGTERM, within seconds: Double = 10) -> Bool {
+        guard process.isRunning else { return true }
+        kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if !process.isRunning { process.waitUntilExit() }
+        return !process.isRunning
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
+}
+
+/// Polls `condition` every 50 ms until it holds or `seconds` pass; returns whether it held.
+func eventually(within seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(50_000)
+    }
+    return try condition()
 }

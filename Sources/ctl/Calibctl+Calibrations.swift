@@ -1,0 +1,263 @@
+import ArgumentParser
+import CalibCore
+import CalibDB
+import Foundation
+import Pipeline
+
+extension Calibctl {
+    struct QC: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "qc", abstract: "QC metrics: one product's, a metric's trend, re-evaluation against current ranges.",
+            subcommands: [Show.self, Trend.self, Reevaluate.self])
+
+        struct Show: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Every QC metric of a product with its range and verdict.",
+                                                            discussion: "Example: calibctl qc show 17")
+            @OptionGroup var global: GlobalOptions
+            @OptionGroup var output: OutputOptions
+            @Argument(help: "Product id.") var product: Int64
+
+            func run() throws {
+                let database = try global.openDatabase()
+                guard let p = try database.product(id: product) else { throw ValidationError("no product \(product)") }
+                let metrics = try database.metrics(ofProduct: product)
+                if output.json { return try printJSON(metrics) }
+                print("\(p.productType.rawValue) \(p.night) \(p.setup): QC \(p.qcPassed ? "PASS" : "FAIL")  \(p.path)")
+                print(table(["METRIC", "VALUE", "UNIT", "RANGE", "VERDICT"], metrics.map { m in
+                    [m.name, m.value.map { String(format: "%.6g", $0) } ?? "NaN", m.unit,
+                     (m.rangeMin == nil && m.rangeMax == nil) ? "" : "[\(m.rangeMin.map { "\($0)" } ?? "-inf"), \(m.rangeMax.map { "\($0)" } ?? "+inf")]",
+                     m.passed ? "ok" : "OUT OF RANGE"]
+                }))
+            }
+        }
+
+        struct Trend: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "A QC metric across nights (catches drifting detectors and ageing lamps).",
+                discussion: "Example: calibctl qc trend readNoiseADU --type MBIAS --since 2026-10-01")
+            @OptionGroup var global: GlobalOptions
+            @OptionGroup var output: OutputOptions
+            @Argument(help: "Metric name, e.g. readNoiseADU.") var metric: String
+            @Option(help: "Product type.") var type: String?
+            @Option(help: "First night YYYY-MM-DD.") var since: String?
+
+            func run() throws {
+                let points = try global.openDatabase().trend(metric: metric, type: type.flatMap(ProductType.init(rawValue:)), since: since)
+                if output.json {
+                    struct Point: Encodable { var night: String; var setup: String; var product: Int64; var value: Double? }
+                    return try printJSON(points.map { Point(night: $0.product.night, setup: $0.product.setup, product: $0.product.id!, value: $0.value) })
+                }
+                print(table(["NIGHT", "SETUP", "PRODUCT", metric.uppercased()], points.map {
+                    [$0.product.night, $0.product.setup, "\($0.product.id!)", $0.value.map { String(format: "%.6g", $0) } ?? "NaN"]
+                }))
+            }
+        }
+
+        struct Reevaluate: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Apply the currently configured QC ranges to stored metrics, without re-running recipes.",
+                discussion: """
+                    Products whose verdict changes are updated with their jobs; the daemon then re-plans dependants \
+                    whose best calibration changed. Example: calibctl qc reevaluate --night 2026-11-21 --type MFLAT
+                    """)
+            @OptionGroup var global: GlobalOptions
+            @OptionGroup var output: OutputOptions
+            @Option(help: "Only this night.") var night: String?
+            @Option(help: "Only this product type.") var type: String?
+
+            func run() throws {
+                let configuration = try global.loadConfiguration()
+                let database = try global.openDatabase()
+                let products = try database.products(type: type.flatMap(ProductType.init(rawValue:)), night: night, includeSuperseded: false)
+                let jobs = Dictionary(uniqueKeysWithValues: try database.jobs().map { ($0.id!, $0) })
+                let changes = try database.reevaluateQC(products: products) { product in
+                    guard let job = jobs[product.jobId],
+                          let spec = configuration.profiles.first(where: { $0.name == product.instrument })?.recipe(named: job.recipe)
+                    else { return [:] }
+                    return spec.qc
+                }
+                if output.json { return try printJSON(changes) }
+                print("\(products.count) products re-judged; \(changes.count) changed verdict")
+                for c in changes {
+                    print("  product \(c.productId) \(c.type.rawValue) \(c.night): \(c.wasPassed ? "pass" : "FAIL") → \(c.isPassed ? "pass" : "FAIL")"
+                          + (c.failing.isEmpty ? "" : " (\(c.failing.joined(separator: "; ")))"))
+                }
+            }
+        }
+    }
+
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Force a product to be the calibration used for a night or a range of nights.",
+            subcommands: [Add.self, Remove.self, List.self])
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Pin a product.", discussion: "Example: calibctl pin add 17 --from 2026-11-20 --to 2026-11-23 --note 'lamp replaced'")
+            @OptionGroup var global: GlobalOptions
+            @Argument(help: "Product id.") var product: Int64
+            @Option(help: "First night.") var from: String
+            @Option(help: "Last night (default: the first).") var to: String?
+            @Option(help: "Setup terms the pin applies to (default: any).") var setup: [String] = []
+            @Option(help: "Why, for whoever looks later.") var note: String = ""
+
+            func run() throws {
+                guard let first = ObservingNight(from), let last = ObservingNight(to ?? from) else {
+                    throw ValidationError("nights must be YYYY-MM-DD")
+                }
+                do {
+                    let id = try global.openDatabase().addPin(productId: product, firstNight: first, lastNight: last,
+                                                              setup: try Setup(parsing: setup.joined(separator: " ")), note: note, by: requester())
+                    print("pin \(id): product \(product) for \(first)…\(last)")
+                } catch let error as ControlError { throw ValidationError(error.message) }
+            }
+        }
+
+        struct Remove: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove a pin.")
+            @OptionGroup var global: GlobalOptions
+            @Argument(help: "Pin id.") var pin: Int64
+            func run() throws {
+                do { try global.openDatabase().removePin(id: pin); print("pin \(pin) removed") } catch let error as ControlError {
+                    throw ValidationError(error.message)
+                }
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Pins in force.")
+            @OptionGroup var global: GlobalOptions
+            @OptionGroup var output: OutputOptions
+            func run() throws {
+                let pins = try global.openDatabase().allPins()
+                if output.json { return try printJSON(pins.map(\.pin)) }
+                print(table(["PIN", "PRODUCT", "TYPE", "NIGHTS", "SETUP", "BY", "NOTE"], pins.map {
+                    ["\($0.id)", "\($0.pin.productId)", $0.pin.type.rawValue, "\($0.pin.firstNight)…\($0.pin.lastNight)",
+                     $0.pin.setup.canonical, $0.createdBy, $0.pin.note]
+                }))
+            }
+        }
+    }
+
+    struct Reference: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Promote a product to reference calibration (the last fallback when no nightly product qualifies), or withdraw it.",
+            discussion: "Examples: calibctl reference add 17   |   calibctl reference remove 17")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "add or remove") var action: String
+        @Argument(help: "Product id.") var product: Int64
+
+        func validate() throws {
+            guard action == "add" || action == "remove" else { throw ValidationError("action must be 'add' or 'remove'") }
+        }
+
+        func run() throws {
+            do {
+                try global.openDatabase().setReference(productId: product, action == "add")
+                print("product \(product) \(action == "add" ? "is now a reference calibration" : "is no longer a reference calibration")")
+            } catch let error as ControlError { throw ValidationError(error.message) }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that the database and the product files on disk agree.",
+            discussion: """
+                Reports products whose file is missing or changed (by SHA-256) and files under products/ that no \
+                product records. With --repair: missing products are marked missing and their jobs re-run; \
+                changed files and unrecorded files are moved to products/quarantine/ (changed products' jobs re-run). \
+                Exit code 1 when anything disagrees. Example: calibctl verify --repair
+                """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+        @Flag(help: "Fix what disagrees.") var repair = false
+
+        func run() throws {
+            let configuration = try global.loadConfiguration()
+            let database = try global.openDatabase()
+            let report = try ProductVerifier(database: database, productsDirectory: configuration.productsDirectory)
+                .verify(repair: repair, requestedBy: requester())
+            if output.json { try printJSON(report) } else {
+                print("\(report.checked) products checked: \(report.missing.count) missing, \(report.modified.count) changed, "
+                      + "\(report.unrecorded.count) unrecorded files\(repair ? " (repaired)" : "")")
+                for p in report.missing { print("  missing:    product \(p.id) \(p.type) \(p.path)") }
+                for p in report.modified { print("  changed:    product \(p.id) \(p.type) \(p.path)") }
+                for f in report.unrecorded { print("  unrecorded: \(f)") }
+            }
+            if !report.isClean && !repair { throw ExitCode(1) }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export frames, jobs, products or QC metrics as JSON or CSV.",
+            discussion: "Examples: calibctl export products --format csv > products.csv   |   calibctl export qc --night 2026-11-21")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "frames, jobs, products or qc") var what: String
+        @Option(help: "json or csv") var format: String = "json"
+        @Option(help: "Only this night.") var night: String?
+
+        func validate() throws {
+            guard ["frames", "jobs", "products", "qc"].contains(what) else { throw ValidationError("export frames, jobs, products or qc") }
+            guard ["json", "csv"].contains(format) else { throw ValidationError("--format json or csv") }
+        }
+
+        func run() throws {
+            let database = try global.openDatabase()
+            var rows: [[String: String]] = []
+            func text(_ v: Double?) -> String { v.map { String(format: "%.10g", $0) } ?? "" }
+            switch what {
+            case "frames":
+                rows = try database.frames(night: night).map { f in
+                    ["id": "\(f.frame.id!)", "checksum": f.frame.checksum, "path": f.paths.first ?? f.frame.path, "status": f.frame.status.rawValue,
+                     "problem": f.frame.problem ?? "", "instrument": f.frame.instrument ?? "", "type": f.frame.frameType.rawValue,
+                     "lamp": f.frame.lamp ?? "", "night": f.frame.night ?? "", "setup": f.frame.setup ?? "",
+                     "mjd_obs": text(f.frame.mjdObs), "exptime": text(f.frame.exptime)]
+                }
+            case "jobs":
+                rows = try database.jobs(night: night).map { j in
+                    ["id": "\(j.id!)", "recipe": j.recipe, "version": j.recipeVersion, "night": j.night, "setup": j.setup,
+                     "state": j.state.rawValue, "attempts": "\(j.attempts)", "reason": j.reason ?? ""]
+                }
+            case "products":
+                rows = try database.products(night: night).map { p in
+                    ["id": "\(p.id!)", "type": p.productType.rawValue, "instrument": p.instrument, "night": p.night, "setup": p.setup,
+                     "mjd": text(p.mjd), "qc_passed": "\(p.qcPassed)", "superseded_by": p.supersededBy.map { "\($0)" } ?? "",
+                     "reference": "\(p.isReference)", "availability": p.availability.rawValue, "path": p.path, "sha256": p.checksum]
+                }
+            default:
+                for p in try database.products(night: night) {
+                    for m in try database.metrics(ofProduct: p.id!) {
+                        rows.append(["product": "\(p.id!)", "type": p.productType.rawValue, "night": p.night, "setup": p.setup,
+                                     "metric": m.name, "value": text(m.value), "unit": m.unit, "min": text(m.rangeMin),
+                                     "max": text(m.rangeMax), "passed": "\(m.passed)"])
+                    }
+                }
+            }
+            if format == "json" { return try printJSON(rows) }
+            let columns = rows.first.map { Array($0.keys).sorted() } ?? []
+            func csv(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+            print(columns.joined(separator: ","))
+            for row in rows { print(columns.map { csv(row[$0] ?? "") }.joined(separator: ",")) }
+        }
+    }
+}
+
+extension Calibctl {
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write an HTML night report: frames, jobs and timings, products with QC tables and plots, QC trends.",
+            discussion: "Open OUT/index.html in a browser. Example: calibctl report --night 2026-11-21 --out /tmp/report")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Observing night YYYY-MM-DD.") var night: String
+        @Option(help: "Output directory.") var out: String
+        @Option(help: "Nights of history in the trend plots.") var trendNights: Int = 30
+
+        func run() throws {
+            guard let theNight = ObservingNight(night) else { throw ValidationError("night must be YYYY-MM-DD") }
+            var report = NightReportHTML(database: try global.openDatabase(), configuration: try global.loadConfiguration())
+            report.trendNights = trendNights
+            print(try report.write(night: theNight, to: out))
+        }
+    }
+}

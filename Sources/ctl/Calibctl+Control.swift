@@ -1,0 +1,156 @@
+import ArgumentParser
+import CalibCore
+import CalibDB
+import Foundation
+import Logging
+import Pipeline
+
+/// Who asked, for the job history.
+func requester() -> String {
+    "\(ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())") via calibctl"
+}
+
+extension Calibctl {
+    struct Rerun: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a finished job again on the same inputs; its new product supersedes the old.",
+            discussion: "The running daemon picks it up within a second. Example: calibctl rerun 42")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Job id.") var job: Int64
+
+        func run() throws {
+            do {
+                let record = try global.openDatabase().rerun(jobId: job, requestedBy: requester())
+                print("job \(job) queued (\(record.recipe) \(record.night) \(record.setup))")
+            } catch let error as ControlError {
+                throw ValidationError(error.message)
+            }
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a queued or running job (a running recipe's result is discarded).",
+            discussion: "Example: calibctl cancel 42")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Job id.") var job: Int64
+
+        func run() throws {
+            do {
+                try global.openDatabase().cancel(jobId: job, requestedBy: requester())
+                print("job \(job) cancelled")
+            } catch let error as ControlError {
+                throw ValidationError(error.message)
+            }
+        }
+    }
+
+    struct Reprocess: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a night's failed, QC-failed and cancelled jobs again (with --force, succeeded ones too).",
+            discussion: """
+                Input sets that never became jobs are planned by the daemon as usual.
+                Examples:
+                  calibctl reprocess --night 2026-11-21
+                  calibctl reprocess --night 2026-11-21 --recipe mbias --setup arm=RED --force
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Observing night YYYY-MM-DD.") var night: String
+        @Option(help: "Only this recipe.") var recipe: String?
+        @Option(help: "Setup terms key=value the job's setup must match (repeatable).") var setup: [String] = []
+        @Flag(help: "Also re-run jobs that succeeded.") var force = false
+
+        func validate() throws {
+            guard ObservingNight(night) != nil else { throw ValidationError("night must be YYYY-MM-DD, got '\(night)'") }
+        }
+
+        func run() throws {
+            let jobs = try global.openDatabase().reprocess(
+                night: night, recipe: recipe, setup: try Setup(parsing: setup.joined(separator: " ")), force: force,
+                requestedBy: requester())
+            print("\(jobs.count) job\(jobs.count == 1 ? "" : "s") queued" + (jobs.isEmpty ? "" : ": " + jobs.map { "\($0.id!)" }.joined(separator: ", ")))
+        }
+    }
+
+    struct Ingest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record files that are outside the watched roots (or re-check ones that are).",
+            discussion: "Example: calibctl ingest /archive/2026-11-21/*.fits")
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "FITS files.") var paths: [String]
+
+        func run() throws {
+            let configuration = try global.loadConfiguration()
+            let database = try CalibrationDatabase(path: configuration.database)
+            let ingester = FrameIngester(configuration: configuration, database: database, logger: Logger(label: "calibctl"))
+            struct Line: Encodable { var path: String; var outcome: String; var detail: String }
+            var lines: [Line] = []
+            for path in paths {
+                let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+                switch try ingester.ingest(path: absolute, assumeComplete: true) {
+                case .recorded(let f): lines.append(Line(path: absolute, outcome: f.status == .ok ? "recorded" : "problem",
+                                                         detail: f.problem ?? "\(f.frameType.rawValue) \(f.night ?? "") \(f.setup ?? "")"))
+                case .alias(let id): lines.append(Line(path: absolute, outcome: "duplicate", detail: "same bytes as frame \(id)"))
+                case .unchanged: lines.append(Line(path: absolute, outcome: "unchanged", detail: "already recorded"))
+                case .ignored(let why): lines.append(Line(path: absolute, outcome: "ignored", detail: why))
+                case .deferred(let why, _): lines.append(Line(path: absolute, outcome: "deferred", detail: why))
+                }
+            }
+            if output.json { return try printJSON(lines) }
+            print(table(["OUTCOME", "PATH", "DETAIL"], lines.map { [$0.outcome, $0.path, $0.detail] }))
+        }
+    }
+
+    struct JobCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "job", abstract: "Details of one job.",
+                                                        subcommands: [Show.self])
+
+        struct Show: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "A job's inputs, products, QC, history, timings and log.",
+                discussion: "Example: calibctl job show 42")
+            @OptionGroup var global: GlobalOptions
+            @OptionGroup var output: OutputOptions
+            @Argument(help: "Job id.") var id: Int64
+
+            func run() throws {
+                let configuration = try global.loadConfiguration()
+                let database = try global.openDatabase()
+                guard let job = try database.job(id: id) else { throw ValidationError("no job \(id)") }
+                let inputs = try database.inputs(ofJob: id)
+                let products = try database.products().filter { $0.jobId == id }
+                let events = try database.events(ofJob: id)
+                let logPath = (configuration.logsDirectory as NSString).appendingPathComponent("\(job.night)/job-\(id)-\(job.recipe).log")
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                if output.json {
+                    struct Detail: Encodable {
+                        var job: JobRecord; var inputs: [FrameListing]; var products: [ProductRecord]
+                        var qc: [String: [QCMetricRecord]]; var events: [JobEventRecord]; var log: String
+                    }
+                    let qc = Dictionary(uniqueKeysWithValues: try products.map { ("\($0.id!)", try database.metrics(ofProduct: $0.id!)) })
+                    return try printJSON(Detail(job: job, inputs: inputs, products: products, qc: qc, events: events, log: log))
+                }
+                print("job \(id): \(job.recipe) \(job.recipeVersion)  \(job.night)  \(job.setup)")
+                print("state: \(job.state.rawValue)\(job.reason.map { " — \($0)" } ?? "")   attempts: \(job.attempts)/\(job.maxAttempts)")
+                if let started = job.startedAt, let finished = job.finishedAt {
+                    print(String(format: "ran %.2f s (started %@)", finished.timeIntervalSince(started), "\(started)"))
+                }
+                print("parameters: \(job.parameters)")
+                print("\ninputs (\(inputs.count)):")
+                for i in inputs { print("  \(i.frame.frameType.rawValue)  \(i.paths.first ?? i.frame.path)") }
+                print("\nproducts:")
+                for p in products {
+                    print("  \(p.productType.rawValue)  QC \(p.qcPassed ? "pass" : "FAIL")\(p.supersededBy.map { "  superseded by \($0)" } ?? "")  \(p.path)")
+                    for m in try database.metrics(ofProduct: p.id!) {
+                        print("    \(m.name) = \(m.value.map { String(format: "%.5g", $0) } ?? "NaN") \(m.unit)\(m.passed ? "" : "  OUT OF RANGE")")
+                    }
+                }
+                print("\nhistory:")
+                for e in events { print("  \(e.at)  \(e.state.rawValue)  \(e.message ?? "")") }
+                print("\nlog (\(logPath)):")
+                print(log.split(separator: "\n").suffix(30).map { "  " + $0 }.joined(separator: "\n"))
+            }
+        }
+    }
+}
