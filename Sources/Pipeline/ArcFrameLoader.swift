@@ -33,7 +33,8 @@ struct ArcFrameLoader {
         image = subtracted.cropped(x: regions.science, y: 0..<raw.height)
         gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
         let frameHeader = header
-        let frameBinning = context.profile.setupKeys["binx"].flatMap { frameHeader.int($0) }.map(Int.init) ?? 1
+        // The profile's own setup reading, which knows that a setup may live in one of several keywords.
+        let frameBinning = context.profile.setup(of: frameHeader)["binx"].flatMap { Int($0) } ?? 1
         binning = frameBinning
         exposureTime = frameHeader.double(context.profile.exposureTimeKey) ?? .nan
         map = try Self.pinholeMap(context: context, header: frameHeader).rebinned(to: frameBinning)
@@ -46,7 +47,9 @@ struct ArcFrameLoader {
         let profileDirectory = (context.profile.source as NSString).deletingLastPathComponent
         let staticDirectory = ((profileDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("static")
         var name = context.profile.name
-        if let key = context.profile.setupKeys["arm"], let arm = header.string(key) { name += "_\(arm)" }
+        if context.profile.setupKeys["arm"] != nil, let arm = context.profile.setup(of: header)["arm"], arm != "UNDEFINED" {
+            name += "_\(arm)"
+        }
         let path = (staticDirectory as NSString).appendingPathComponent("\(name)_pinhole_map.csv")
         guard FileManager.default.fileExists(atPath: path) else {
             throw PipelineError.configuration("static pinhole map \(path) is missing")
