@@ -10,7 +10,8 @@ import Foundation
 /// (`GaussianStampFit`) for centre, width and flux.
 ///
 /// Pinholes of the multi-pinhole mask are only ~2.6 PSF σ apart, so
-/// `locateGroup` fits all pinholes of one line together (shared widths)
+/// `locateGroup` fits all pinholes of one line together as a rigid comb
+/// (shared widths, one common offset, relative positions from the map)
 /// instead of fitting each in its own stamp, which would pull each centre
 /// towards its neighbours.
 public struct ArcLineLocator: Sendable {
@@ -138,18 +139,22 @@ public struct ArcLineLocator: Sendable {
         guard let peak = brightestPeak(s), peak.significance >= detectionThreshold else {
             return positions.map { _ in .failed(.notDetected) }
         }
-        let initial = positions.map { p -> GaussianStampFit.Component in
+        // The comb moves as one (`GaussianStampFit.fitComb`): relative positions from the prediction.
+        let reference = positions[0]
+        let relative = positions.map { (x: $0.x - reference.x, y: $0.y - reference.y) }
+        let fluxes = positions.map { p -> Double in
             let i = min(max(Int(p.x.rounded()) - s.x0, 0), s.width - 1), j = min(max(Int(p.y.rounded()) - s.y0, 0), s.height - 1)
-            let v = Double(s.pixels[j * s.width + i])
-            return .init(x: p.x - Double(s.x0), y: p.y - Double(s.y0), flux: max(v, 1) * 2 * Double.pi * psfSigma * psfSigma)
+            // A pinhole's peak pixel also holds its neighbours' wings: share it.
+            return max(Double(s.pixels[j * s.width + i]), 1) * 2 * Double.pi * psfSigma * psfSigma / 2
         }
         let result = s.pixels.withUnsafeBufferPointer {
-            fitter.fit(stamp: $0, width: s.width, height: s.height, initial: initial, sigma: psfSigma)
+            fitter.fitComb(stamp: $0, width: s.width, height: s.height, relative: relative,
+                           origin: (reference.x - Double(s.x0), reference.y - Double(s.y0)), fluxes: fluxes, sigma: psfSigma)
         }
         guard let result else { return positions.map { _ in .failed(.fitFailed) } }
         return positions.indices.map { k in
             var m = measurement(result, component: k, stamp: s)
-            // A pinhole that wandered by more than a stamp half-width is fitting its neighbour.
+            // A comb that wandered by more than a stamp half-width is fitting the next line.
             if m.quality == .good && (abs(m.x - positions[k].x) > Double(halfWidthX) || abs(m.y - positions[k].y) > Double(halfWidthY)) {
                 m.quality = .offStamp
             }

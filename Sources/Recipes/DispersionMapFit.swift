@@ -120,11 +120,12 @@ public struct DispersionMapFit: Sendable {
                                                               wideFound[$0].y - entries[brightest[brightest.startIndex + $0]].y) })
         // 2. Every line in a tight stamp at the corrected prediction.
         let tight = locator(binning: map.binning, halfWidth: stampHalfWidth, gain: gain, columns: columns)
-        let lines = Self.parallelMap(entries) { e -> Line in
+        var lines = Self.parallelMap(entries) { e -> Line in
             let o = coarse?.offset(x: e.x, y: e.y) ?? (dx: 0, dy: 0)
             let px = e.x + o.dx, py = e.y + o.dy
             return Line(entry: e, predictedX: px, predictedY: py, measurement: tight.locate(image, x: px, y: py))
         }
+        vet(&lines, binning: map.binning)
         return try solve(lines: lines, map: map, slit: false, image: image)
     }
 
@@ -151,7 +152,21 @@ public struct DispersionMapFit: Sendable {
                 Line(entry: map.entries[members[k]], predictedX: predicted[k].x, predictedY: predicted[k].y, measurement: found[k])
             }
         }
-        return try solve(lines: perGroup.flatMap { $0 }, map: map, slit: true, image: image)
+        var lines = perGroup.flatMap { $0 }
+        vet(&lines, binning: map.binning)
+        return try solve(lines: lines, map: map, slit: true, image: image)
+    }
+
+    /// Frame-wide sanity of every fitted line (`ArcLineVetting`): what a
+    /// stamp cannot tell by itself, that its fit ran to a neighbour, a blend
+    /// or a cosmic ray, shows against all the other lines.
+    func vet(_ lines: inout [Line], binning: Int) {
+        let candidates = lines.map {
+            ArcLineVetting.Candidate(predictedX: $0.predictedX, predictedY: $0.predictedY, intensity: $0.entry.intensity,
+                                     measurement: $0.measurement)
+        }
+        let quality = ArcLineVetting().judge(candidates, psfFWHM: psfFWHM / Double(max(binning, 1)))
+        for i in lines.indices { lines[i].measurement.quality = quality[i] }
     }
 
     /// Fits X and Y with clipping; a line clipped in either is dropped from both.

@@ -11,6 +11,14 @@ public enum LineQuality: Int, Sendable, Codable, CaseIterable, CustomStringConve
     case badWidth = 4
     /// The stamp would not lie on the detector.
     case offImage = 5
+    /// The centre lies farther from the night-corrected prediction than the
+    /// other lines' scatter allows: the stamp locked onto a neighbour, a
+    /// blend or a cosmic ray (`ArcLineVetting`).
+    case displaced = 6
+    /// The fitted flux disagrees with the map's intensity scaled by the
+    /// frame's flux scale: a fainter neighbour of a line missing from the
+    /// lamp, or a line swamped by a spurious feature (`ArcLineVetting`).
+    case fluxMismatch = 7
 
     public var description: String {
         switch self {
@@ -20,6 +28,8 @@ public enum LineQuality: Int, Sendable, Codable, CaseIterable, CustomStringConve
         case .offStamp: "centre off stamp"
         case .badWidth: "width out of range"
         case .offImage: "off the detector"
+        case .displaced: "displaced from the prediction"
+        case .fluxMismatch: "flux disagrees with the map"
         }
     }
 }
