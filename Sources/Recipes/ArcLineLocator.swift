@@ -149,7 +149,8 @@ public struct ArcLineLocator: Sendable {
         }
         let result = s.pixels.withUnsafeBufferPointer {
             fitter.fitComb(stamp: $0, width: s.width, height: s.height, relative: relative,
-                           origin: (reference.x - Double(s.x0), reference.y - Double(s.y0)), fluxes: fluxes, sigma: psfSigma)
+                           origin: (reference.x - Double(s.x0), reference.y - Double(s.y0)), fluxes: fluxes, sigma: psfSigma,
+                           holdWidths: psfSigma < 0.5)
         }
         guard let result else { return positions.map { _ in .failed(.fitFailed) } }
         return positions.indices.map { k in

@@ -22,10 +22,15 @@ extension GaussianStampFit {
     ///   - relative: each image's position relative to the comb's reference, px.
     ///   - origin: first guess of the reference in stamp pixels.
     ///   - fluxes: first guesses of the K fluxes, ADU.
+    ///   - sigma: the PSF σ, px (both axes).
+    ///   - holdWidths: keep σ at `sigma`. For undersampled images (σ ≲ ½ px,
+    ///     e.g. SIMECH binned 8×8) a pixel-integrated profile hardly depends
+    ///     on σ, so a free σ wanders without converging; the PSF's known
+    ///     width is the better model there.
     /// - Returns: components at origin + offset + relative; the centre errors
     ///   are the common offset's (identical for all K). nil when singular.
     public func fitComb(stamp: UnsafeBufferPointer<Float>, width: Int, height: Int, relative: [(x: Double, y: Double)],
-                        origin: (x: Double, y: Double), fluxes: [Double], sigma: Double) -> Result? {
+                        origin: (x: Double, y: Double), fluxes: [Double], sigma: Double, holdWidths: Bool = false) -> Result? {
         let k = relative.count
         guard k > 0, fluxes.count == k else { return nil }
         let np = 5 + k
@@ -97,6 +102,12 @@ extension GaussianStampFit {
                 }
             }
             for a in 0..<np { for b in 0..<a { jtj[a * np + b] = jtj[b * np + a] } }
+            if holdWidths {
+                for a in 1...2 {
+                    for b in 0..<np { jtj[a * np + b] = 0; jtj[b * np + a] = 0 }
+                    jtj[a * np + a] = 1; jtr[a] = 0
+                }
+            }
             var accepted = false
             for _ in 0..<10 {
                 var damped = jtj
@@ -111,7 +122,7 @@ extension GaussianStampFit {
                     p = trial; chi2 = c2
                     lambda = max(lambda / 10, 1e-9)
                     accepted = true
-                    if maxShift < 1e-6 || relativeDrop < 1e-12 { converged = true }
+                    if maxShift < 1e-5 || relativeDrop < 1e-9 { converged = true }   // 1e-5 px: 1/1000 of the budget
                     break
                 }
                 lambda *= 10
