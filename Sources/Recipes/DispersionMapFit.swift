@@ -82,7 +82,7 @@ public struct DispersionMapFit: Sendable {
         public var metrics: [QCMeasurement]
     }
 
-    public enum Failure: Error, CustomStringConvertible {
+    public enum Failure: PermanentRecipeFailure, CustomStringConvertible {
         case emptyMap
         case tooFewLines(found: Int, needed: Int, detail: String)
 
