@@ -13,6 +13,8 @@ struct ArcFrameLoader {
     var gain: Double
     var exposureTime: Double
     var map: PinholeMap
+    /// Per pixel of `image`: the raw value reached the detector's saturation level.
+    var saturated: [Bool]
 
     init(_ context: JobContext) throws {
         let stack = try FITSFrameStack(paths: try context.inputPaths)
@@ -31,6 +33,13 @@ struct ArcFrameLoader {
         var subtracted = raw
         for i in subtracted.pixels.indices { subtracted.pixels[i] -= bias[i] }
         image = subtracted.cropped(x: regions.science, y: 0..<raw.height)
+        // Judged on the raw value: after the bias is removed the level differs from pixel to pixel.
+        let level = Float(context.profile.detector.saturationADU ?? 65535)
+        var mask = [Bool](repeating: false, count: image.width * image.height)
+        for y in 0..<raw.height {
+            for (i, x) in regions.science.enumerated() where raw.pixels[y * raw.width + x] >= level { mask[y * image.width + i] = true }
+        }
+        saturated = mask
         gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
         let frameHeader = header
         // The profile's own setup reading, which knows that a setup may live in one of several keywords.

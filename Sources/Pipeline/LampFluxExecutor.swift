@@ -17,7 +17,8 @@ struct LampFluxExecutor: RecipeExecutor {
             throw PipelineError.inputMismatch("no DISP_MAP was chosen to identify the lines")
         }
         let solution = try DispersionMapFile.read(path: mapPath)
-        let result = recipe.run(arc.image, map: arc.map, solution: solution, exposureTime: arc.exposureTime, gain: arc.gain)
+        let result = recipe.run(arc.image, map: arc.map, solution: solution, exposureTime: arc.exposureTime, gain: arc.gain,
+                                saturated: arc.saturated)
         let l = result.lines
         let table = FITSTable(columns: [
             .double(name: "WAVELENGTH", values: l.map(\.wavelength), unit: "nm"),
@@ -29,6 +30,8 @@ struct LampFluxExecutor: RecipeExecutor {
             .double(name: "FLUX_E_S", values: l.map(\.fluxElectronsPerSecond), unit: "e-/s"),
             .double(name: "PEAK_SNR", values: l.map(\.peakSNR)),
             .double(name: "FWHM", values: l.map(\.fwhm), unit: "px"),
+            .int64(name: "SATURATED_PIXELS", values: l.map { Int64($0.saturatedPixels) }),
+            .string(name: "FLAG", values: l.map { $0.flag.isEmpty ? "ok" : $0.flag }),
         ])
         var header = FITSHeader()
         header.set("EXPTIME", .real(arc.exposureTime), comment: "[s] exposure time divided out")

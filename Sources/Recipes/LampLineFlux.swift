@@ -14,6 +14,12 @@ import Foundation
 /// divides by the 61 fibres of a hexabundle). The frame must have bias and
 /// dark removed. Lines that are not found, are fitted with a wrong width or
 /// have peak SNR below `minimumSNR` are left out of the table (and counted).
+///
+/// A line with a saturated pixel within 3 σ of its predicted centre cannot
+/// be measured by any fit (its core is clipped, so the flux comes out low,
+/// by up to the clipped fraction): it stays in the table, flagged with the
+/// reason and a NaN flux, so that a lamp whose brightest lines saturate is
+/// seen as such, and is left out of the flux statistics.
 public struct LampLineFlux: Sendable {
     public static let name = "lamp_flux"
     public static let version = "1.0"
@@ -49,6 +55,10 @@ public struct LampLineFlux: Sendable {
         public var fluxElectronsPerSecond: Double
         public var peakSNR: Double
         public var fwhm: Double
+        /// Pixels at the detector's saturation level within 3 σ of the centre (0 for a measurable line).
+        public var saturatedPixels: Int = 0
+        /// Why the flux is not given ("" when it is).
+        public var flag: String = ""
     }
 
     public struct Result: Sendable {
@@ -62,8 +72,9 @@ public struct LampLineFlux: Sendable {
     ///   - solution: tonight's dispersion solution, to predict each line's position.
     ///   - exposureTime: seconds (> 0).
     ///   - gain: e⁻/ADU (NaN if unknown).
+    ///   - saturated: per pixel of `image`, whether the raw value reached the detector's saturation level (nil: none did).
     public func run(_ image: Image, map: PinholeMap, solution: DispersionSolution, exposureTime: Double, gain: Double,
-                    columns: Range<Int>? = nil) -> Result {
+                    columns: Range<Int>? = nil, saturated: [Bool]? = nil) -> Result {
         let b = Double(max(map.binning, 1))
         let sigma = psfFWHM / b / (2 * (2 * log(2.0)).squareRoot())
         let h = max(2, Int((stampHalfWidth / b).rounded()))
@@ -76,16 +87,41 @@ public struct LampLineFlux: Sendable {
         }
         let perSecond = 1 / (max(exposureTime, 1e-9) * fibres)
         var lines: [LineFlux] = []
-        for (e, m) in zip(entries, found) where m.quality == .good && m.peakSNR >= minimumSNR {
+        let reach = max(1, Int((3 * sigma).rounded(.up)))
+        func saturatedPixels(near e: PinholeMap.Entry) -> Int {
+            guard let saturated, saturated.count == image.pixels.count else { return 0 }
+            let p = solution.position(order: e.order, wavelength: e.wavelength)
+            guard p.x.isFinite, p.y.isFinite else { return 0 }
+            let cx = Int(p.x.rounded()), cy = Int(p.y.rounded())
+            var count = 0
+            for y in max(cy - reach, 0)...max(min(cy + reach, image.height - 1), 0) {
+                for x in max(cx - reach, 0)...max(min(cx + reach, image.width - 1), 0) where saturated[y * image.width + x] { count += 1 }
+            }
+            return count
+        }
+        for (e, m) in zip(entries, found) {
+            let clipped = saturatedPixels(near: e)
+            if clipped > 0 {
+                let p = solution.position(order: e.order, wavelength: e.wavelength)
+                lines.append(LineFlux(wavelength: e.wavelength, order: e.order, x: p.x, y: p.y, fluxADU: .nan, fluxADUPerSecond: .nan,
+                                      fluxElectronsPerSecond: .nan, peakSNR: m.peakSNR, fwhm: 0.5 * (m.fwhmX + m.fwhmY),
+                                      saturatedPixels: clipped,
+                                      flag: "saturated: \(clipped) pixel\(clipped == 1 ? "" : "s") at the detector's saturation level"))
+                continue
+            }
+            guard m.quality == .good && m.peakSNR >= minimumSNR else { continue }
             lines.append(LineFlux(wavelength: e.wavelength, order: e.order, x: m.x, y: m.y, fluxADU: m.flux,
                                   fluxADUPerSecond: m.flux * perSecond, fluxElectronsPerSecond: m.flux * perSecond * gain,
                                   peakSNR: m.peakSNR, fwhm: 0.5 * (m.fwhmX + m.fwhmY)))
         }
-        let rates = lines.map { Float($0.fluxADUPerSecond) }
+        let measured = lines.filter { $0.saturatedPixels == 0 }
+        let saturatedCount = lines.count - measured.count
+        let rates = measured.map { Float($0.fluxADUPerSecond) }
         let metrics = [
             QCMeasurement("linesTotal", Double(entries.count), unit: "", "pinhole-map lines in the solution's orders"),
-            QCMeasurement("linesMeasured", Double(lines.count), unit: "", "lines found with peak SNR ≥ minimumSNR"),
-            QCMeasurement("linesMeasuredFraction", Double(lines.count) / Double(max(entries.count, 1)), unit: "", "measured / total"),
+            QCMeasurement("linesMeasured", Double(measured.count), unit: "", "lines found with peak SNR ≥ minimumSNR, unsaturated"),
+            QCMeasurement("linesMeasuredFraction", Double(measured.count) / Double(max(entries.count, 1)), unit: "", "measured / total"),
+            QCMeasurement("linesSaturated", Double(saturatedCount), unit: "", "lines with a saturated pixel near their centre (flux not measurable)"),
             QCMeasurement("medianLineFluxADUPerSecond", RobustStatistics.median(rates), unit: "ADU/s", "median line flux"),
             QCMeasurement("maxLineFluxADUPerSecond", Double(rates.max() ?? .nan), unit: "ADU/s", "brightest line flux"),
         ]

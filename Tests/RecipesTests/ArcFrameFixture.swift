@@ -16,6 +16,8 @@ struct ArcFrameFixture {
     var map: PinholeMap
     var exposureTime: Double
     var lines: [ArcLine]
+    /// Per science pixel: the raw value reached the detector's saturation level.
+    var saturated: [Bool]
 
     static func make(_ kind: ExposureKind, arm armName: String = "RED", size: Int = 1024, nightSeed: UInt64 = 7,
                      exposureTime: Double = 5, frameSeed: UInt64 = 3, lines: [ArcLine]? = nil) throws -> ArcFrameFixture {
@@ -28,8 +30,10 @@ struct ArcFrameFixture {
         let raw = renderer.render(kind, exposureTime: exposureTime, seed: frameSeed)
         let image = biasSubtracted(raw, detector: detector)
         let map = arm.nominalPinholeMap(lines: simulator.lines)
+        let level = UInt16(detector.truth.saturationADU)
+        let saturated = (0..<(size * size)).map { raw.pixels[($0 / size) * raw.width + $0 % size] >= level }
         return ArcFrameFixture(arm: arm, renderer: renderer, detector: detector, image: image, map: map,
-                               exposureTime: exposureTime, lines: simulator.lines)
+                               exposureTime: exposureTime, lines: simulator.lines, saturated: saturated)
     }
 
     static func biasSubtracted(_ raw: RawFrame, detector: SimulatedDetector) -> Image {

@@ -38,6 +38,44 @@ struct LampFluxTests {
         #expect(checked >= 5)
     }
 
+    @Test("Lines whose core saturates are kept in the table, flagged with the reason and a NaN flux, and left out of the statistics")
+    func saturatedLines() throws {
+        // Given: a long exposure in which the brightest lines reach 65535 ADU.
+        let fixture = try ArcFrameFixture.make(.arcSinglePinhole, exposureTime: 60)
+        let solution = try DispersionMapFit(recipe: "disp_solution", parameters: [:])
+            .singlePinhole(fixture.image, map: fixture.map.centralPinhole, gain: fixture.detector.truth.gain).solution
+        // When
+        let result = try LampLineFlux(parameters: ["psfFWHM": 6.1, "minimumSNR": 50])
+            .run(fixture.image, map: fixture.map, solution: solution, exposureTime: fixture.exposureTime,
+                 gain: fixture.detector.truth.gain, saturated: fixture.saturated)
+        // Then: every line whose true image has a saturated pixel at its core is flagged, and only those.
+        let f = erf(0.5 / (fixture.arm.psfSigma * 2.0.squareRoot()))
+        let bias = fixture.detector.truth.biasLevelADU
+        var flagged = 0
+        for line in result.lines {
+            let truth = try #require(fixture.truthImage(order: line.order, wavelength: line.wavelength, slit: 0))
+            let peakRaw = truth.fluxADUPerSecond * fixture.exposureTime * f * f + bias
+            if line.saturatedPixels > 0 {
+                flagged += 1
+                #expect(line.fluxADUPerSecond.isNaN && line.flag.hasPrefix("saturated"))
+                // The truth's peak pixel (centred on a pixel: the most it can hold) reaches the level within noise and sub-pixel phase.
+                #expect(peakRaw / fixture.detector.truth.saturationADU > 0.5, "line \(line.wavelength) flagged at \(peakRaw) ADU")
+            } else {
+                #expect(line.flag.isEmpty && line.fluxADUPerSecond.isFinite)
+                // At the worst sub-pixel phase (centre on a pixel corner) the brightest pixel holds
+                // (erf(1/σ√2)/2)² instead of erf(½/σ√2)² of the flux; a line brighter than that must saturate.
+                let worstPhase = pow(erf(1 / (fixture.arm.psfSigma * 2.0.squareRoot())) / 2 / f, 2)
+                let bright = peakRaw - bias
+                #expect(bright * worstPhase + bias < 1.05 * fixture.detector.truth.saturationADU, "line \(line.wavelength) at \(peakRaw) ADU not flagged")
+            }
+        }
+        let qc = Dictionary(uniqueKeysWithValues: result.metrics.map { ($0.name, $0.value) })
+        print("saturated lamp lines: \(flagged) flagged of \(result.lines.count)")
+        #expect(flagged >= 3)
+        #expect(qc["linesSaturated"] == Double(flagged))
+        #expect(qc["medianLineFluxADUPerSecond"]?.isFinite == true)
+    }
+
     @Test("Given a long-slit lamp frame, the Hector collapse and window sums give each line's flux within 1 %")
     func hectorProcedure() throws {
         // Given: 40 spatial rows × 600 dispersion pixels, three Gaussian lines of known total flux, read noise 3 ADU.
