@@ -19,6 +19,7 @@ struct DispersionSolutionExecutor: RecipeExecutor {
         ])
         let result = try recipe.singlePinhole(arc.image, map: arc.map.centralPinhole, gain: arc.gain)
         let hdus = DispersionMapFile.hdus(result.solution) + [DispersionMapFile.linesHDU(result.lines)]
-        return [ProductOutput(type: .dispersionMap, hdus: hdus, metrics: result.metrics, mjd: ArcFrameLoader.meanMJD(context))]
+        return [ProductOutput(type: .dispersionMap, hdus: hdus, metrics: result.metrics, mjd: ArcFrameLoader.meanMJD(context),
+                              attachments: DispersionQCPlots(lines: result.lines).attachments)]
     }
 }

@@ -19,16 +19,16 @@ public struct LampFluxHistory: Sendable, Encodable {
         public var productId: Int64
         public var setup: String
         public var lamp: String
-        /// Median flux ratio to the reference night − 1 (0 for the reference itself, NaN when no line is shared).
-        public var medianChange: Double
+        /// Median flux ratio to the reference night − 1 (0 for the reference itself, nil when no line is shared).
+        public var medianChange: Double?
         public var sharedLines: Int
     }
 
     public struct Line: Sendable, Encodable {
         public var order: Int
         public var wavelength: Double
-        /// ADU/s per night (same order as `nights`), NaN where not measured or saturated.
-        public var fluxADUPerSecond: [Double]
+        /// ADU/s per night (same order as `nights`), nil where not measured or saturated (JSON has no NaN).
+        public var fluxADUPerSecond: [Double?]
     }
 
     public var nights: [Night]
@@ -65,18 +65,18 @@ public struct LampFluxHistory: Sendable, Encodable {
         let keys = Set(perNight.flatMap { $0.fluxes.keys }).sorted { ($0.order, $0.picometres) < ($1.order, $1.picometres) }
         let lines = keys.map { key in
             Line(order: key.order, wavelength: Double(key.picometres) / 1000,
-                 fluxADUPerSecond: perNight.map { $0.fluxes[key] ?? .nan })
-        }.filter { $0.fluxADUPerSecond.contains { $0.isFinite } }
+                 fluxADUPerSecond: perNight.map { $0.fluxes[key].flatMap { $0.isFinite ? $0 : nil } })
+        }.filter { $0.fluxADUPerSecond.contains { $0 != nil } }
         let nights = perNight.indices.map { n -> Night in
             let ratios = lines.compactMap { line -> Double? in
-                let a = line.fluxADUPerSecond[0], b = line.fluxADUPerSecond[n]
-                return a.isFinite && b.isFinite && a > 0 ? b / a : nil
+                guard let a = line.fluxADUPerSecond[0], let b = line.fluxADUPerSecond[n], a > 0 else { return nil }
+                return b / a
             }.sorted()
-            let median = ratios.isEmpty ? Double.nan
+            let median: Double? = ratios.isEmpty ? nil
                 : (ratios.count % 2 == 1 ? ratios[ratios.count / 2] : 0.5 * (ratios[ratios.count / 2 - 1] + ratios[ratios.count / 2]))
             let p = perNight[n].product
             return Night(night: p.night, productId: p.id ?? 0, setup: p.setup, lamp: perNight[n].lamp,
-                         medianChange: median - 1, sharedLines: ratios.count)
+                         medianChange: median.map { $0 - 1 }, sharedLines: ratios.count)
         }
         return LampFluxHistory(nights: nights, lines: lines)
     }

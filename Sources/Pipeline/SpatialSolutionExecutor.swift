@@ -33,6 +33,7 @@ struct SpatialSolutionExecutor: RecipeExecutor {
             .image(images.slit, name: "SLIT", header: FITSHeader()),
             .image(images.order, name: "ORDER", header: FITSHeader()),
         ] + DispersionMapFile.hdus(result.solution) + [DispersionMapFile.linesHDU(result.lines)]
-        return [ProductOutput(type: .dispersionImage, hdus: hdus, metrics: metrics, mjd: ArcFrameLoader.meanMJD(context))]
+        return [ProductOutput(type: .dispersionImage, hdus: hdus, metrics: metrics, mjd: ArcFrameLoader.meanMJD(context),
+                              attachments: DispersionQCPlots(lines: result.lines).attachments)]
     }
 }

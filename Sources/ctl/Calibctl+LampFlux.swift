@@ -60,18 +60,18 @@ extension Calibctl {
             if output.json { return try printJSON(history) }
 
             // The brightest lines by their median flux over the nights.
-            func median(_ v: [Double]) -> Double {
-                let s = v.filter(\.isFinite).sorted()
+            func median(_ v: [Double?]) -> Double {
+                let s = v.compactMap { $0 }.sorted()
                 return s.isEmpty ? -.infinity : s[s.count / 2]
             }
             let shown = history.lines.sorted { median($0.fluxADUPerSecond) > median($1.fluxADUPerSecond) }.prefix(lines)
             let header = ["ORDER", "λ (nm)"] + history.nights.map(\.night)
             var rows = shown.map { line in
                 ["\(line.order)", String(format: "%.4f", line.wavelength)]
-                    + line.fluxADUPerSecond.map { $0.isFinite ? String(format: "%.4g", $0) : "—" }
+                    + line.fluxADUPerSecond.map { $0.map { String(format: "%.4g", $0) } ?? "—" }
             }
-            rows.append(["", "change vs first"] + history.nights.map {
-                $0.medianChange.isFinite ? String(format: "%+.1f %% (%d)", 100 * $0.medianChange, $0.sharedLines) : "—"
+            rows.append(["", "change vs first"] + history.nights.map { night in
+                night.medianChange.map { String(format: "%+.1f %% (%d lines)", 100 * $0, night.sharedLines) } ?? "—"
             })
             let lamps = Set(history.nights.map(\.lamp)).sorted().joined(separator: ", ")
             print("LAMP_FLUX \(wanted.canonical.isEmpty ? "(all setups)" : wanted.canonical), lamp \(lamps.isEmpty ? "?" : lamps): line fluxes in ADU/s")
