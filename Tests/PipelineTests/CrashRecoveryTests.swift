@@ -92,10 +92,16 @@ struct CrashRecoveryTests {
             #expect(content == expected, "run \(run) killed after \(String(format: "%.2f", delay)) s: \(content) vs \(expected)")
             #expect(try database.integrityCheck() == "ok")
             // No duplicate product, no orphan or temporary file: every file on disk is a recorded product.
+            // QC plots (`<product stem>_….svg`) belong to the product beside them and count with it.
             let recorded = Set(try database.products().map(\.path))
-            let onDisk = productFiles(ws)
+            let stems = recorded.map { ($0 as NSString).deletingPathExtension + "_" }
+            let all = productFiles(ws)
+            let plots = all.filter { $0.hasSuffix(".svg") }
+            let onDisk = all.filter { !$0.hasSuffix(".svg") }
             #expect(onDisk.count == recorded.count, "run \(run): files \(onDisk.count), recorded \(recorded.count)")
             #expect(onDisk.allSatisfy { recorded.contains($0) }, "run \(run): unrecorded \(onDisk.filter { !recorded.contains($0) })")
+            #expect(plots.allSatisfy { plot in stems.contains { plot.hasPrefix($0) } },
+                    "run \(run): plots of no recorded product \(plots.filter { plot in !stems.contains { plot.hasPrefix($0) } })")
             #expect(try database.jobs(states: [.running, .queued]).isEmpty)
         }
     }
