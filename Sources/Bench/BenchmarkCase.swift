@@ -20,4 +20,7 @@ let allBenchmarks: [BenchmarkCase] = [
     blazeFitBenchmark,
     archiveBestBenchmark,
     archiveNightListingBenchmark,
+    lineFindingBenchmark,
+    dispersionFitBenchmark,
+    dispersionImageBenchmark,
 ]

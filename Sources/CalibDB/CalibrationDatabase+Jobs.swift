@@ -217,7 +217,8 @@ extension CalibrationDatabase {
 
     /// Records a failed attempt: re-queued with back-off while attempts
     /// remain, else failed for good with the error.
-    public func fail(job: JobRecord, error: String, retryAfter: TimeInterval, now: Date = Date()) throws {
+    /// - Parameter permanent: the error will recur on every attempt; fail now instead of re-queueing.
+    public func fail(job: JobRecord, error: String, retryAfter: TimeInterval, permanent: Bool = false, now: Date = Date()) throws {
         try write { db in
             guard var current = try JobRecord.fetchOne(db, key: job.id!), current.state == .running,
                   current.leaseOwner == job.leaseOwner, current.attempts == job.attempts
@@ -226,7 +227,7 @@ extension CalibrationDatabase {
             current.leaseExpiresAt = nil
             current.updatedAt = now
             current.reason = error
-            if current.attempts < current.maxAttempts {
+            if current.attempts < current.maxAttempts && !permanent {
                 current.state = .queued
                 current.notBefore = now.addingTimeInterval(retryAfter)
                 try current.update(db)

@@ -19,8 +19,9 @@ public protocol JobQueue: Sendable {
     func heartbeat(job: JobRecord, lease: TimeInterval, now: Date) throws
     /// Records the outcome and products atomically; throws `LeaseLostError` when fenced out.
     func complete(job: JobRecord, outcome: JobOutcome, products: [ProductDraft], now: Date) throws -> [ProductRecord]
-    /// Records a failed attempt (re-queued with back-off, or failed for good).
-    func fail(job: JobRecord, error: String, retryAfter: TimeInterval, now: Date) throws
+    /// Records a failed attempt (re-queued with back-off, or failed for good
+    /// when attempts are exhausted or the error is `permanent`).
+    func fail(job: JobRecord, error: String, retryAfter: TimeInterval, permanent: Bool, now: Date) throws
     /// Re-queues running jobs whose lease expired, or all of `owner`'s.
     func recoverLeases(now: Date, owner: String?) throws -> Int
 }

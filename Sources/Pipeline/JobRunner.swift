@@ -73,7 +73,7 @@ public struct JobRunner: Sendable {
             let backoff = min(600, 5 * pow(2, Double(max(job.attempts - 1, 0))))
             jobLogger.error("job failed", metadata: ["error": "\(error)", "attempt": "\(job.attempts)"])
             do {
-                try database.fail(job: job, error: "\(error)", retryAfter: backoff)
+                try database.fail(job: job, error: "\(error)", retryAfter: backoff, permanent: error is PermanentRecipeFailure)
             } catch {
                 jobLogger.error("could not record the failure", metadata: ["error": "\(error)"])
             }

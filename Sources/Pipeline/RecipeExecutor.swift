@@ -76,6 +76,9 @@ public enum RecipeCatalog {
         MasterDarkExecutor().name: MasterDarkExecutor(),
         OrderTraceExecutor().name: OrderTraceExecutor(),
         MasterFlatExecutor().name: MasterFlatExecutor(),
+        DispersionSolutionExecutor().name: DispersionSolutionExecutor(),
+        SpatialSolutionExecutor().name: SpatialSolutionExecutor(),
+        LampFluxExecutor().name: LampFluxExecutor(),
     ]
 
     public static func executor(named name: String) throws -> any RecipeExecutor {

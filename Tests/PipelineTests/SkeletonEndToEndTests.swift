@@ -15,13 +15,16 @@ struct SkeletonEndToEndTests {
         try ws.simulate()
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "warning"])
         #expect(run.status == 0, "calibd --once failed: \(run.stderr)")
-        #expect(run.stdout.contains("18 frames recorded, 0 problems"))
+        #expect(run.stdout.contains("18 frames recorded, 0 problems, 0 duplicates"))
         #expect(run.stdout.contains("MBIAS"))
+        let database = try CalibrationDatabase(path: ws.database)
+        // Every job planned ran: the master bias and the arc recipes downstream of it.
+        #expect(jobsRun(run.stdout) == (try database.jobs()).count, "\(run.stdout)")
+        #expect(try database.products(type: .masterBias).count == 1)
 
         let best = try #require(try ws.json(["best", "--type", "MBIAS", "--night", "2026-11-21", "--setup", "arm=RED"]) as? [String: Any])
         let product = try #require(best["chosen"] as? [String: Any])
         let productId = try #require(product["id"] as? Int)
-        let database = try CalibrationDatabase(path: ws.database)
         let metrics = Dictionary(uniqueKeysWithValues: try database.metrics(ofProduct: Int64(productId)).map { ($0.name, $0) })
         let detector = try #require(try ws.truth()["detector"] as? [String: Any])
         let truthNoise = try #require(detector["readNoiseADU"] as? Double)
@@ -124,6 +127,7 @@ struct SkeletonEndToEndTests {
         #expect(run.status == 0)
         #expect(run.stdout.contains("18 frames recorded, 3 problems, 1 duplicates,"), "\(run.stdout)")
         #expect(try CalibrationDatabase(path: ws.database).products(type: .masterBias).count == 1)
+        #expect(jobsRun(run.stdout) == (try CalibrationDatabase(path: ws.database).jobs()).count, "\(run.stdout)")
         let problems = try #require(try ws.json(["frames", "--problems"]) as? [[String: Any]])
         func reason(_ name: String) -> String {
             let entry = problems.first { (($0["paths"] as? [String]) ?? []).contains { $0.hasSuffix("/" + name) } }
@@ -133,5 +137,11 @@ struct SkeletonEndToEndTests {
         #expect(reason("notes.fits").hasPrefix("not a FITS file"))
         #expect(reason("empty.fits").contains("truncated") || reason("empty.fits").contains("not a FITS"))
         #expect(problems.count == 3)
+    }
+
+    /// The "N jobs run" count of a `calibd --once` summary line (nil when absent).
+    func jobsRun(_ stdout: String) -> Int? {
+        guard let range = stdout.range(of: #"(\d+) jobs run"#, options: .regularExpression) else { return nil }
+        return Int(stdout[range].split(separator: " ")[0])
     }
 }

@@ -69,7 +69,7 @@ struct TestWorkspace {
         let fm = FileManager.default
         try fm.createDirectory(atPath: root + "/config", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: raw, withIntermediateDirectories: true)
-        for sub in ["instruments", "simulator", "linelists"] {
+        for sub in ["instruments", "simulator", "linelists", "static"] {
             try fm.copyItem(atPath: Self.repositoryConfig + "/" + sub, toPath: root + "/config/" + sub)
         }
         try """
