@@ -289,6 +289,25 @@ extension CalibrationDatabase {
         }
     }
 
+    /// How each upstream calibration of a job was chosen, as recorded at planning.
+    public struct CalibrationChoiceRecord: Sendable, Codable, Equatable {
+        public var type: ProductType
+        public var productId: Int64
+        public var basis: String
+        public var level: Int?
+        public var explanation: String
+    }
+
+    public func calibrationChoices(ofJob id: Int64) throws -> [CalibrationChoiceRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM job_calibration WHERE job_id = ? ORDER BY product_type", arguments: [id]).compactMap { row in
+                guard let type = ProductType(rawValue: row["product_type"]) else { return nil }
+                return CalibrationChoiceRecord(type: type, productId: row["product_id"], basis: row["basis"], level: row["level"],
+                                               explanation: row["explanation"])
+            }
+        }
+    }
+
     /// The upstream calibrations a job was planned with.
     public func calibrations(ofJob id: Int64) throws -> [ProductType: ProductRecord] {
         try read { db in

@@ -63,12 +63,21 @@ public struct NightPlan: Sendable, Codable {
         public var exposureTime: Double?
         /// Flat-lamp intensity relative to nominal (a flickering or failing lamp).
         public var lampScale: Double
+        /// Per-exposure lamp scales (a flickering lamp); overrides `lampScale` where given.
+        public var lampScales: [Double]?
 
-        public init(_ kind: Kind, count: Int, exposureTime: Double? = nil, lampScale: Double = 1) {
+        public init(_ kind: Kind, count: Int, exposureTime: Double? = nil, lampScale: Double = 1, lampScales: [Double]? = nil) {
             self.kind = kind; self.count = count; self.exposureTime = exposureTime; self.lampScale = lampScale
+            self.lampScales = lampScales
         }
 
-        var exposure: ExposureKind { kind == .flat ? .flat(lampScale: lampScale) : kind.exposure }
+        /// The lamp scale of the `index`-th exposure of the block.
+        func lampScale(at index: Int) -> Double {
+            guard let lampScales, index < lampScales.count else { return lampScale }
+            return lampScales[index]
+        }
+
+        func exposure(at index: Int) -> ExposureKind { kind == .flat ? .flat(lampScale: lampScale(at: index)) : kind.exposure }
     }
 
     public var blocks: [Block]

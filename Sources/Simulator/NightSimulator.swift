@@ -76,7 +76,7 @@ public struct NightSimulator: Sendable {
                     ? armModel.orderDefinitionLamp.referenceExposureSeconds : armModel.flatLamp.referenceExposureSeconds)
                 for index in 0..<block.count {
                     let frameSeed = Self.mix(armSeed, UInt64(files.count + 1) &* 7919)
-                    let frame = renderer.render(block.exposure, exposureTime: exposureTime, seed: frameSeed)
+                    let frame = renderer.render(block.exposure(at: index), exposureTime: exposureTime, seed: frameSeed)
                     let dateObs = Self.isoDate(mjd: clock)
                     let name = "\(model.name).\(dateObs).fits"
                     let path = "\(rawDirectory)/\(name)"
@@ -87,7 +87,7 @@ public struct NightSimulator: Sendable {
                     try Self.writeRaw(frame, header: header, to: path)
                     files.append(path)
                     frames.append(FrameTruth(file: name, kind: block.kind.rawValue, exposureTime: exposureTime,
-                                             lampScale: block.lampScale, mjd: clock, cosmicRayPixels: frame.cosmicRayPixels))
+                                             lampScale: block.lampScale(at: index), mjd: clock, cosmicRayPixels: frame.cosmicRayPixels))
                     progress("\(armModel.name) \(block.kind.rawValue) \(index + 1)/\(block.count) \(name)")
                     clock += (exposureTime + plan.readoutSeconds) / 86400
                 }

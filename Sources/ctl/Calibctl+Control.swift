@@ -132,10 +132,12 @@ extension Calibctl {
                 if output.json {
                     struct Detail: Encodable {
                         var job: JobRecord; var inputs: [FrameListing]; var products: [ProductRecord]
+                        var calibrations: [CalibrationDatabase.CalibrationChoiceRecord]
                         var qc: [String: [QCMetricRecord]]; var events: [JobEventRecord]; var log: String
                     }
                     let qc = Dictionary(uniqueKeysWithValues: try products.map { ("\($0.id!)", try database.metrics(ofProduct: $0.id!)) })
-                    return try printJSON(Detail(job: job, inputs: inputs, products: products, qc: qc, events: events, log: log))
+                    return try printJSON(Detail(job: job, inputs: inputs, products: products,
+                                                calibrations: try database.calibrationChoices(ofJob: id), qc: qc, events: events, log: log))
                 }
                 print("job \(id): \(job.recipe) \(job.recipeVersion)  \(job.night)  \(job.setup)")
                 print("state: \(job.state.rawValue)\(job.reason.map { " — \($0)" } ?? "")   attempts: \(job.attempts)/\(job.maxAttempts)")
@@ -143,6 +145,15 @@ extension Calibctl {
                     print(String(format: "ran %.2f s (started %@)", finished.timeIntervalSince(started), "\(started)"))
                 }
                 print("parameters: \(job.parameters)")
+                let choices = try database.calibrationChoices(ofJob: id)
+                if !choices.isEmpty {
+                    print("\ncalibrations used:")
+                    for c in choices {
+                        let product = try database.product(id: c.productId)
+                        print("  \(c.type.rawValue): product \(c.productId) (night \(product?.night ?? "?")), \(c.basis)"
+                              + (c.level.map { ", level \($0)" } ?? "") + " — \(c.explanation)")
+                    }
+                }
                 print("\ninputs (\(inputs.count)):")
                 for i in inputs { print("  \(i.frame.frameType.rawValue)  \(i.paths.first ?? i.frame.path)") }
                 print("\nproducts:")

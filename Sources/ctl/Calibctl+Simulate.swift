@@ -25,6 +25,8 @@ extension Calibctl {
         @Option(help: "Random seed.") var seed: UInt64 = 1
         @Option(help: "Frame size in pixels (the detector is 4096 px; smaller sizes bin it).") var size: Int = 4096
         @Option(help: "Arms to simulate, comma-separated (default: all).") var arms: String?
+        @Option(help: "Lamp intensity of each flat relative to nominal, comma-separated (e.g. 1,0.6,1.3,1,1 for a flickering lamp; 0 for lamp off).")
+        var flatScales: String?
         @Flag(help: "Print each frame as it is written.") var verbose = false
 
         func validate() throws {
@@ -36,8 +38,20 @@ extension Calibctl {
             let configPath = config ?? ConfigurationLocator.candidates().first { FileManager.default.fileExists(atPath: $0) }
             guard let configPath else { throw ValidationError("no configuration found; pass --config FILE") }
             let base = URL(fileURLWithPath: configPath).deletingLastPathComponent().path
-            let simulator = try NightSimulator(modelPath: base + "/simulator/simechelle.yaml",
+            var simulator = try NightSimulator(modelPath: base + "/simulator/simechelle.yaml",
                                                lineListPath: base + "/linelists/thar_nist_pypeit.dat")
+            if let flatScales {
+                let scales = try flatScales.split(separator: ",").map { text -> Double in
+                    guard let v = Double(text.trimmingCharacters(in: .whitespaces)), v >= 0 else {
+                        throw ValidationError("--flat-scales takes non-negative numbers, got '\(text)'")
+                    }
+                    return v
+                }
+                for i in simulator.plan.blocks.indices where simulator.plan.blocks[i].kind == .flat {
+                    simulator.plan.blocks[i].count = scales.count
+                    simulator.plan.blocks[i].lampScales = scales
+                }
+            }
             let theNight = night.flatMap(ObservingNight.init) ?? ObservingNight(mjdDate: Date().timeIntervalSince1970 / 86400 + 40587)
             let armList = arms?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
             let started = Date()
