@@ -99,7 +99,8 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: ["Pipeline", "Simulator", "Recipes", "FITS", "CalibCore", "CalibDB",
-                           .product(name: "GRDB", package: "GRDB.swift")],
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Sources/Bench",
             swiftSettings: swiftSettings),
 

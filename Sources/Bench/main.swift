@@ -36,7 +36,13 @@ if let name = option("--child") {
     for _ in 0..<repeats {
         let start = DispatchTime.now().uptimeNanoseconds
         note = try work()
-        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        var elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        // A case that measures its own figure (a latency percentile) says so: "=SECONDS note".
+        if note.hasPrefix("="), let space = note.firstIndex(of: " "), let own = Double(note[note.index(after: note.startIndex)..<space]) {
+            elapsed = own
+            note = String(note[note.index(after: space)...])
+        }
+        best = min(best, elapsed)
     }
     print("\(best)\t\(peakResidentMiB())\t\(note)")
     exit(0)

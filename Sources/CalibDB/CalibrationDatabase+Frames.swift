@@ -19,9 +19,21 @@ extension CalibrationDatabase {
     }
 
     public func knownPath(_ path: String) throws -> KnownPath? {
-        try read { db in
-            try Row.fetchOne(db, sql: "SELECT frame_id, size_bytes, mtime FROM frame_path WHERE path = ?", arguments: [path])
-                .map { KnownPath(frameId: $0["frame_id"], sizeBytes: $0["size_bytes"], mtime: $0["mtime"]) }
+        try knownPaths([path])[path]
+    }
+
+    /// What is known of many paths, in one read (a scan asks for thousands).
+    public func knownPaths(_ paths: [String]) throws -> [String: KnownPath] {
+        guard !paths.isEmpty else { return [:] }
+        return try read { db in
+            let statement = try db.cachedStatement(sql: "SELECT frame_id, size_bytes, mtime FROM frame_path WHERE path = ?")
+            var known: [String: KnownPath] = [:]
+            for path in paths {
+                if let row = try Row.fetchOne(statement, arguments: [path]) {
+                    known[path] = KnownPath(frameId: row["frame_id"], sizeBytes: row["size_bytes"], mtime: row["mtime"])
+                }
+            }
+            return known
         }
     }
 
@@ -40,21 +52,31 @@ extension CalibrationDatabase {
     }
 
     static func record(_ db: Database, frame: FrameRecord, seenAt path: String, mtime: Double) throws -> (frame: FrameRecord, isNew: Bool) {
+        // Cached statements: a burst of thousands of files compiles each statement once.
         var isNew = false
-        var stored = try FrameRecord.filter(FrameRecord.Columns.checksum == frame.checksum).fetchOne(db)
+        let existing = try db.cachedStatement(sql: "SELECT * FROM frame WHERE checksum = ?")
+        var stored = try FrameRecord.fetchOne(existing, arguments: [frame.checksum])
         if stored == nil {
+            // Explicit columns rather than the record's Codable encoding: a tenth of the cost in a burst.
+            try db.cachedStatement(sql: """
+                INSERT INTO frame (checksum, path, size_bytes, status, problem, instrument, frame_type, lamp, night, setup,
+                                   mjd_obs, exptime, tpl_start, tpl_nexp, recorded_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    frame.checksum, frame.path, frame.sizeBytes, frame.status.rawValue, frame.problem, frame.instrument,
+                    frame.frameType.rawValue, frame.lamp, frame.night, frame.setup, frame.mjdObs, frame.exptime,
+                    frame.tplStart, frame.tplNexp, frame.recordedAt,
+                ])
             var inserted = frame
-            try inserted.insert(db)
+            inserted.id = db.lastInsertedRowID
             stored = inserted
             isNew = true
         }
-        try db.execute(
-            sql: """
-                INSERT INTO frame_path (path, frame_id, size_bytes, mtime, seen_at) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(path) DO UPDATE SET frame_id = excluded.frame_id, size_bytes = excluded.size_bytes,
-                    mtime = excluded.mtime, seen_at = excluded.seen_at
-                """,
-            arguments: [path, stored!.id!, frame.sizeBytes, mtime, frame.recordedAt])
+        try db.cachedStatement(sql: """
+            INSERT INTO frame_path (path, frame_id, size_bytes, mtime, seen_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(path) DO UPDATE SET frame_id = excluded.frame_id, size_bytes = excluded.size_bytes,
+                mtime = excluded.mtime, seen_at = excluded.seen_at
+            """).execute(arguments: [path, stored!.id!, frame.sizeBytes, mtime, frame.recordedAt])
         return (stored!, isNew)
     }
 

@@ -47,7 +47,8 @@ public struct FITSHeader: Sendable, Equatable, Sequence {
     }
 
     private func index(of key: String) -> Int? {
+        // Card keys are normalised when a card is made, so one normalisation of the query suffices.
         let wanted = HeaderCard.normalizedKey(key)
-        return cards.firstIndex { $0.key == wanted || HeaderCard.normalizedKey($0.key) == wanted }
+        return cards.firstIndex { $0.key == wanted }
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Glibc
 
 /// SHA-256 of a file's bytes: the identity of a raw frame or a product.
 ///
@@ -7,16 +8,28 @@ import Foundation
 /// the same frame; a file that changed has another and is a new frame.
 public enum ContentChecksum {
     public static func sha256(ofFile path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path])
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
         }
-        defer { try? handle.close() }
+        defer { close(fd) }
         var hasher = SHA256()
+        // One reused buffer, no Data per chunk: small header-only files are hashed at syscall speed.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
         while true {
-            let chunk = try handle.read(upToCount: 4 << 20) ?? Data()
-            if chunk.isEmpty { break }
-            hasher.update(data: chunk)
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
+            }
+            if n == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(64)
+        for byte in hasher.finalize() { text.append(hex[Int(byte >> 4)]); text.append(hex[Int(byte & 15)]) }
+        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -48,8 +48,9 @@ public struct FrameIngester: Sendable {
     public func ingest(batch paths: [String], now: Date = Date(), final: Bool = false) throws -> [IngestOutcome] {
         var outcomes: [IngestOutcome?] = []
         var pending: [(index: Int, frame: FrameRecord, path: String, mtime: Double)] = []
+        let known = try database.knownPaths(paths)
         for (index, path) in paths.enumerated() {
-            switch try examine(path: path, now: now, final: final) {
+            switch try examine(path: path, known: known[path], now: now, final: final) {
             case .done(let outcome): outcomes.append(outcome)
             case .record(let frame, let mtime):
                 outcomes.append(nil)
@@ -82,7 +83,7 @@ public struct FrameIngester: Sendable {
     }
 
     /// Everything about one file short of writing to the database.
-    func examine(path: String, now: Date, final: Bool) throws -> Examination {
+    func examine(path: String, known: KnownPath?, now: Date, final: Bool) throws -> Examination {
         let settings = configuration.ingest
         let name = (path as NSString).lastPathComponent
         guard settings.accepts(fileName: name) else { return .done(.ignored("name \(name) is ignored or not a FITS name")) }
@@ -113,7 +114,7 @@ public struct FrameIngester: Sendable {
             return problem("symbolic link points outside the watched roots (to \(target))", size: size, mtime: mtime,
                            identity: "outside:\(path):\(target)")
         }
-        if let known = try database.knownPath(path), known.sizeBytes == size, known.mtime == mtime {
+        if let known, known.sizeBytes == size, known.mtime == mtime {
             return .done(.unchanged)
         }
         guard access(path, R_OK) == 0 else {

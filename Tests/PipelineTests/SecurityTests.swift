@@ -81,14 +81,14 @@ struct SecurityTests {
         return files
     }()
 
-    @Test("Nothing is run through a shell; the only process started is the benchmark re-running itself")
+    @Test("Nothing is run through a shell; only the benchmark harness starts processes (itself, calibd)")
     func noShell() {
         #expect(Self.sources.count > 50)
         for (path, text) in Self.sources {
             for forbidden in ["system(", "popen(", "/bin/sh", "/bin/bash", "execv", "posix_spawn"] {
                 #expect(!text.contains(forbidden), "\(path) contains \(forbidden)")
             }
-            if text.contains("Process()") { #expect(path == "Bench/main.swift", "\(path) starts a process") }
+            if text.contains("Process()") { #expect(path.hasPrefix("Bench/"), "\(path) starts a process") }
         }
     }
 
