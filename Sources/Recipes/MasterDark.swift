@@ -51,7 +51,11 @@ public struct MasterDark: Sendable {
         for i in dark.pixels.indices where dark.pixels[i] > limit { hot.append(i); flags[i] |= PixelFlag.hot }
         let columns = RobustStatistics.columnMedians(dark)
         let (columnMedian, columnSigma) = RobustStatistics.madSigma(columns)
-        let columnLimit = columnMedian + hotColumnSigma * max(columnSigma, 1e-9)
+        // The spread of column medians can be ~0 (a long column's median sits on the
+        // same quantised value in every column); never judge against less than the
+        // noise a median of `height` pixels must have (1.2533 σ/√n).
+        let columnNoise = 1.2533 * sigma / Double(dark.height).squareRoot()
+        let columnLimit = columnMedian + hotColumnSigma * max(columnSigma, columnNoise, 1e-9)
         let hotColumns = columns.indices.filter { Double(columns[$0]) > columnLimit }
         for x in hotColumns { for y in 0..<dark.height { flags[y * dark.width + x] |= PixelFlag.badColumn } }
         let metrics = [
