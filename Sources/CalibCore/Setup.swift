@@ -38,6 +38,11 @@ public struct Setup: Hashable, Sendable, Codable, CustomStringConvertible {
         self.values = values
     }
 
+    /// True when the two setups have the same value for every key both have.
+    public func agrees(with other: Setup) -> Bool {
+        values.allSatisfy { key, value in other.values[key].map { $0 == value } ?? true }
+    }
+
     /// True when every key of `other` has the same value here.
     public func satisfies(_ other: Setup) -> Bool {
         other.values.allSatisfy { values[$0.key] == $0.value }

@@ -84,7 +84,16 @@ public struct JobPlanner: Sendable {
         // A dark's exposure time or a flat's lamp does not constrain its master bias.
         let upstreamSetup = setup.restricted(to: setup.values.keys.filter { $0 != "exptime" && $0 != "lamp" })
         var chosen: [ProductType: AssociationResult] = [:]
+        // An upstream product of this night and setup still being made will be the
+        // better choice: wait for it rather than run now with an older one and again later.
+        let pending = try database.jobs(night: night.description, states: [.queued, .running])
         for type in recipe.upstream {
+            if let busy = pending.first(where: { job in
+                job.productType == type && job.instrument == profile.name
+                    && ((try? Setup(parsing: job.setup)) ?? Setup()).agrees(with: upstreamSetup)
+            }) {
+                return .failure(MissingUpstream(reason: "waiting for job \(busy.id!) (\(busy.recipe)) to make this night's \(type.rawValue)"))
+            }
             let request = AssociationRequest(type: type, instrument: profile.name, night: night, setup: upstreamSetup, mjd: mjd)
             let result = try associator.best(request, rule: profile.associationRule(for: type))
             guard result.chosen != nil else {

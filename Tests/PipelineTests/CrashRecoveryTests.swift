@@ -138,3 +138,44 @@ struct CrashRecoveryTests {
         #expect((best["chosen"] as? [String: Any])?["id"] as? Int == Int(second.id!))
     }
 }
+
+@Suite("Late frames", .serialized)
+struct LateFrameTests {
+    @Test("A late sixth flat makes a new master flat that supersedes the first, and its dependants are re-made")
+    func lateSixthFlat() throws {
+        let ws = try TestWorkspace()
+        defer { ws.remove() }
+        try ws.simulate(size: 512)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        let database = try CalibrationDatabase(path: ws.database)
+        let firstFlat = try #require(try database.products(type: .masterFlat).first)
+        let firstBlaze = try #require(try database.products(type: .blaze).first)
+        #expect(try database.inputs(ofJob: firstFlat.jobId).count == 5)
+
+        // A sixth flat of the same template: a real flat's pixels with its own header and bytes.
+        let flatPath = try #require(try database.frames().first { $0.frame.frameType == .flat }?.paths.first)
+        let original = try FITSFile.open(flatPath)
+        var header = try original.readHeader()
+        let pixels = try original.readImage(as: UInt16.self)
+        let shape = try original.imageShape()
+        try original.close()
+        header.set("ESO TPL EXPNO", .integer(6))
+        header.set("MJD-OBS", .real((header.double("MJD-OBS") ?? 0) + 0.002))
+        let late = try FITSFile.create(ws.raw + "/2026-11-21/SIMECH.late-flat.fits")
+        try late.writeImage(pixels.map { $0 == 0 ? 0 : $0 &- 1 }, width: shape[0], height: shape[1], header: header)
+        try late.close()
+
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        let secondFlat = try #require(try database.products(type: .masterFlat).first { $0.id != firstFlat.id })
+        #expect(try database.inputs(ofJob: secondFlat.jobId).count == 6)
+        #expect(try database.product(id: firstFlat.id!)?.supersededBy == secondFlat.id)
+        #expect(try database.job(id: firstFlat.jobId)?.state == .superseded)
+        // The blaze used the old master flat and the old five flats: it was made again, once,
+        // after the new master flat (not first with the old one), and the old one retired.
+        let blazes = try database.products(type: .blaze)
+        #expect(blazes.count == 2)
+        let secondBlaze = try #require(blazes.first { $0.id != firstBlaze.id })
+        #expect(try database.product(id: firstBlaze.id!)?.supersededBy == secondBlaze.id)
+        #expect(try database.calibrations(ofJob: secondBlaze.jobId)[.masterFlat]?.id == secondFlat.id)
+    }
+}
