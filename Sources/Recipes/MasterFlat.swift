@@ -324,19 +324,21 @@ public struct MasterFlat: Sendable {
                     nonisolated(unsafe) let flat = flat, flags = flags, coldOut = coldOut
                     DispatchQueue.concurrentPerform(iterations: blocks) { b in
                         let x0 = b * block, columns = min(block, width - x0)
-                        let gathered = UnsafeMutableBufferPointer<Float>.allocate(capacity: columns * height)
+                        // `pitch` not a power of two, so the columns being filled do not share one cache set.
+                        let pitch = height + 16
+                        let gathered = UnsafeMutableBufferPointer<Float>.allocate(capacity: columns * pitch)
                         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: columns)
                         counts.initialize(repeating: 0)
                         defer { gathered.deallocate(); counts.deallocate() }
                         for y in 0..<height {
                             let row = y * width + x0
                             for c in 0..<columns where flags[row + c] & ~PixelFlag.lowSensitivity == 0 {
-                                gathered[c * height + counts[c]] = flat[row + c]
+                                gathered[c * pitch + counts[c]] = flat[row + c]
                                 counts[c] += 1
                             }
                         }
                         for c in 0..<columns where counts[c] >= 20 {
-                            let values = UnsafeMutableBufferPointer(rebasing: gathered[(c * height)..<(c * height + counts[c])])
+                            let values = UnsafeMutableBufferPointer(rebasing: gathered[(c * pitch)..<(c * pitch + counts[c])])
                             coldOut[x0 + c] = RobustStatistics.medianInPlace(values) < Double(limit)
                         }
                     }

@@ -116,19 +116,38 @@ public enum RobustStatistics {
                 nonisolated(unsafe) let source = pixels
                 DispatchQueue.concurrentPerform(iterations: blocks) { b in
                     let x0 = b * block, columns = min(block, width - x0)
-                    let gathered = UnsafeMutableBufferPointer<Float>.allocate(capacity: columns * height)
+                    // Columns lie `pitch` apart: a power-of-two pitch (4096 rows) would put all 32
+                    // of them in the same cache set, and the transpose would miss on every write.
+                    let pitch = height + 16
+                    let gathered = UnsafeMutableBufferPointer<Float>.allocate(capacity: columns * pitch)
                     let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: columns)
                     counts.initialize(repeating: 0)
                     defer { gathered.deallocate(); counts.deallocate() }
+                    // Without NaN in the block (the usual case) every column keeps every row: a plain transpose.
+                    var complete = true
                     for y in 0..<height {
-                        let row = y * width + x0
-                        for c in 0..<columns {
-                            let v = source[row + c]
-                            if !v.isNaN { gathered[c * height + counts[c]] = v; counts[c] += 1 }
+                        let row = source.baseAddress! + y * width + x0
+                        var missing = false
+                        for c in 0..<columns { missing = missing || row[c].isNaN }
+                        if missing { complete = false; break }
+                    }
+                    if complete {
+                        for y in 0..<height {
+                            let row = source.baseAddress! + y * width + x0
+                            for c in 0..<columns { gathered[c * pitch + y] = row[c] }
+                        }
+                        for c in 0..<columns { counts[c] = height }
+                    } else {
+                        for y in 0..<height {
+                            let row = y * width + x0
+                            for c in 0..<columns {
+                                let v = source[row + c]
+                                if !v.isNaN { gathered[c * pitch + counts[c]] = v; counts[c] += 1 }
+                            }
                         }
                     }
                     for c in 0..<columns {
-                        results[x0 + c] = Float(medianInPlace(UnsafeMutableBufferPointer(rebasing: gathered[(c * height)..<(c * height + counts[c])])))
+                        results[x0 + c] = Float(medianInPlace(UnsafeMutableBufferPointer(rebasing: gathered[(c * pitch)..<(c * pitch + counts[c])])))
                     }
                 }
             }
