@@ -267,9 +267,17 @@ public struct MasterFlat: Sendable {
         // 7. QC.
         var innerSum = 0.0, innerN = 0
         var interOrder: [Float] = []
-        for i in flags.indices {
-            if flags[i] & ~PixelFlag.bad == 0 && flags[i] & PixelFlag.bad == 0 { innerSum += Double(flat[i]); innerN += 1 }
-            if flags[i] & PixelFlag.interOrder != 0, i % 7 == 0 { interOrder.append(combined.pixels[i] * Float(gain > 0 ? gain : 1)) }
+        flags.withUnsafeBufferPointer { flags in
+            flat.withUnsafeBufferPointer { flat in
+                // Flags 0: measured and good (the old test, flags & ~bad == 0 && flags & bad == 0).
+                for i in flags.indices where flags[i] == 0 { innerSum += Double(flat[i]); innerN += 1 }
+            }
+            // Every 7th pixel, in index order, of those between orders.
+            let electrons = Float(gain > 0 ? gain : 1)
+            interOrder.reserveCapacity(flags.count / 7 + 1)
+            for i in stride(from: 0, to: flags.count, by: 7) where flags[i] & PixelFlag.interOrder != 0 {
+                interOrder.append(combined.pixels[i] * electrons)
+            }
         }
         // Nearest-rank percentiles; selection gives the same order statistics as sorting, in O(n).
         func percentile(_ p: Double) -> Double {
