@@ -40,7 +40,8 @@ public struct SigmaClippedStack: Sendable {
     /// Rejection threshold in robust σ (per pixel, across frames).
     public var sigma: Double
     public var iterations: Int
-    /// Rows read per strip; memory is frames × stripRows × width × 4 bytes.
+    /// Rows read per strip; memory is 2 × frames × stripRows × width × 4 bytes
+    /// (one strip combined while the next is read).
     public var stripRows: Int
 
     public init(sigma: Double = 3, iterations: Int = 3, stripRows: Int = 128) {
