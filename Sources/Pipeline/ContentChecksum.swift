@@ -11,6 +11,11 @@ public enum ContentChecksum {
             throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path])
         }
         defer { try? handle.close() }
+        return try sha256(of: handle)
+    }
+
+    /// SHA-256 of the bytes from `handle`'s position to the end of the file.
+    public static func sha256(of handle: FileHandle) throws -> String {
         var hasher = SHA256()
         while true {
             let chunk = try handle.read(upToCount: 4 << 20) ?? Data()
