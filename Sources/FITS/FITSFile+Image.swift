@@ -28,6 +28,32 @@ extension FITSFile {
         return known
     }
 
+    /// Stored 16-bit integers and the Swift type that holds them without scaling.
+    public enum SixteenBitType: Sendable {
+        /// BZERO 0: `Int16`.
+        case int16
+        /// BZERO 32768: `UInt16`.
+        case uint16
+    }
+
+    /// The 16-bit integer type that holds the current image's values exactly, or nil when
+    /// there is none: BITPIX 16 with BSCALE 1 and BZERO 0 (`Int16`) or 32768 (`UInt16`), and
+    /// no BLANK (ZBLANK) value, which only a floating-point read can turn into NaN.
+    ///
+    /// Reading such an image as that type and converting to Float afterwards gives exactly the
+    /// values a Float read gives, and leaves the conversion outside cfitsio's process-wide lock.
+    public func exactSixteenBitType() throws(FITSError) -> SixteenBitType? {
+        var equivalent: Int32 = 0
+        try call("reading the image's equivalent type") { ffgiet($0, &equivalent, &$1) }
+        let header = try readHeader()
+        guard header["BLANK"] == nil, header["ZBLANK"] == nil else { return nil }
+        switch equivalent {
+        case SHORT_IMG: return .int16
+        case USHORT_IMG: return .uint16
+        default: return nil
+        }
+    }
+
     /// Moves to the first HDU holding an image with at least two axes and returns its number.
     /// Needed because tile-compressed files keep the image in HDU 2 behind an empty primary.
     @discardableResult

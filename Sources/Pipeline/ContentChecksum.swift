@@ -13,6 +13,15 @@ public enum ContentChecksum {
             throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
         }
         defer { close(fd) }
+        return try sha256(fileDescriptor: fd, path: path)
+    }
+
+    /// SHA-256 of the bytes from `handle`'s position to the end of the file.
+    public static func sha256(of handle: FileHandle) throws -> String {
+        try sha256(fileDescriptor: handle.fileDescriptor, path: "(open file)")
+    }
+
+    static func sha256(fileDescriptor fd: Int32, path: String) throws -> String {
         var hasher = SHA256()
         // One reused buffer, no Data per chunk: small header-only files are hashed at syscall speed.
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)

@@ -5,21 +5,22 @@ import Recipes
 
 /// Raw frames on disk, read a strip of rows at a time for stacking.
 ///
-/// The files stay open for the life of the stack (cfitsio handles are not
-/// thread-safe, so reads are serialised by a lock; the stacking itself runs
-/// in parallel on the strips once read).
+/// The files stay open for the life of the stack. A cfitsio handle is not
+/// thread-safe, so each frame's reads are serialised by its own lock; reads
+/// of different frames may run at once (cfitsio's own calls still take turns
+/// under its process-wide lock, the conversion to Float does not — see
+/// `FITSStripReader`).
 public final class FITSFrameStack: FrameStripSource, @unchecked Sendable {
     public let paths: [String]
     public let width: Int
     public let height: Int
     public let headers: [FITSHeader]
-    private let files: [FITSFile]
-    private let lock = NSLock()
+    private let readers: [FITSStripReader]
 
-    public var frameCount: Int { files.count }
+    public var frameCount: Int { readers.count }
 
     public init(paths: [String]) throws {
-        var files: [FITSFile] = []
+        var files: [(FITSFile, [Int])] = []
         var headers: [FITSHeader] = []
         var shape: [Int]?
         for path in paths {
@@ -35,18 +36,18 @@ public final class FITSFrameStack: FrameStripSource, @unchecked Sendable {
             }
             shape = this
             headers.append(try file.readHeader())
-            files.append(file)
+            files.append((file, this))
         }
         guard let shape else { throw PipelineError.inputMismatch("no input frames") }
         self.paths = paths
-        self.files = files
+        readers = try files.map { try FITSStripReader(file: $0.0, width: $0.1[0]) }
         self.headers = headers
         width = shape[0]
         height = shape[1]
     }
 
     public func read(frame: Int, rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
-        try lock.withLock { try files[frame].readRows(rows, into: buffer) }
+        try readers[frame].read(rows: rows, into: buffer)
     }
 
     /// Reads a whole frame (for recipes that need it entire).

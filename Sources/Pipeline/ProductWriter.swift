@@ -22,11 +22,21 @@ public enum ProductWriter {
             try body(file)
             try file.writeChecksums()
             try file.close()
+            // The bytes are final once closed: hash them while fsync waits for the disk
+            // (for a 4096² flat, ~0.1 s of each that used to run one after the other).
+            // The handle is opened here, before the rename moves the name away.
+            guard let reader = FileHandle(forReadingAtPath: temporary) else {
+                throw PipelineError.productWrite("open \(temporary) to checksum: \(String(cString: strerror(errno)))")
+            }
+            let hashing = BackgroundChecksum(reader)
+            // Whatever happens next, the hash finishes before its handle closes.
+            defer { _ = try? hashing.result(); try? reader.close() }
             try fsyncPath(temporary)
             guard rename(temporary, path) == 0 else {
                 throw PipelineError.productWrite("rename to \(path): \(String(cString: strerror(errno)))")
             }
             try fsyncPath(directory)
+            return try hashing.result()
         } catch {
             unlink(temporary)
             // cfitsio reports a full disk as a generic write error; say what it was.
@@ -39,7 +49,27 @@ public enum ProductWriter {
             }
             throw error
         }
-        return try ContentChecksum.sha256(ofFile: path)
+    }
+
+    /// SHA-256 of a file handle's bytes, computed on another thread.
+    private final class BackgroundChecksum: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var outcome: Result<String, any Error> = .success("")
+        private var finished = false
+
+        init(_ handle: FileHandle) {
+            nonisolated(unsafe) let handle = handle
+            DispatchQueue.global().async { [self] in
+                outcome = Result { try ContentChecksum.sha256(of: handle) }
+                done.signal()
+            }
+        }
+
+        /// Waits for the checksum; may be called more than once, from the writing thread.
+        func result() throws -> String {
+            if !finished { done.wait(); finished = true }
+            return try outcome.get()
+        }
     }
 
     /// Removes temporary product files left by a crash; returns how many.

@@ -36,23 +36,28 @@ public struct CorrectedFrames: FrameStripSource {
             try raw.read(frame: f, rows: rows, into: buffer)
             return
         }
-        var strip = [Float](repeating: 0, count: rows.count * rawWidth)
-        try strip.withUnsafeMutableBufferPointer { try raw.read(frame: f, rows: rows, into: $0) }
-        let k = masterScale[f]
-        strip.withUnsafeBufferPointer { s in
-            if let master {
-                master.pixels.withUnsafeBufferPointer { m in
-                    for r in 0..<rows.count {
-                        let src = r * rawWidth, mrow = (rows.lowerBound + r) * rawWidth, dst = r * columns.count
-                        for (i, x) in columns.enumerated() { buffer[dst + i] = s[src + x] - k * m[mrow + x] }
+        guard !rows.isEmpty else { return }
+        // Uninitialised: every value is overwritten by the read (no 2 MiB zero fill per strip).
+        let strip = UnsafeMutableBufferPointer<Float>.allocate(capacity: rows.count * rawWidth)
+        defer { strip.deallocate() }
+        try raw.read(frame: f, rows: rows, into: strip)
+        let k = masterScale[f], x0 = columns.lowerBound, n = columns.count
+        let source = strip.baseAddress!, out = buffer.baseAddress!
+        if let master {
+            master.pixels.withUnsafeBufferPointer { m in
+                for r in 0..<rows.count {
+                    let s = source + r * rawWidth + x0, d = out + r * n
+                    let mrow = m.baseAddress! + (rows.lowerBound + r) * rawWidth + x0
+                    if k == 1 {
+                        // v − 1·m is v − m exactly; the loop without the multiply vectorises alike.
+                        for i in 0..<n { d[i] = s[i] - mrow[i] }
+                    } else {
+                        for i in 0..<n { d[i] = s[i] - k * mrow[i] }
                     }
                 }
-            } else {
-                for r in 0..<rows.count {
-                    let src = r * rawWidth, dst = r * columns.count
-                    for (i, x) in columns.enumerated() { buffer[dst + i] = s[src + x] }
-                }
             }
+        } else {
+            for r in 0..<rows.count { (out + r * n).update(from: source + r * rawWidth + x0, count: n) }
         }
     }
 

@@ -106,6 +106,10 @@ public struct MasterBias: Sendable {
     static func subsample(_ values: [Float], max count: Int) -> [Float] {
         guard values.count > count else { return values }
         let step = values.count / count
-        return stride(from: 0, to: values.count, by: step).map { values[$0] }
+        let n = (values.count + step - 1) / step
+        return [Float](unsafeUninitializedCapacity: n) { out, initialized in
+            values.withUnsafeBufferPointer { v in for i in 0..<n { out[i] = v[i * step] } }
+            initialized = n
+        }
     }
 }

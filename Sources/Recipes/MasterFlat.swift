@@ -178,44 +178,70 @@ public struct MasterFlat: Sendable {
         let rn2 = Float(readNoise * readNoise)
         let g = Float(gain > 0 ? gain : 1)
         var innerCount = 0
+        // Orders one after another (neighbours may share edge pixels; the later
+        // order's flags win, as they always have); within an order the rows are
+        // independent and run in parallel over fixed chunks.
+        let chunks = max(1, min(32, height / 64))
+        let rowsPerChunk = (height + chunks - 1) / chunks
+        let traced = geometry
         combined.pixels.withUnsafeBufferPointer { c in
-            for order in geometry.orders {
-                var lo = [Double](repeating: .nan, count: height), hi = lo
-                for y in 0..<height {
-                    let (l, u) = geometry.edges(order: order, y: Double(y))!
-                    lo[y] = l; hi[y] = u
-                }
-                // Raw illumination: median of the plateau pixels of each row.
-                var illumination = [Double](repeating: .nan, count: height)
-                var values: [Float] = []
-                for y in 0..<height {
-                    let a = max(0, Int((lo[y] + margin).rounded(.up))), b = min(width - 1, Int((hi[y] - margin).rounded(.down)))
-                    guard b - a >= 2 else { continue }
-                    values.removeAll(keepingCapacity: true)
-                    for x in a...b { values.append(c[y * width + x]) }
-                    illumination[y] = RobustStatistics.medianInPlace(&values)
-                }
-                let smooth = Self.runningMean(illumination, halfWidth: smoothRows)
-                let peak = smooth.filter { !$0.isNaN }.max() ?? 0
-                for y in 0..<height {
-                    let edgeLo = max(0, Int((lo[y]).rounded(.up))), edgeHi = min(width - 1, Int((hi[y]).rounded(.down)))
-                    guard edgeHi >= edgeLo else { continue }
-                    let a = max(0, Int((lo[y] + margin).rounded(.up))), b = min(width - 1, Int((hi[y] - margin).rounded(.down)))
-                    let level = smooth[y]
-                    let measured = !level.isNaN && level > 0.01 * peak && level > 20 * readNoise
-                    for x in edgeLo...edgeHi {
-                        let i = y * width + x
-                        if measured && x >= a && x <= b {
-                            let v = c[i]
-                            flat[i] = Float(Double(v) / level)
-                            error[i] = (max(v, 0) / g + rn2).squareRoot() / nKept.squareRoot() / Float(level)
-                            flags[i] = 0
-                            innerCount += 1
-                        } else {
-                            flags[i] = PixelFlag.orderEdge
-                        }
+            flat.withUnsafeMutableBufferPointer { flatOut in
+            error.withUnsafeMutableBufferPointer { errorOut in
+            flags.withUnsafeMutableBufferPointer { flagsOut in
+            nonisolated(unsafe) let c = c, flatOut = flatOut, errorOut = errorOut, flagsOut = flagsOut
+            for order in traced.orders {
+                let lo = UnsafeMutableBufferPointer<Double>.allocate(capacity: height)
+                let hi = UnsafeMutableBufferPointer<Double>.allocate(capacity: height)
+                let illumination = UnsafeMutableBufferPointer<Double>.allocate(capacity: height)
+                defer { lo.deallocate(); hi.deallocate(); illumination.deallocate() }
+                nonisolated(unsafe) let loOut = lo, hiOut = hi, illuminationOut = illumination
+                // Edges and raw illumination (median of the plateau pixels) of each row.
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    var values: [Float] = []
+                    for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
+                        let (l, u) = traced.edges(order: order, y: Double(y))!
+                        loOut[y] = l; hiOut[y] = u
+                        illuminationOut[y] = .nan
+                        let a = max(0, Int((l + margin).rounded(.up))), b = min(width - 1, Int((u - margin).rounded(.down)))
+                        guard b - a >= 2 else { continue }
+                        values.removeAll(keepingCapacity: true)
+                        values.append(contentsOf: c[(y * width + a)...(y * width + b)])
+                        illuminationOut[y] = RobustStatistics.medianInPlace(&values)
                     }
                 }
+                let smooth = Self.runningMean(Array(illumination), halfWidth: smoothRows)
+                let peak = smooth.filter { !$0.isNaN }.max() ?? 0
+                let counted = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunks)
+                counted.initialize(repeating: 0)
+                defer { counted.deallocate() }
+                nonisolated(unsafe) let countedOut = counted
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    var inner = 0
+                    for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
+                        let edgeLo = max(0, Int((loOut[y]).rounded(.up))), edgeHi = min(width - 1, Int((hiOut[y]).rounded(.down)))
+                        guard edgeHi >= edgeLo else { continue }
+                        let a = max(0, Int((loOut[y] + margin).rounded(.up))), b = min(width - 1, Int((hiOut[y] - margin).rounded(.down)))
+                        let level = smooth[y]
+                        let measured = !level.isNaN && level > 0.01 * peak && level > 20 * readNoise
+                        for x in edgeLo...edgeHi {
+                            let i = y * width + x
+                            if measured && x >= a && x <= b {
+                                let v = c[i]
+                                flatOut[i] = Float(Double(v) / level)
+                                errorOut[i] = (max(v, 0) / g + rn2).squareRoot() / nKept.squareRoot() / Float(level)
+                                flagsOut[i] = 0
+                                inner += 1
+                            } else {
+                                flagsOut[i] = PixelFlag.orderEdge
+                            }
+                        }
+                    }
+                    countedOut[chunk] = inner
+                }
+                innerCount += counted.reduce(0, +)
+            }
+            }
+            }
             }
         }
 
@@ -230,14 +256,7 @@ public struct MasterFlat: Sendable {
             flags[i] |= PixelFlag.lowSensitivity
             coldPixels += 1
         }
-        var coldColumns: [Int] = []
-        var column: [Float] = []
-        for x in 0..<width {
-            column.removeAll(keepingCapacity: true)
-            for y in 0..<height where flags[y * width + x] & ~PixelFlag.lowSensitivity == 0 { column.append(flat[y * width + x]) }
-            guard column.count >= 20 else { continue }
-            if RobustStatistics.medianInPlace(&column) < Double(limit) { coldColumns.append(x) }
-        }
+        let coldColumns = Self.coldColumns(flat: flat, flags: flags, width: width, height: height, limit: limit)
         for x in coldColumns { for y in 0..<height { flags[y * width + x] |= PixelFlag.badColumn } }
         if let hotPixels {
             precondition(hotPixels.count == flags.count, "hot-pixel map size differs from the flat")
@@ -248,13 +267,23 @@ public struct MasterFlat: Sendable {
         // 7. QC.
         var innerSum = 0.0, innerN = 0
         var interOrder: [Float] = []
-        for i in flags.indices {
-            if flags[i] & ~PixelFlag.bad == 0 && flags[i] & PixelFlag.bad == 0 { innerSum += Double(flat[i]); innerN += 1 }
-            if flags[i] & PixelFlag.interOrder != 0, i % 7 == 0 { interOrder.append(combined.pixels[i] * Float(gain > 0 ? gain : 1)) }
+        flags.withUnsafeBufferPointer { flags in
+            flat.withUnsafeBufferPointer { flat in
+                // Flags 0: measured and good (the old test, flags & ~bad == 0 && flags & bad == 0).
+                for i in flags.indices where flags[i] == 0 { innerSum += Double(flat[i]); innerN += 1 }
+            }
+            // Every 7th pixel, in index order, of those between orders.
+            let electrons = Float(gain > 0 ? gain : 1)
+            interOrder.reserveCapacity(flags.count / 7 + 1)
+            for i in stride(from: 0, to: flags.count, by: 7) where flags[i] & PixelFlag.interOrder != 0 {
+                interOrder.append(combined.pixels[i] * electrons)
+            }
         }
-        interOrder.sort()
+        // Nearest-rank percentiles; selection gives the same order statistics as sorting, in O(n).
         func percentile(_ p: Double) -> Double {
-            interOrder.isEmpty ? .nan : Double(interOrder[min(interOrder.count - 1, Int(p * Double(interOrder.count)))])
+            guard !interOrder.isEmpty else { return .nan }
+            let k = min(interOrder.count - 1, Int(p * Double(interOrder.count)))
+            return interOrder.withUnsafeMutableBufferPointer { Double(RobustStatistics.select($0, k)) }
         }
         let allResiduals = (lowerResiduals + upperResiduals).map(\.residual)
         let residualStats = RobustStatistics.meanAndStandardDeviation(allResiduals.map { Float($0) })
@@ -287,6 +316,44 @@ public struct MasterFlat: Sendable {
                       flags: flags, combined: combined, geometry: geometry, edges: edges,
                       lowerResiduals: lowerResiduals, upperResiduals: upperResiduals,
                       rejectedFrames: rejected, levels: levels, metrics: metrics)
+    }
+
+    /// Columns whose median response, over their measured pixels (flags 0 or
+    /// only low-sensitivity), is below `limit`; a column needs 20 such pixels
+    /// to be judged. Columns are gathered 64 at a time row by row (contiguous
+    /// reads rather than a stride of a whole row per value), blocks in parallel.
+    static func coldColumns(flat: [Float], flags: [UInt8], width: Int, height: Int, limit: Float) -> [Int] {
+        let block = 64
+        let blocks = (width + block - 1) / block
+        var cold = [Bool](repeating: false, count: width)
+        flat.withUnsafeBufferPointer { flat in
+            flags.withUnsafeBufferPointer { flags in
+                cold.withUnsafeMutableBufferPointer { coldOut in
+                    nonisolated(unsafe) let flat = flat, flags = flags, coldOut = coldOut
+                    DispatchQueue.concurrentPerform(iterations: blocks) { b in
+                        let x0 = b * block, columns = min(block, width - x0)
+                        // `pitch` not a power of two, so the columns being filled do not share one cache set.
+                        let pitch = height + 16
+                        let gathered = UnsafeMutableBufferPointer<Float>.allocate(capacity: columns * pitch)
+                        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: columns)
+                        counts.initialize(repeating: 0)
+                        defer { gathered.deallocate(); counts.deallocate() }
+                        for y in 0..<height {
+                            let row = y * width + x0
+                            for c in 0..<columns where flags[row + c] & ~PixelFlag.lowSensitivity == 0 {
+                                gathered[c * pitch + counts[c]] = flat[row + c]
+                                counts[c] += 1
+                            }
+                        }
+                        for c in 0..<columns where counts[c] >= 20 {
+                            let values = UnsafeMutableBufferPointer(rebasing: gathered[(c * pitch)..<(c * pitch + counts[c])])
+                            coldOut[x0 + c] = RobustStatistics.medianInPlace(values) < Double(limit)
+                        }
+                    }
+                }
+            }
+        }
+        return cold.indices.filter { cold[$0] }
     }
 
     /// Each frame's exposure level in a central square window: the median of
