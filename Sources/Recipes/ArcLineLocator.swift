@@ -71,7 +71,8 @@ public struct ArcLineLocator: Sendable {
             for j in 0..<h { (pixels + j * w).update(from: src.baseAddress! + (ya + j) * image.width + xa, count: w) }
         }
         ws.clipValues.update(from: pixels, count: w * h)
-        let stats = RobustStatistics.sigmaClippedStatistics(ws.clipValues, count: w * h, sigma: 3, iterations: 5)
+        let stats = RobustStatistics.sigmaClippedStatistics(ws.clipValues, count: w * h, scratch: ws.clipScratch,
+                                                            sigma: 3, iterations: 5)
         let median = Float(stats.median.isNaN ? 0 : stats.median)
         for t in 0..<(w * h) { pixels[t] -= median }
         return Stamp(x0: xa, y0: ya, width: w, height: h, backgroundSigma: stats.sigma.isNaN ? 0 : stats.sigma)
@@ -102,16 +103,20 @@ public struct ArcLineLocator: Sendable {
         let side = 2 * r + 1
         ws.reserve(pixels: (w + 2 * r + 2) * (h + 2 * r + 2), side: max(w, h, side))
         let g = ws.kernel
-        var sum = 0.0
-        for t in 0..<side {
-            let dt = Double(t - r)
-            g[t] = exp(-0.5 * dt * dt / (psfSigma * psfSigma))
-            sum += g[t]
+        if ws.kernelSigma != psfSigma {
+            var sum = 0.0
+            for t in 0..<side {
+                let dt = Double(t - r)
+                g[t] = exp(-0.5 * dt * dt / (psfSigma * psfSigma))
+                sum += g[t]
+            }
+            let mean = sum * sum / Double(side * side)
+            var norm2 = 0.0
+            for j in 0..<side { for i in 0..<side { let k = g[j] * g[i] - mean; norm2 += k * k } }
+            ws.kernelSigma = psfSigma; ws.kernelMean = mean; ws.kernelNorm2 = norm2
         }
-        let mean = sum * sum / Double(side * side)
-        var norm2 = 0.0
-        for j in 0..<side { for i in 0..<side { let k = g[j] * g[i] - mean; norm2 += k * k } }
-        let noise = s.backgroundSigma * norm2.squareRoot()
+        let mean = ws.kernelMean
+        let noise = s.backgroundSigma * ws.kernelNorm2.squareRoot()
         // Convolved over the candidates and a one-pixel ring around them, from a zero-padded copy
         // (NaN → 0) of the pixels within the kernel's reach, so that every sum has 2r + 1 terms.
         let ex0 = cx0 - 1, ex1 = cx1 + 1, ey0 = cy0 - 1, ey1 = cy1 + 1
@@ -131,10 +136,10 @@ public struct ArcLineLocator: Sendable {
         }
         for py in 0..<ph {
             let source = padded + py * pw, gauss = rowGauss + py * ew, box = rowBox + py * ew
-            for x in 0..<ew {
-                var gs = 0.0, bs = 0.0
-                for t in 0..<side { let v = source[x + t]; gs += g[t] * v; bs += v }
-                gauss[x] = gs; box[x] = bs
+            for x in 0..<ew { gauss[x] = 0; box[x] = 0 }
+            for t in 0..<side {
+                let k = g[t], shifted = source + t
+                for x in 0..<ew { gauss[x] += k * shifted[x]; box[x] += shifted[x] }
             }
         }
         for y in 0..<eh {

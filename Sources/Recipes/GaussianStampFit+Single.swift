@@ -189,25 +189,51 @@ extension GaussianStampFit {
         for v in 0..<4 { s[4 + v] = one[v]; s[8 + v] = two[v]; s[12 + v] = three[v] }
     }
 
-    /// Pixel-integrated unit Gaussian along one axis and its derivatives (as `profile(…inout [Double]…)`).
+    /// Pixel-integrated unit Gaussian along one axis and its derivatives (as
+    /// `profile(…inout [Double]…)`). The density at the pixel edges, which
+    /// are equally spaced in t = (edge − centre)/σ by Δ = 1/σ, follows from
+    /// φ(t + Δ) = φ(t)·e^(−tΔ − Δ²/2): two multiplications per edge instead
+    /// of an exp, started at the edge nearest the centre and run outwards
+    /// so that it only ever decreases (no overflow; it underflows to 0 as
+    /// exp would). Relative error ≲ 10⁻¹⁵ over a stamp.
     @inline(__always)
     static func profile(centre: Double, sigma: Double, count: Int, value: UnsafeMutablePointer<Double>,
                         dCentre: UnsafeMutablePointer<Double>, dSigma: UnsafeMutablePointer<Double>, derivatives: Bool) {
         let inv = 1 / sigma
-        var tPrev = (-0.5 - centre) * inv
-        var phiPrev = 0.5 * erfc(-tPrev * invSqrt2)
-        var pdfPrev = invSqrt2Pi * exp(-0.5 * tPrev * tPrev)
+        // Edge e (0...count) is at e − ½; Φ at each edge, the value of pixel i is Φ(i + 1) − Φ(i).
+        var phiPrev = 0.5 * erfc(-((-0.5 - centre) * inv) * invSqrt2)
         for i in 0..<count {
             let t = (Double(i) + 0.5 - centre) * inv
             let phi = 0.5 * erfc(-t * invSqrt2)
             value[i] = phi - phiPrev
-            if derivatives {
-                let pdf = invSqrt2Pi * exp(-0.5 * t * t)
-                dCentre[i] = -(pdf - pdfPrev) * inv
-                dSigma[i] = -(t * pdf - tPrev * pdfPrev) * inv
-                pdfPrev = pdf
-            }
-            tPrev = t; phiPrev = phi
+            phiPrev = phi
+        }
+        guard derivatives else { return }
+        // φ at the edges, into dSigma temporarily: dSigma[e] for e < count, the last edge in `last`.
+        let nearest = min(max(Int((centre + 0.5).rounded()), 0), count)
+        let tNearest = (Double(nearest) - 0.5 - centre) * inv
+        let pdfNearest = invSqrt2Pi * exp(-0.5 * tNearest * tNearest)
+        let shrink = exp(-inv * inv)
+        var last = 0.0
+        @inline(__always) func store(_ e: Int, _ v: Double) { if e == count { last = v } else { dSigma[e] = v } }
+        store(nearest, pdfNearest)
+        var pdf = pdfNearest, ratio = exp(-tNearest * inv - 0.5 * inv * inv)   // φ(t + Δ)/φ(t) at t = tNearest
+        if nearest < count {
+            for e in (nearest + 1)...count { pdf *= ratio; ratio *= shrink; store(e, pdf) }
+        }
+        pdf = pdfNearest; ratio = exp(tNearest * inv - 0.5 * inv * inv)     // φ(t − Δ)/φ(t)
+        if nearest > 0 {
+            for e in stride(from: nearest - 1, through: 0, by: -1) { pdf *= ratio; ratio *= shrink; store(e, pdf) }
+        }
+        // Derivatives from the edge densities (pixel i between edges i and i + 1), in ascending order so that
+        // dSigma[i] is read before it is overwritten.
+        var tPrev = (-0.5 - centre) * inv
+        for i in 0..<count {
+            let t = (Double(i) + 0.5 - centre) * inv
+            let pdfPrev = dSigma[i], pdfNext = i + 1 < count ? dSigma[i + 1] : last
+            dCentre[i] = -(pdfNext - pdfPrev) * inv
+            dSigma[i] = -(t * pdfNext - tPrev * pdfPrev) * inv
+            tPrev = t
         }
     }
 

@@ -12,9 +12,11 @@ final class LineFindingWorkspace {
     private(set) var pixelCapacity = 0
     private(set) var sideCapacity = 0
 
-    /// Stamp pixels (median removed, NaN kept), and their copy for the clipped statistics: `pixelCapacity` each.
+    /// Stamp pixels (median removed, NaN kept), their copy for the clipped statistics and its sort's
+    /// scratch: `pixelCapacity` each.
     private(set) var stamp: UnsafeMutablePointer<Float>
     private(set) var clipValues: UnsafeMutablePointer<Float>
+    private(set) var clipScratch: UnsafeMutablePointer<Float>
     /// Fit window (or the detection's zero-padded stamp) as Double with NaN pixels set to 0, and the
     /// NaN pixels' indices: `pixelCapacity` each.
     private(set) var data: UnsafeMutablePointer<Double>
@@ -26,6 +28,8 @@ final class LineFindingWorkspace {
     /// One-dimensional tables of `sideCapacity`: detection kernel; x and y profiles
     /// (value, d/dcentre, d/dσ); data projected on the y profiles (Σⱼ d·1, d·gy, d·∂gy/∂σ, d·∂gy/∂y).
     private(set) var kernel: UnsafeMutablePointer<Double>
+    /// The σ the detection kernel in `kernel` was computed for (NaN: none), with its mean and Σ(k − mean)².
+    var kernelSigma = Double.nan, kernelMean = 0.0, kernelNorm2 = 0.0
     private(set) var gx: UnsafeMutablePointer<Double>, dgxC: UnsafeMutablePointer<Double>, dgxS: UnsafeMutablePointer<Double>
     private(set) var gy: UnsafeMutablePointer<Double>, dgyC: UnsafeMutablePointer<Double>, dgyS: UnsafeMutablePointer<Double>
     private(set) var t0: UnsafeMutablePointer<Double>, t1: UnsafeMutablePointer<Double>
@@ -46,7 +50,7 @@ final class LineFindingWorkspace {
     let dataSums = UnsafeMutablePointer<Double>.allocate(capacity: 16)
 
     init(pixels: Int = 32 * 32, side: Int = 64) {
-        stamp = .allocate(capacity: 1); clipValues = .allocate(capacity: 1)
+        stamp = .allocate(capacity: 1); clipValues = .allocate(capacity: 1); clipScratch = .allocate(capacity: 1)
         data = .allocate(capacity: 1); nanIndices = .allocate(capacity: 1)
         rowGauss = .allocate(capacity: 1); rowBox = .allocate(capacity: 1); convolved = .allocate(capacity: 1)
         kernel = .allocate(capacity: 1)
@@ -67,7 +71,7 @@ final class LineFindingWorkspace {
         if pixels > pixelCapacity {
             releasePixelBuffers()
             let n = max(pixels, 2 * pixelCapacity)
-            stamp = .allocate(capacity: n); clipValues = .allocate(capacity: n)
+            stamp = .allocate(capacity: n); clipValues = .allocate(capacity: n); clipScratch = .allocate(capacity: n)
             data = .allocate(capacity: n); nanIndices = .allocate(capacity: n)
             rowGauss = .allocate(capacity: n); rowBox = .allocate(capacity: n); convolved = .allocate(capacity: n)
             pixelCapacity = n
@@ -75,7 +79,7 @@ final class LineFindingWorkspace {
         if side > sideCapacity {
             releaseSideBuffers()
             let n = max(side, 2 * sideCapacity)
-            kernel = .allocate(capacity: n)
+            kernel = .allocate(capacity: n); kernelSigma = .nan
             gx = .allocate(capacity: n); dgxC = .allocate(capacity: n); dgxS = .allocate(capacity: n)
             gy = .allocate(capacity: n); dgyC = .allocate(capacity: n); dgyS = .allocate(capacity: n)
             t0 = .allocate(capacity: n); t1 = .allocate(capacity: n); t2 = .allocate(capacity: n); t3 = .allocate(capacity: n)
@@ -84,7 +88,7 @@ final class LineFindingWorkspace {
     }
 
     private func releasePixelBuffers() {
-        stamp.deallocate(); clipValues.deallocate()
+        stamp.deallocate(); clipValues.deallocate(); clipScratch.deallocate()
         data.deallocate(); nanIndices.deallocate()
         for p in [rowGauss, rowBox, convolved] { p.deallocate() }
     }

@@ -3,25 +3,27 @@ extension RobustStatistics {
     /// must not allocate (one call per arc-line stamp). Same algorithm and
     /// results — NaN values dropped, then median and 1.4826 × MAD, values
     /// beyond `sigma` robust σ of the median removed, until none is or
-    /// `iterations` passes are done — but the values are sorted once:
+    /// `iterations` passes are done — but the values are sorted once (`sortInPlace`):
     /// clipping about the median only ever removes the two tails, so the
     /// kept values stay a contiguous run of the sorted values; the median is
     /// then read off, and the MAD is the k-th smallest of two runs of
     /// already-sorted deviations (left and right of the median), merged
     /// for k steps. That replaces two quickselects and a compaction per
-    /// pass. The mean and standard deviation are accumulated in sorted
-    /// rather than original order, which changes them by rounding only.
+    /// pass. The mean and standard deviation are summed in two passes in
+    /// sorted order rather than by Welford's update in the original order,
+    /// which changes them by rounding only.
     ///
     /// - Parameters:
     ///   - values: `count` values; overwritten (sorted finite values first).
+    ///   - scratch: room for `count` values; overwritten.
     /// - Returns: mean, median and standard deviation (n − 1) of the kept values and their
     ///   count; NaN statistics when no finite value is given.
-    static func sigmaClippedStatistics(_ values: UnsafeMutablePointer<Float>, count: Int, sigma: Double,
+    static func sigmaClippedStatistics(_ values: UnsafeMutablePointer<Float>, count: Int, scratch: UnsafeMutablePointer<Float>, sigma: Double,
                                        iterations: Int) -> (mean: Double, median: Double, sigma: Double, kept: Int) {
         var n = 0
         for i in 0..<count where !values[i].isNaN { values[n] = values[i]; n += 1 }
-        var a = UnsafeMutableBufferPointer(start: values, count: n)
-        a.sort()
+        let a = UnsafeMutableBufferPointer(start: values, count: n)
+        sortInPlace(values, count: n, scratch: scratch)
         // As `medianInPlace`: the middle value, or the mean of the two middle values.
         func median(_ lo: Int, _ hi: Int) -> Double {
             let m = hi - lo
@@ -53,7 +55,52 @@ extension RobustStatistics {
             while hi > lo && abs(Double(a[hi - 1]) - m) > sigma * s { hi -= 1 }
             if hi - lo == before { break }
         }
-        let (mean, sd) = meanAndStandardDeviation(UnsafeBufferPointer(rebasing: a[lo..<hi]))
-        return (mean, median(lo, hi), sd, hi - lo)
+        // Mean and standard deviation (n − 1) in two passes: no division per value as in Welford's
+        // update, and as accurate for a few hundred values.
+        let kept = hi - lo
+        guard kept > 0 else { return (.nan, .nan, .nan, 0) }
+        var sum = 0.0
+        for i in lo..<hi { sum += Double(a[i]) }
+        let mean = sum / Double(kept)
+        var squares = 0.0
+        for i in lo..<hi { let d = Double(a[i]) - mean; squares += d * d }
+        return (mean, median(lo, hi), kept > 1 ? (squares / Double(kept - 1)).squareRoot() : 0, kept)
+    }
+
+    /// Sorts `count` NaN-free values ascending in place, without allocating
+    /// beyond `scratch` (room for `count` values): an LSD radix sort on the
+    /// IEEE bit patterns mapped to order-preserving unsigned keys (sign bit
+    /// set for positives, all bits flipped for negatives), 8 bits per pass,
+    /// passes in which every key has the same digit skipped. Why not a
+    /// comparison sort: on noise, half of its ~n log₂ n comparisons are
+    /// mispredicted branches; the radix passes have none, which makes the
+    /// sort of a 625-pixel stamp several times faster.
+    static func sortInPlace(_ values: UnsafeMutablePointer<Float>, count: Int, scratch: UnsafeMutablePointer<Float>) {
+        guard count > 1 else { return }
+        let keys = UnsafeMutableRawPointer(values).assumingMemoryBound(to: UInt32.self)
+        let other = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: UInt32.self)
+        for i in 0..<count {
+            let b = values[i].bitPattern
+            keys[i] = b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000
+        }
+        var source = keys, destination = other
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { histogram in
+            for shift in stride(from: 0, to: 32, by: 8) {
+                for d in 0..<256 { histogram[d] = 0 }
+                for i in 0..<count { histogram[Int((source[i] >> UInt32(shift)) & 0xFF)] += 1 }
+                if histogram[Int((source[0] >> UInt32(shift)) & 0xFF)] == count { continue }
+                var total = 0
+                for d in 0..<256 { let c = histogram[d]; histogram[d] = total; total += c }
+                for i in 0..<count {
+                    let k = source[i], d = Int((k >> UInt32(shift)) & 0xFF)
+                    destination[histogram[d]] = k; histogram[d] += 1
+                }
+                swap(&source, &destination)
+            }
+        }
+        for i in 0..<count {
+            let k = source[i]
+            values[i] = Float(bitPattern: k & 0x8000_0000 != 0 ? k & 0x7FFF_FFFF : ~k)
+        }
     }
 }
