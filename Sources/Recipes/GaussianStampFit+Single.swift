@@ -50,7 +50,10 @@ extension GaussianStampFit {
         }
         let count = w * h - nanCount
         guard count > 6 else { return nil }
-        let gx = ws.gx, dgxC = ws.dgxC, dgxS = ws.dgxS, gy = ws.gy, dgyC = ws.dgyC, dgyS = ws.dgyS
+        // Profile values at the current parameters and at the trial step; an accepted step's values
+        // are the next normal equations' values, so they are swapped in rather than recomputed.
+        var gx = ws.gx, gy = ws.gy, gxTrial = ws.gxTrial, gyTrial = ws.gyTrial
+        let dgxC = ws.dgxC, dgxS = ws.dgxS, dgyC = ws.dgyC, dgyS = ws.dgyS
         let t0 = ws.t0, t1 = ws.t1, t2 = ws.t2, t3 = ws.t3
         // T0(i) = Σⱼ d(i, j) does not change between iterations.
         for i in 0..<w { t0[i] = 0 }
@@ -59,12 +62,9 @@ extension GaussianStampFit {
         let p = ws.parameters, trial = ws.trial, step = ws.step, jtr = ws.jtr, jtj = ws.jtj, damped = ws.damped
         p[0] = background; p[1] = sigma; p[2] = sigma; p[3] = initial.flux; p[4] = initial.x; p[5] = initial.y
 
-        func profiles(_ q: UnsafeMutablePointer<Double>, derivatives: Bool) {
-            Self.profile(centre: q[4], sigma: q[1], count: w, value: gx, dCentre: dgxC, dSigma: dgxS, derivatives: derivatives)
-            Self.profile(centre: q[5], sigma: q[2], count: h, value: gy, dCentre: dgyC, dSigma: dgyS, derivatives: derivatives)
-        }
-        func chiSquare(_ q: UnsafeMutablePointer<Double>) -> Double {
-            profiles(q, derivatives: false)
+        func chiSquare(_ q: UnsafeMutablePointer<Double>, _ gx: UnsafeMutablePointer<Double>, _ gy: UnsafeMutablePointer<Double>) -> Double {
+            Self.profileValues(centre: q[4], sigma: q[1], count: w, into: gx)
+            Self.profileValues(centre: q[5], sigma: q[2], count: h, into: gy)
             let b = q[0], a = q[3]
             var chi2 = 0.0
             for j in 0..<h {
@@ -87,7 +87,8 @@ extension GaussianStampFit {
         let xFactor = SIMD8<Int>(0, 1, 2, 2, 3, 2, 0, 0), yFactor = SIMD8<Int>(0, 1, 2, 1, 1, 3, 0, 0)
         let sx = ws.sumsX, sy = ws.sumsY, dx = ws.dataSums
         func normalEquations() {
-            profiles(p, derivatives: true)
+            Self.profileDerivatives(centre: p[4], sigma: p[1], count: w, dCentre: dgxC, dSigma: dgxS)
+            Self.profileDerivatives(centre: p[5], sigma: p[2], count: h, dCentre: dgyC, dSigma: dgyS)
             let a = p[3], b = p[0]
             let scale = SIMD8<Double>(1, a, a, 1, a, a, 0, 0)
             Self.crossSums(dgxS, gx, dgxC, count: w, into: sx)
@@ -131,7 +132,7 @@ extension GaussianStampFit {
             for c in 0..<6 { for e in 0..<c { jtj[c * 6 + e] = jtj[e * 6 + c] } }
         }
 
-        var chi2 = chiSquare(p)
+        var chi2 = chiSquare(p, gx, gy)
         var lambda = 1e-3
         var iterations = 0, converged = false
         while iterations < maxIterations {
@@ -145,8 +146,9 @@ extension GaussianStampFit {
                 guard Self.choleskySolve(damped, n: 6, rhs: jtr, into: step) else { lambda *= 10; continue }
                 for a in 0..<6 { trial[a] = p[a] + step[a] }
                 trial[1] = max(trial[1], minimumSigma); trial[2] = max(trial[2], minimumSigma)
-                let c2 = chiSquare(trial)
+                let c2 = chiSquare(trial, gxTrial, gyTrial)
                 if c2 <= chi2 {
+                    swap(&gx, &gxTrial); swap(&gy, &gyTrial)
                     let relative = (chi2 - c2) / max(chi2, 1e-300)
                     let maxShift = max(abs(step[4]), abs(step[5]))
                     p.update(from: trial, count: 6); chi2 = c2
@@ -189,18 +191,10 @@ extension GaussianStampFit {
         for v in 0..<4 { s[4 + v] = one[v]; s[8 + v] = two[v]; s[12 + v] = three[v] }
     }
 
-    /// Pixel-integrated unit Gaussian along one axis and its derivatives (as
-    /// `profile(…inout [Double]…)`). The density at the pixel edges, which
-    /// are equally spaced in t = (edge − centre)/σ by Δ = 1/σ, follows from
-    /// φ(t + Δ) = φ(t)·e^(−tΔ − Δ²/2): two multiplications per edge instead
-    /// of an exp, started at the edge nearest the centre and run outwards
-    /// so that it only ever decreases (no overflow; it underflows to 0 as
-    /// exp would). Relative error ≲ 10⁻¹⁵ over a stamp.
+    /// Pixel-integrated unit Gaussian along one axis: value[i] = Φ((i + ½ − centre)/σ) − Φ((i − ½ − centre)/σ).
     @inline(__always)
-    static func profile(centre: Double, sigma: Double, count: Int, value: UnsafeMutablePointer<Double>,
-                        dCentre: UnsafeMutablePointer<Double>, dSigma: UnsafeMutablePointer<Double>, derivatives: Bool) {
+    static func profileValues(centre: Double, sigma: Double, count: Int, into value: UnsafeMutablePointer<Double>) {
         let inv = 1 / sigma
-        // Edge e (0...count) is at e − ½; Φ at each edge, the value of pixel i is Φ(i + 1) − Φ(i).
         var phiPrev = 0.5 * erfc(-((-0.5 - centre) * inv) * invSqrt2)
         for i in 0..<count {
             let t = (Double(i) + 0.5 - centre) * inv
@@ -208,9 +202,27 @@ extension GaussianStampFit {
             value[i] = phi - phiPrev
             phiPrev = phi
         }
-        guard derivatives else { return }
-        // φ at the edges, into dSigma temporarily: dSigma[e] for e < count, the last edge in `last`.
-        let nearest = min(max(Int((centre + 0.5).rounded()), 0), count)
+    }
+
+    /// Derivatives of `profileValues` with respect to the centre and σ (as
+    /// `profile(…inout [Double]…)`). The density at the pixel edges, which
+    /// are equally spaced in t = (edge − centre)/σ by Δ = 1/σ, follows from
+    /// φ(t + Δ) = φ(t)·e^(−tΔ − Δ²/2): two multiplications per edge instead
+    /// of an exp, started at the edge nearest the centre and run outwards
+    /// so that it only ever decreases (no overflow; it underflows to 0 as
+    /// exp would). Relative error ≲ 10⁻¹⁵ over a stamp.
+    @inline(__always)
+    static func profileDerivatives(centre: Double, sigma: Double, count: Int, dCentre: UnsafeMutablePointer<Double>,
+                                   dSigma: UnsafeMutablePointer<Double>) {
+        // A diverging fit's centre may be NaN or ±∞: NaN derivatives make the step's Cholesky fail, as exp would.
+        guard centre.isFinite, sigma.isFinite else {
+            for i in 0..<count { dCentre[i] = .nan; dSigma[i] = .nan }
+            return
+        }
+        let inv = 1 / sigma
+        // Edge e (0...count) is at e − ½. φ at the edges, into dSigma temporarily: dSigma[e] for e < count, the last edge in `last`.
+        // (Clamped as a Double first: a far-off finite centre must not overflow the Int conversion.)
+        let nearest = Int(min(max((centre + 0.5).rounded(), 0), Double(count)))
         let tNearest = (Double(nearest) - 0.5 - centre) * inv
         let pdfNearest = invSqrt2Pi * exp(-0.5 * tNearest * tNearest)
         let shrink = exp(-inv * inv)

@@ -26,10 +26,11 @@ final class LineFindingWorkspace {
     private(set) var rowBox: UnsafeMutablePointer<Double>
     private(set) var convolved: UnsafeMutablePointer<Double>
     /// One-dimensional tables of `sideCapacity`: detection kernel; x and y profiles
-    /// (value, d/dcentre, d/dσ); data projected on the y profiles (Σⱼ d·1, d·gy, d·∂gy/∂σ, d·∂gy/∂y).
+    /// (value, d/dcentre, d/dσ) and the values at a trial step; data projected on the y profiles (Σⱼ d·1, d·gy, d·∂gy/∂σ, d·∂gy/∂y).
     private(set) var kernel: UnsafeMutablePointer<Double>
     /// The σ the detection kernel in `kernel` was computed for (NaN: none), with its mean and Σ(k − mean)².
     var kernelSigma = Double.nan, kernelMean = 0.0, kernelNorm2 = 0.0
+    private(set) var gxTrial: UnsafeMutablePointer<Double>, gyTrial: UnsafeMutablePointer<Double>
     private(set) var gx: UnsafeMutablePointer<Double>, dgxC: UnsafeMutablePointer<Double>, dgxS: UnsafeMutablePointer<Double>
     private(set) var gy: UnsafeMutablePointer<Double>, dgyC: UnsafeMutablePointer<Double>, dgyS: UnsafeMutablePointer<Double>
     private(set) var t0: UnsafeMutablePointer<Double>, t1: UnsafeMutablePointer<Double>
@@ -54,6 +55,7 @@ final class LineFindingWorkspace {
         data = .allocate(capacity: 1); nanIndices = .allocate(capacity: 1)
         rowGauss = .allocate(capacity: 1); rowBox = .allocate(capacity: 1); convolved = .allocate(capacity: 1)
         kernel = .allocate(capacity: 1)
+        gxTrial = .allocate(capacity: 1); gyTrial = .allocate(capacity: 1)
         gx = .allocate(capacity: 1); dgxC = .allocate(capacity: 1); dgxS = .allocate(capacity: 1)
         gy = .allocate(capacity: 1); dgyC = .allocate(capacity: 1); dgyS = .allocate(capacity: 1)
         t0 = .allocate(capacity: 1); t1 = .allocate(capacity: 1); t2 = .allocate(capacity: 1); t3 = .allocate(capacity: 1)
@@ -80,6 +82,7 @@ final class LineFindingWorkspace {
             releaseSideBuffers()
             let n = max(side, 2 * sideCapacity)
             kernel = .allocate(capacity: n); kernelSigma = .nan
+            gxTrial = .allocate(capacity: n); gyTrial = .allocate(capacity: n)
             gx = .allocate(capacity: n); dgxC = .allocate(capacity: n); dgxS = .allocate(capacity: n)
             gy = .allocate(capacity: n); dgyC = .allocate(capacity: n); dgyS = .allocate(capacity: n)
             t0 = .allocate(capacity: n); t1 = .allocate(capacity: n); t2 = .allocate(capacity: n); t3 = .allocate(capacity: n)
@@ -94,6 +97,6 @@ final class LineFindingWorkspace {
     }
 
     private func releaseSideBuffers() {
-        for p in [kernel, gx, dgxC, dgxS, gy, dgyC, dgyS, t0, t1, t2, t3] { p.deallocate() }
+        for p in [kernel, gxTrial, gyTrial, gx, dgxC, dgxS, gy, dgyC, dgyS, t0, t1, t2, t3] { p.deallocate() }
     }
 }
