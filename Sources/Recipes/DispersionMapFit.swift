@@ -94,12 +94,34 @@ public struct DispersionMapFit: Sendable {
         }
     }
 
-    public func locator(binning: Int, halfWidth: Double, gain: Double, columns: Range<Int>?) -> ArcLineLocator {
+    /// The locator for stamps of `halfWidth` unbinned px. Its Gaussian is
+    /// fitted on ±2 FWHM about the detected peak; with `predictionsCorrected`
+    /// (tonight's displacement already applied to the predictions, good to a
+    /// few 0.01 px) the peak is sought within 1 FWHM of the prediction only,
+    /// otherwise anywhere in the stamp.
+    public func locator(binning: Int, halfWidth: Double, gain: Double, columns: Range<Int>?,
+                        predictionsCorrected: Bool = false) -> ArcLineLocator {
         let b = Double(max(binning, 1))
-        let sigma = psfFWHM / b / (2 * (2 * log(2.0)).squareRoot())
+        let fwhm = psfFWHM / b
+        let sigma = fwhm / (2 * (2 * log(2.0)).squareRoot())
         let h = max(2, Int((halfWidth / b).rounded()))
         return ArcLineLocator(halfWidthX: h, halfWidthY: h, psfSigma: sigma, detectionThreshold: detectionThreshold,
-                              sigmaRange: widthRange, gain: gain.isNaN ? 1 : gain, columns: columns)
+                              sigmaRange: widthRange, gain: gain.isNaN ? 1 : gain, columns: columns,
+                              searchRadius: predictionsCorrected ? fwhm : nil, fitHalfWidth: max(2, Int((2 * fwhm).rounded())))
+    }
+
+    /// Tonight's displacement from the static map, measured as the first
+    /// step of `singlePinhole` does: the `offsetLines` brightest lines of
+    /// `entries` are found in wide stamps and a `NightShiftModel` is fitted
+    /// to their observed − predicted offsets. Nil when no line was found.
+    public func nightShift(_ image: Image, entries: [PinholeMap.Entry], binning: Int, columns: Range<Int>? = nil,
+                           gain: Double = .nan) -> NightShiftModel? {
+        let wide = locator(binning: binning, halfWidth: wideStampHalfWidth, gain: gain, columns: columns)
+        let brightest = Array(entries.indices.sorted { entries[$0].intensity > entries[$1].intensity }.prefix(offsetLines))
+        let wideFound = wide.locateAll(image, at: brightest.map { (entries[$0].x, entries[$0].y) })
+        let good = brightest.indices.filter { wideFound[$0].quality == .good }
+        return NightShiftModel.fit(predicted: good.map { (entries[brightest[$0]].x, entries[brightest[$0]].y) },
+                                   offsets: good.map { (wideFound[$0].x - entries[brightest[$0]].x, wideFound[$0].y - entries[brightest[$0]].y) })
     }
 
     /// Single-pinhole solution X, Y = Σ cᵢⱼ nⁱ λʲ from the central pinhole's lines.
@@ -111,19 +133,17 @@ public struct DispersionMapFit: Sendable {
         let entries = map.centralPinhole.entries
         guard !entries.isEmpty else { throw Failure.emptyMap }
         // 1. Tonight's displacement from the brightest lines in wide stamps.
-        let wide = locator(binning: map.binning, halfWidth: wideStampHalfWidth, gain: gain, columns: columns)
-        let brightest = entries.indices.sorted { entries[$0].intensity > entries[$1].intensity }.prefix(offsetLines)
-        let wideFound = Self.parallelMap(Array(brightest)) { wide.locate(image, x: entries[$0].x, y: entries[$0].y) }
-        let good = brightest.indices.filter { wideFound[$0].quality == .good }
-        let coarse = NightShiftModel.fit(predicted: good.map { (entries[brightest[brightest.startIndex + $0]].x, entries[brightest[brightest.startIndex + $0]].y) },
-                                         offsets: good.map { (wideFound[$0].x - entries[brightest[brightest.startIndex + $0]].x,
-                                                              wideFound[$0].y - entries[brightest[brightest.startIndex + $0]].y) })
+        let coarse = nightShift(image, entries: entries, binning: map.binning, columns: columns, gain: gain)
         // 2. Every line in a tight stamp at the corrected prediction.
-        let tight = locator(binning: map.binning, halfWidth: stampHalfWidth, gain: gain, columns: columns)
-        var lines = Self.parallelMap(entries) { e -> Line in
+        let tight = locator(binning: map.binning, halfWidth: stampHalfWidth, gain: gain, columns: columns,
+                            predictionsCorrected: coarse != nil)
+        let predicted = entries.map { e -> (x: Double, y: Double) in
             let o = coarse?.offset(x: e.x, y: e.y) ?? (dx: 0, dy: 0)
-            let px = e.x + o.dx, py = e.y + o.dy
-            return Line(entry: e, predictedX: px, predictedY: py, measurement: tight.locate(image, x: px, y: py))
+            return (e.x + o.dx, e.y + o.dy)
+        }
+        let found = tight.locateAll(image, at: predicted)
+        var lines = entries.indices.map {
+            Line(entry: entries[$0], predictedX: predicted[$0].x, predictedY: predicted[$0].y, measurement: found[$0])
         }
         vet(&lines, binning: map.binning)
         return try solve(lines: lines, map: map, slit: false, image: image)
