@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "calibd", targets: ["Daemon"]),
         .executable(name: "calibctl", targets: ["ctl"]),
         .executable(name: "calib-bench", targets: ["Bench"]),
+        .executable(name: "calibd-fuzz", targets: ["Fuzz"]),
         .library(name: "CalibPipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
@@ -103,6 +104,9 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")],
             path: "Sources/Bench",
             swiftSettings: swiftSettings),
+
+        // libFuzzer target for the header classifier and the profile loader (scripts/fuzz.sh).
+        .executableTarget(name: "Fuzz", dependencies: ["CalibCore", "FITS"], path: "Sources/Fuzz", swiftSettings: swiftSettings),
 
         .testTarget(name: "FITSTests", dependencies: ["FITS"], swiftSettings: swiftSettings),
         .testTarget(name: "CalibCoreTests", dependencies: ["CalibCore"], swiftSettings: swiftSettings),

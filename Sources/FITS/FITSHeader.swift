@@ -52,3 +52,16 @@ public struct FITSHeader: Sendable, Equatable, Sequence {
         return cards.firstIndex { $0.key == wanted }
     }
 }
+
+extension FITSHeader {
+    /// Parses header card images (80 bytes each, up to END), as they stand in
+    /// a file. Malformed cards give whatever cfitsio can make of them; a
+    /// trailing partial card is ignored.
+    public init(cardImages: [UInt8]) {
+        var header = FITSHeader()
+        if cardImages.count >= 80 {
+            _ = exclusiveCFITSIO { header = HeaderParser.parse(records: cardImages) }
+        }
+        self = header
+    }
+}
