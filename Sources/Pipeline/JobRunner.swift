@@ -132,7 +132,7 @@ public struct JobRunner: Sendable {
         for attachment in output.attachments {
             // A missing plot must not lose the product: log and go on.
             let attachmentPath = Self.attachmentPath(product: path, suffix: attachment.suffix)
-            do { try attachment.contents.write(to: URL(fileURLWithPath: attachmentPath), options: .atomic) } catch {
+            do { try ProductWriter.writeSidecar(attachment.contents, to: attachmentPath) } catch {
                 context.logger.warning("could not write product attachment", metadata: ["path": "\(attachmentPath)", "error": "\(error)"])
             }
         }

@@ -72,6 +72,25 @@ public enum ProductWriter {
         }
     }
 
+    /// Writes a file beside a product (a QC plot) through a temporary name with
+    /// the same prefix as products', so a crash mid-write leaves only an
+    /// orphan the next start removes (Foundation's atomic write leaves its own
+    /// `.dat.nosync…` names, which nothing would clean).
+    public static func writeSidecar(_ data: Data, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = (directory as NSString).appendingPathComponent(
+            "\(temporaryPrefix)\(UUID().uuidString)-\((path as NSString).lastPathComponent)")
+        do {
+            try data.write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else {
+                throw PipelineError.productWrite("rename to \(path): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
     /// Removes temporary product files left by a crash; returns how many.
     @discardableResult
     public static func removeOrphans(under root: String) -> Int {
