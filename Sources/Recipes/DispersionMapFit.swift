@@ -23,7 +23,7 @@ public struct DispersionMapFit: Sendable {
     public static let parameterNames: Set<String> = [
         "psfFWHM", "stampHalfWidth", "wideStampHalfWidth", "offsetLines", "detectionThreshold",
         "orderDegreeX", "wavelengthDegreeX", "slitDegreeX", "orderDegreeY", "wavelengthDegreeY", "slitDegreeY",
-        "clipSigma", "clipIterations", "minimumFWHMRatio", "maximumFWHMRatio", "slitHalfLength",
+        "clipSigma", "clipIterations", "minimumFWHMRatio", "maximumFWHMRatio", "slitHalfLength", "positionErrorFloor",
     ]
 
     public var psfFWHM: Double
@@ -38,6 +38,9 @@ public struct DispersionMapFit: Sendable {
     public var widthRange: ClosedRange<Double>
     /// Half slit length for the 2D image map, arcsec (0: the fitted pinhole range).
     public var slitHalfLength: Double
+    /// Added in quadrature to each line's fitted centre uncertainty before
+    /// weighting the polynomial fits, frame px.
+    public var positionErrorFloor: Double
 
     public init(recipe: String, parameters: [String: Double]) throws(RecipeParameterError) {
         let r = try ParameterReader(recipe: recipe, values: parameters, known: Self.parameterNames)
@@ -46,14 +49,15 @@ public struct DispersionMapFit: Sendable {
         wideStampHalfWidth = try r.value("wideStampHalfWidth", default: 40, in: 4...2000)
         offsetLines = Int(try r.value("offsetLines", default: 200, in: 5...100_000))
         detectionThreshold = try r.value("detectionThreshold", default: 5, in: 1...1000)
-        degreesX = [Int(try r.value("orderDegreeX", default: 4, in: 0...10)), Int(try r.value("wavelengthDegreeX", default: 5, in: 0...10)),
+        degreesX = [Int(try r.value("orderDegreeX", default: 4, in: 0...10)), Int(try r.value("wavelengthDegreeX", default: 4, in: 0...10)),
                     Int(try r.value("slitDegreeX", default: 2, in: 0...6))]
-        degreesY = [Int(try r.value("orderDegreeY", default: 4, in: 0...10)), Int(try r.value("wavelengthDegreeY", default: 5, in: 0...10)),
+        degreesY = [Int(try r.value("orderDegreeY", default: 4, in: 0...10)), Int(try r.value("wavelengthDegreeY", default: 4, in: 0...10)),
                     Int(try r.value("slitDegreeY", default: 2, in: 0...6))]
         clipSigma = try r.value("clipSigma", default: 4, in: 1...20)
         clipIterations = Int(try r.value("clipIterations", default: 10, in: 1...100))
         widthRange = try r.value("minimumFWHMRatio", default: 0.5, in: 0.05...1)...(try r.value("maximumFWHMRatio", default: 2, in: 1...20))
         slitHalfLength = try r.value("slitHalfLength", default: 0, in: 0...1000)
+        positionErrorFloor = try r.value("positionErrorFloor", default: 0.005, in: 0.0001...1)
     }
 
     /// One pinhole-map line and what became of it.
@@ -200,25 +204,31 @@ public struct DispersionMapFit: Sendable {
         }
         func variables(_ e: PinholeMap.Entry) -> [Double] { slit ? [Double(e.order), e.wavelength, e.slit] : [Double(e.order), e.wavelength] }
         let points = usable.map { variables(lines[$0].entry) }
+        // Each line weighted by its centroid uncertainty from the fit, with a floor for what a
+        // stamp fit cannot know (residual blends, the PSF's departure from a Gaussian).
+        func weight(_ e: Double) -> Double { 1 / (e.isFinite ? e * e + positionErrorFloor * positionErrorFloor : .infinity) }
+        let wx = usable.map { weight(lines[$0].measurement.xError) }, wy = usable.map { weight(lines[$0].measurement.yError) }
         let clipX: PolynomialSurfaceFit.Result, clipY: PolynomialSurfaceFit.Result
         do {
             clipX = try PolynomialSurfaceFit(degrees: dx, clipSigma: clipSigma, maxIterations: clipIterations)
-                .fit(points: points, values: usable.map { lines[$0].measurement.x })
+                .fit(points: points, values: usable.map { lines[$0].measurement.x }, weights: wx)
             clipY = try PolynomialSurfaceFit(degrees: dy, clipSigma: clipSigma, maxIterations: clipIterations)
-                .fit(points: points, values: usable.map { lines[$0].measurement.y })
+                .fit(points: points, values: usable.map { lines[$0].measurement.y }, weights: wy)
         } catch {
             throw Failure.tooFewLines(found: usable.count, needed: needed, detail: "\(error)")
         }
-        var keptIdx: [Int] = []
+        var keptIdx: [Int] = [], keptK: [Int] = []
         for (k, i) in usable.enumerated() {
-            if clipX.clipped[k] || clipY.clipped[k] { lines[i].clipped = true } else { keptIdx.append(i) }
+            if clipX.clipped[k] || clipY.clipped[k] { lines[i].clipped = true } else { keptIdx.append(i); keptK.append(k) }
         }
         // Final coefficients from the lines both fits kept.
         let keptPoints = keptIdx.map { variables(lines[$0].entry) }
         let surfaceX: PolynomialSurface, surfaceY: PolynomialSurface
         do {
-            surfaceX = try PolynomialSurfaceFit(degrees: dx, maxIterations: 1).fit(points: keptPoints, values: keptIdx.map { lines[$0].measurement.x }).surface
-            surfaceY = try PolynomialSurfaceFit(degrees: dy, maxIterations: 1).fit(points: keptPoints, values: keptIdx.map { lines[$0].measurement.y }).surface
+            surfaceX = try PolynomialSurfaceFit(degrees: dx, maxIterations: 1)
+                .fit(points: keptPoints, values: keptIdx.map { lines[$0].measurement.x }, weights: keptK.map { wx[$0] }).surface
+            surfaceY = try PolynomialSurfaceFit(degrees: dy, maxIterations: 1)
+                .fit(points: keptPoints, values: keptIdx.map { lines[$0].measurement.y }, weights: keptK.map { wy[$0] }).surface
         } catch {
             throw Failure.tooFewLines(found: keptIdx.count, needed: needed, detail: "after clipping: \(error)")
         }
@@ -241,7 +251,8 @@ public struct DispersionMapFit: Sendable {
         let centreSlit = map.slitPositions.min { abs($0) < abs($1) } ?? 0
         let central = lines.indices.filter { lines[$0].used && lines[$0].entry.slit == centreSlit }
         let shift = NightShiftModel.fit(predicted: central.map { (lines[$0].entry.x, lines[$0].entry.y) },
-                                        offsets: central.map { (lines[$0].measurement.x - lines[$0].entry.x, lines[$0].measurement.y - lines[$0].entry.y) })
+                                        offsets: central.map { (lines[$0].measurement.x - lines[$0].entry.x, lines[$0].measurement.y - lines[$0].entry.y) },
+                                        weights: central.map { (weight(lines[$0].measurement.xError), weight(lines[$0].measurement.yError)) })
         let c = 0.5 * Double(image.width - 1), cy = 0.5 * Double(image.height - 1)
         let atCentre = shift?.offset(x: c, y: cy) ?? (.nan, .nan)
         let metrics = Self.metrics(lines: lines, solution: solution, shiftAtCentre: (atCentre.dx, atCentre.dy), map: map)

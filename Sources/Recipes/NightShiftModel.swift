@@ -19,15 +19,16 @@ public struct NightShiftModel: Sendable {
 
     /// Fits the model to predicted positions and observed − predicted offsets.
     /// With fewer than 12 usable points, falls back to a pure shift (median offsets).
-    public static func fit(predicted: [(x: Double, y: Double)], offsets: [(dx: Double, dy: Double)], clipSigma: Double = 3)
-        -> NightShiftModel? {
+    /// `weights` (1/σ² of each offset in x and y) make it a weighted fit.
+    public static func fit(predicted: [(x: Double, y: Double)], offsets: [(dx: Double, dy: Double)], clipSigma: Double = 3,
+                           weights: [(x: Double, y: Double)]? = nil) -> NightShiftModel? {
         let usable = predicted.indices.filter { offsets[$0].dx.isFinite && offsets[$0].dy.isFinite }
         guard !usable.isEmpty else { return nil }
         let points = usable.map { [predicted[$0].x, predicted[$0].y] }
         if usable.count >= 12 {
             let fitter = PolynomialSurfaceFit(degrees: [1, 2], clipSigma: clipSigma, maxIterations: 10)
-            if let fx = try? fitter.fit(points: points, values: usable.map { offsets[$0].dx }),
-               let fy = try? fitter.fit(points: points, values: usable.map { offsets[$0].dy }) {
+            if let fx = try? fitter.fit(points: points, values: usable.map { offsets[$0].dx }, weights: weights.map { w in usable.map { w[$0].x } }),
+               let fy = try? fitter.fit(points: points, values: usable.map { offsets[$0].dy }, weights: weights.map { w in usable.map { w[$0].y } }) {
                 let kept = zip(fx.clipped, fy.clipped).filter { !$0 && !$1 }.count
                 return NightShiftModel(dx: fx.surface, dy: fy.surface, kept: kept)
             }

@@ -102,8 +102,16 @@ public struct PolynomialSurfaceFit: Sendable {
     }
 
     /// Fits `values` at `points` (each point one value per variable).
-    public func fit(points: [[Double]], values: [Double]) throws(Failure) -> Result {
+    ///
+    /// With `weights` (1/σ² per point) the fit is weighted least squares and
+    /// clipping judges the normalised residuals r·√w, so a faint line measured
+    /// to ±0.05 px is neither clipped for a 0.1 px residual nor allowed to pull
+    /// the surface as hard as a bright one measured to ±0.003 px.
+    public func fit(points: [[Double]], values: [Double], weights: [Double]? = nil) throws(Failure) -> Result {
         precondition(points.count == values.count && !points.isEmpty)
+        precondition(weights == nil || weights!.count == values.count)
+        let root = weights.map { $0.map { $0 > 0 && $0.isFinite ? $0.squareRoot() : 0 } }
+            ?? [Double](repeating: 1, count: values.count)
         let nv = degrees.count
         var offsets = [Double](repeating: 0, count: nv), halfRanges = [Double](repeating: 1, count: nv)
         for v in 0..<nv {
@@ -136,8 +144,9 @@ public struct PolynomialSurfaceFit: Sendable {
             var a = [Double](), b = [Double]()
             a.reserveCapacity(kept.count * termCount)
             for row in kept {
-                a.append(contentsOf: design[(row * termCount)..<((row + 1) * termCount)])
-                b.append(values[row])
+                let w = root[row]
+                a.append(contentsOf: design[(row * termCount)..<((row + 1) * termCount)].lazy.map { $0 * w })
+                b.append(values[row] * w)
             }
             let solution: (coefficients: [Double], rank: Int)
             do { solution = try LinearLeastSquares.solve(design: a, rows: kept.count, columns: termCount, rhs: b) } catch {
@@ -151,12 +160,12 @@ public struct PolynomialSurfaceFit: Sendable {
                 for t in 0..<termCount { fitted += design[row * termCount + t] * solution.coefficients[t] }
                 residuals[row] = values[row] - fitted
             }
-            let keptResiduals = kept.map { Float(residuals[$0]) }
+            let keptResiduals = kept.map { Float(residuals[$0] * root[$0]) }
             let (median, sigma) = RobustStatistics.madSigma(keptResiduals)
             guard iterations < maxIterations, sigma > 0 else { break }
             // Every point is judged again against the new fit, so a good point
             // clipped while an outlier still bent the first fit comes back.
-            let next = residuals.map { abs($0 - median) > clipSigma * sigma }
+            let next = residuals.indices.map { abs(residuals[$0] * root[$0] - median) > clipSigma * sigma }
             if next == clipped { break }
             clipped = next
         }

@@ -44,7 +44,10 @@ struct ArcRecipesEndToEndTests {
         // The dispersion solution's own figures, in the database.
         let dispersion = try #require(try database.products(type: .dispersionMap).first)
         let qc = Dictionary(uniqueKeysWithValues: try database.metrics(ofProduct: dispersion.id!).map { ($0.name, $0.value ?? .nan) })
-        #expect(try #require(qc["residualXSD"]) < 0.05 && (try #require(qc["residualYSD"])) < 0.05, "\(qc)")
+        // The map holds lines down to peak SNR ~8 (centres good to ±0.05 px), weighted in the fit
+        // by their errors; their residuals widen the plain SDs SOXSPIPE reports, not the median.
+        #expect(try #require(qc["residualXYMedian"]) < 0.03, "\(qc)")
+        #expect(try #require(qc["residualXSD"]) < 0.08 && (try #require(qc["residualYSD"])) < 0.08, "\(qc)")
 
         // And the lamp's history across the two nights: same lamp, same fluxes within a few per cent.
         let history = try #require(try ws.json(["lamp-flux", "--setup", "arm=RED"]) as? [String: Any])

@@ -26,6 +26,30 @@ struct PolynomialSurfaceFitTests {
         #expect(abs(fit.rms - 0.05) < 0.01)
     }
 
+    @Test("Weighted: points measured to ±0.2 neither pull the surface like points measured to ±0.01 nor get clipped for their scatter")
+    func weighted() throws {
+        func truth(_ n: Double, _ y: Double) -> Double { 100 + 3 * n - 0.002 * y + 1e-7 * y * y * n }
+        var generator = SplitMix(seed: 4)
+        var points: [[Double]] = [], values: [Double] = [], weights: [Double] = [], faint: [Bool] = []
+        for n in 14...26 { for y in stride(from: 0.0, through: 4095, by: 128) {
+            let sigma = (Int(y) / 128 + n) % 4 == 0 ? 0.01 : 0.2   // one bright point in four
+            points.append([Double(n), y]); values.append(truth(Double(n), y) + sigma * generator.gaussian())
+            weights.append(1 / (sigma * sigma)); faint.append(sigma > 0.1)
+        } }
+        let weighted = try PolynomialSurfaceFit(degrees: [2, 2], clipSigma: 4).fit(points: points, values: values, weights: weights)
+        let plain = try PolynomialSurfaceFit(degrees: [2, 2], clipSigma: 4).fit(points: points, values: values)
+        func worst(_ f: PolynomialSurface) -> Double {
+            var w = 0.0
+            for n in 14...26 { for y in stride(from: 0.0, through: 4095, by: 256) { w = max(w, abs(f.evaluate(Double(n), y) - truth(Double(n), y))) } }
+            return w
+        }
+        #expect(worst(weighted.surface) < 0.015, "weighted fit off by \(worst(weighted.surface))")
+        #expect(worst(weighted.surface) < 0.5 * worst(plain.surface), "weighted \(worst(weighted.surface)) vs plain \(worst(plain.surface))")
+        // Clipping judges residual × √w: a 4σ faint point is 0.8 off, a 4σ bright one 0.04.
+        #expect(weighted.clipped.filter { $0 }.count <= 3)
+        #expect(plain.clipped.indices.filter { plain.clipped[$0] }.allSatisfy { faint[$0] })
+    }
+
     @Test("Too few points for the degrees is a typed failure, not a crash")
     func tooFewPoints() {
         #expect(throws: PolynomialSurfaceFit.Failure.self) {

@@ -34,9 +34,10 @@ struct SpatialSolutionTests {
 
         // And the 2D map: λ at each pixel centre, checked against the true λ at the map's own slit position,
         // expressed in pixels along the dispersion. "Traced" = inside the pinholes' span (|s| ≤ 4.5″) and
-        // between the first and last used line of the order, where the solution interpolates; beyond the
-        // last line (up to ~130 px to the detector edge) it extrapolates a degree-5 polynomial and is
-        // only held to 0.15 px.
+        // between the first and last used line of the order, where the solution interpolates. Beyond the
+        // last line the degree-4 polynomial extrapolates: up to ~230 px in the bluest RED order, whose
+        // first ~230 rows hold only blends (ThAr at R ≈ 10,000 has a line every pixel or two there) that
+        // the map leaves out; there it is held to 0.04 px (measured 0.027).
         let arm = multi.arm
         let map = DispersionImageMap.compute(result.solution, width: arm.size, height: arm.size, slitRange: -5.5...5.5)
         var span: [Int: ClosedRange<Double>] = [:]
@@ -65,6 +66,6 @@ struct SpatialSolutionTests {
         print("2D map: worst \(worst) px, rms \((sumSq / Double(max(checked, 1))).squareRoot()) px over \(checked) traced pixels; worst \(worstOutside) px over \(outside) extrapolated")
         #expect(checked > 1000)
         #expect(worst < 0.02, "worst wavelength error \(worst) px-equivalent over \(checked) traced pixels")
-        #expect(worstOutside < 0.15, "worst wavelength error \(worstOutside) px-equivalent over \(outside) extrapolated pixels")
+        #expect(worstOutside < 0.04, "worst wavelength error \(worstOutside) px-equivalent over \(outside) extrapolated pixels")
     }
 }
