@@ -15,6 +15,10 @@ public struct RecipeSpec: Sendable, Decodable, Equatable {
     public var inputs: InputSpec
     /// Calibrations that must exist (from this night or by association) before the recipe can run.
     public var upstream: [ProductType]
+    /// Calibrations used when there is one: the recipe waits for one being made
+    /// this night for its setup, takes the association engine's choice if any,
+    /// and otherwise runs without (the master flat and a night without darks).
+    public var optionalUpstream: [ProductType]
     /// Numerical parameters by name; each recipe states its defaults and rejects names it does not know.
     public var parameters: [String: Double]
     /// Acceptable range per QC metric; a metric outside its range fails the product.
@@ -23,12 +27,13 @@ public struct RecipeSpec: Sendable, Decodable, Equatable {
     /// whose blaze a model is known not to follow (APERO skips such orders).
     public var qcSkipOrders: [Int]
 
-    enum CodingKeys: String, CodingKey { case name, product, inputs, upstream, parameters, qc, qcSkipOrders }
+    enum CodingKeys: String, CodingKey { case name, product, inputs, upstream, optionalUpstream, parameters, qc, qcSkipOrders }
 
     public init(name: String, product: ProductType, inputs: InputSpec, upstream: [ProductType] = [],
-                parameters: [String: Double] = [:], qc: [String: QCRange] = [:], qcSkipOrders: [Int] = []) {
+                optionalUpstream: [ProductType] = [], parameters: [String: Double] = [:], qc: [String: QCRange] = [:],
+                qcSkipOrders: [Int] = []) {
         self.name = name; self.product = product; self.inputs = inputs
-        self.upstream = upstream; self.parameters = parameters; self.qc = qc; self.qcSkipOrders = qcSkipOrders
+        self.upstream = upstream; self.optionalUpstream = optionalUpstream; self.parameters = parameters; self.qc = qc; self.qcSkipOrders = qcSkipOrders
     }
 
     public init(from decoder: any Decoder) throws {
@@ -37,6 +42,7 @@ public struct RecipeSpec: Sendable, Decodable, Equatable {
         product = try c.decode(ProductType.self, forKey: .product)
         inputs = try c.decode(InputSpec.self, forKey: .inputs)
         upstream = try c.decodeIfPresent([ProductType].self, forKey: .upstream) ?? []
+        optionalUpstream = try c.decodeIfPresent([ProductType].self, forKey: .optionalUpstream) ?? []
         parameters = try c.decodeIfPresent([String: Double].self, forKey: .parameters) ?? [:]
         qc = try c.decodeIfPresent([String: QCRange].self, forKey: .qc) ?? [:]
         qcSkipOrders = try c.decodeIfPresent([Int].self, forKey: .qcSkipOrders) ?? []

@@ -26,6 +26,26 @@ struct UpstreamBias {
     }
 }
 
+/// The hot pixels and columns of an upstream master dark, when the job was planned with one.
+struct UpstreamDarkFlags {
+    /// `PixelFlag` bits over the light-sensitive area.
+    var flags: [UInt8]
+    var width: Int
+    var height: Int
+
+    init?(_ context: JobContext) throws {
+        guard let product = context.calibrations[.masterDark] else { return nil }
+        let file = try FITSFile.open(product.path)
+        defer { try? file.close() }
+        try file.moveTo(extensionName: "BPM")
+        let shape = try file.imageShape()
+        width = shape[0]; height = shape[1]
+        flags = try file.readImage(as: Float.self).map { UInt8(max(0, min(255, $0))) }
+        context.logger.info("master dark hot pixels", metadata: [
+            "product.id": "\(product.id ?? -1)", "flagged": "\(flags.count { $0 & PixelFlag.bad != 0 })"])
+    }
+}
+
 extension JobContext {
     var setup: Setup { (try? Setup(parsing: job.setup)) ?? Setup() }
     /// The recipe's parameters for this job's setup (`name[arm=…]` keys resolved).
@@ -111,7 +131,14 @@ struct MasterFlatExecutor: RecipeExecutor {
         guard let centresProduct = context.calibrations[.orderCentres] else { throw PipelineError.inputMismatch("no ORDER_CENTRES chosen") }
         let centres = try OrderTableFile.read(path: centresProduct.path)
         let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
-        let hot = bias.flags.flatMap { $0.count == source.width * source.height ? $0 : nil }
+        // The bias's hot columns and, when the night has a master dark, its hot pixels and columns.
+        var hot = bias.flags.flatMap { $0.count == source.width * source.height ? $0 : nil }
+        if let dark = try UpstreamDarkFlags(context) {
+            guard dark.width == source.width && dark.height == source.height else {
+                throw PipelineError.inputMismatch("MDARK is \(dark.width)×\(dark.height), the flats' science area \(source.width)×\(source.height)")
+            }
+            hot = zip(hot ?? [UInt8](repeating: 0, count: dark.flags.count), dark.flags).map { $0 | $1 }
+        }
         let result = try recipe.run(source, exposureTimes: context.exposureTimes, centres: centres, gain: gain.isNaN ? 1 : gain,
                                     readNoise: bias.readNoiseADU, hotPixels: hot)
         for (index, reason) in result.rejectedFrames {

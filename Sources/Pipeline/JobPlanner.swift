@@ -87,7 +87,9 @@ public struct JobPlanner: Sendable {
         // An upstream product of this night and setup still being made will be the
         // better choice: wait for it rather than run now with an older one and again later.
         let pending = try database.jobs(night: night.description, states: [.queued, .running])
-        for type in recipe.upstream {
+        let required = recipe.upstream.map { ($0, true) }
+        let optional = recipe.optionalUpstream.filter { !recipe.upstream.contains($0) }.map { ($0, false) }
+        for (type, isRequired) in required + optional {
             if let busy = pending.first(where: { job in
                 job.productType == type && job.instrument == profile.name
                     && ((try? Setup(parsing: job.setup)) ?? Setup()).agrees(with: upstreamSetup)
@@ -97,14 +99,17 @@ public struct JobPlanner: Sendable {
             let request = AssociationRequest(type: type, instrument: profile.name, night: night, setup: upstreamSetup, mjd: mjd)
             let result = try associator.best(request, rule: profile.associationRule(for: type))
             guard result.chosen != nil else {
-                return .failure(MissingUpstream(reason: "waiting for a usable \(type.rawValue): \(result.explanation)"))
+                if isRequired {
+                    return .failure(MissingUpstream(reason: "waiting for a usable \(type.rawValue): \(result.explanation)"))
+                }
+                continue
             }
             chosen[type] = result
         }
         return .success(chosen)
     }
 
-    /// Recipes ordered so that each comes after the recipes producing its upstream types.
+    /// Recipes ordered so that each comes after the recipes producing its upstream types (optional ones included).
     static func dependencyOrder(_ recipes: [RecipeSpec]) -> [RecipeSpec] {
         var ordered: [RecipeSpec] = []
         var remaining = recipes.sorted { $0.name < $1.name }
@@ -112,7 +117,7 @@ public struct JobPlanner: Sendable {
             let produced = Set(ordered.map(\.product))
             let producible = Set(recipes.map(\.product))
             guard let next = remaining.firstIndex(where: { r in
-                r.upstream.allSatisfy { produced.contains($0) || !producible.contains($0) }
+                (r.upstream + r.optionalUpstream).allSatisfy { produced.contains($0) || !producible.contains($0) }
             }) else {
                 ordered += remaining  // a cycle: configuration validation reports it; keep going
                 break
