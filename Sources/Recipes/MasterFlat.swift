@@ -46,7 +46,7 @@ public struct MasterFlat: Sendable {
     public var edgeClipSigma: Double
     public var edgeClipIterations: Int
     public var lowSensitivitySigma: Double
-    /// Half-width (rows) of the running mean smoothing each order's illumination along the dispersion axis.
+    /// Half-width (rows) of the local quadratic fit smoothing each order's illumination along the dispersion axis.
     public var smoothRows: Int
     /// The order's plateau (inner region) starts this many edge widths (σ) inside the half-flux point.
     public var plateauSigmas: Double
@@ -68,7 +68,7 @@ public struct MasterFlat: Sendable {
         edgeClipSigma = try r.value("edgeClipSigma", default: 4, in: 1...100)
         edgeClipIterations = Int(try r.value("edgeClipIterations", default: 10, in: 1...100))
         lowSensitivitySigma = try r.value("lowSensitivitySigma", default: 6, in: 1...100)
-        smoothRows = Int(try r.value("smoothRows", default: 8, in: 0...1000))
+        smoothRows = Int(try r.value("smoothRows", default: 48, in: 0...1000))
         plateauSigmas = try r.value("plateauSigmas", default: 3, in: 0...20)
     }
 
@@ -209,7 +209,7 @@ public struct MasterFlat: Sendable {
                         illuminationOut[y] = RobustStatistics.medianInPlace(&values)
                     }
                 }
-                let smooth = Self.runningMean(Array(illumination), halfWidth: smoothRows)
+                let smooth = Self.localQuadratic(Array(illumination), halfWidth: smoothRows)
                 let peak = smooth.filter { !$0.isNaN }.max() ?? 0
                 let counted = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunks)
                 counted.initialize(repeating: 0)
@@ -491,13 +491,30 @@ public struct MasterFlat: Sendable {
     }
 
     /// Running mean over ±halfWidth, ignoring NaN.
-    static func runningMean(_ v: [Double], halfWidth: Int) -> [Double] {
+    /// Each value replaced by a quadratic fitted to its ±`halfWidth` neighbours
+    /// (NaNs left out) and evaluated there: a Savitzky–Golay smoother that,
+    /// unlike a running mean, follows the blaze's curvature along an order
+    /// without bias (a ±32-row mean is off by 0.75 % where the blaze bends,
+    /// measured on SIMECH flats), so the window can be wide enough for the
+    /// level's own noise to vanish from the response.
+    static func localQuadratic(_ v: [Double], halfWidth: Int) -> [Double] {
         guard halfWidth > 0 else { return v }
         var out = [Double](repeating: .nan, count: v.count)
         for i in v.indices where !v[i].isNaN {
-            var s = 0.0, n = 0
-            for j in max(0, i - halfWidth)...min(v.count - 1, i + halfWidth) where !v[j].isNaN { s += v[j]; n += 1 }
-            out[i] = s / Double(n)
+            // Normal equations of a + b t + c t², t = (j − i)/halfWidth.
+            var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, r0 = 0.0, r1 = 0.0, r2 = 0.0
+            for j in max(0, i - halfWidth)...min(v.count - 1, i + halfWidth) where !v[j].isNaN {
+                let t = Double(j - i) / Double(halfWidth), t2 = t * t
+                s0 += 1; s1 += t; s2 += t2; s3 += t2 * t; s4 += t2 * t2
+                r0 += v[j]; r1 += v[j] * t; r2 += v[j] * t2
+            }
+            // a by Cramer's rule; fewer than 3 points, or a singular system: the mean.
+            let det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
+            if s0 >= 3 && abs(det) > 1e-12 * max(1, s0 * s0 * s0) {
+                out[i] = (r0 * (s2 * s4 - s3 * s3) - s1 * (r1 * s4 - s3 * r2) + s2 * (r1 * s3 - s2 * r2)) / det
+            } else {
+                out[i] = r0 / s0
+            }
         }
         return out
     }

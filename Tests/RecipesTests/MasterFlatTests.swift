@@ -48,6 +48,7 @@ struct MasterFlatTests {
         let result = try fixture.run()
         let sim = fixture.renderer.arm, truth = fixture.renderer.detector.truth
         let n = sim.size
+        let cold = Set(truth.coldPixels)
         func metric(_ name: String) -> Double { result.metrics.first { $0.name == name }?.value ?? .nan }
         print("mflat metrics:", result.metrics.map { "\($0.name)=\($0.value)" }.joined(separator: " "))
 
@@ -67,23 +68,10 @@ struct MasterFlatTests {
         print("edge RMS \(edgeRMS) px over \(count) samples, worst \(worst)")
         #expect(edgeRMS <= 0.2)
 
-        // Response: inner-order pixels with ≥ 10 000 e⁻ per flat, cold pixels left out.
-        let signal = fixture.renderer.expectedSignal(.flat(lampScale: 1), exposureTime: fixture.exposureTime)
-        let cold = Set(truth.coldPixels)
-        var recovered: [Double] = [], expected: [Double] = []
-        for i in 0..<(n * n) where result.flags[i] == 0 && !cold.contains(i) && Double(signal[i]) * truth.gain >= 10_000 {
-            recovered.append(Double(result.flat.pixels[i])); expected.append(Double(truth.prnu[i]))
-        }
-        let correlation = pearson(recovered, expected)
-        // Photon noise limits what any flat can recover: ρ_max = σ_PRNU / √(σ_PRNU² + mean error²).
-        var errorSquares = 0.0
-        for i in 0..<(n * n) where result.flags[i] == 0 && !cold.contains(i) && Double(signal[i]) * truth.gain >= 10_000 {
-            errorSquares += Double(result.error.pixels[i] * result.error.pixels[i])
-        }
-        let prnuSigma = fixture.renderer.detector.model.prnuSigma
-        let limit = prnuSigma / (prnuSigma * prnuSigma + errorSquares / Double(recovered.count)).squareRoot()
-        print("response correlation \(correlation) over \(recovered.count) pixels; photon-noise limit \(limit)")
-        #expect(correlation >= 0.98 * limit)
+        // Response: photon noise of five flats caps what any recipe can recover (see `responseRecovery`).
+        let response = Self.responseRecovery(fixture, result)
+        print("5 flats: response correlation \(response.correlation) over \(response.pixels) pixels; photon-noise limit \(response.limit)")
+        #expect(response.correlation >= 0.99 * response.limit)
 
         // Bad pixels: injected cold pixels and columns where the response is measured.
         let bad = PixelFlag.lowSensitivity | PixelFlag.badColumn
@@ -96,6 +84,41 @@ struct MasterFlatTests {
         #expect(Double(falsePositives) <= 0.001 * Double(measuredGood.count))
         for c in truth.coldColumns { #expect(result.flags[n / 2 * n + c] & PixelFlag.badColumn != 0, "cold column \(c)") }
         #expect(abs(metric("innerOrderMean") - 1) < 0.01)
+    }
+
+    /// Recovered response against the true PRNU inside orders, over pixels with
+    /// ≥ 10 000 e⁻ per flat (cold pixels left out), and the photon-noise limit of
+    /// that correlation, ρ_max = σ_PRNU / √(σ_PRNU² + mean error²), from the
+    /// product's own error extension.
+    static func responseRecovery(_ fixture: MasterFlatFixture, _ result: MasterFlat.Result)
+        -> (correlation: Double, limit: Double, pixels: Int) {
+        let truth = fixture.renderer.detector.truth, n = fixture.renderer.arm.size
+        let signal = fixture.renderer.expectedSignal(.flat(lampScale: 1), exposureTime: fixture.exposureTime)
+        let cold = Set(truth.coldPixels)
+        var recovered: [Double] = [], expected: [Double] = [], errorSquares = 0.0
+        for i in 0..<(n * n) where result.flags[i] == 0 && !cold.contains(i) && Double(signal[i]) * truth.gain >= 10_000 {
+            recovered.append(Double(result.flat.pixels[i])); expected.append(Double(truth.prnu[i]))
+            errorSquares += Double(result.error.pixels[i] * result.error.pixels[i])
+        }
+        let prnuSigma = fixture.renderer.detector.model.prnuSigma
+        let limit = prnuSigma / (prnuSigma * prnuSigma + errorSquares / Double(recovered.count)).squareRoot()
+        return (pearson(recovered, expected), limit, recovered.count)
+    }
+
+    /// At 1.2 % PRNU a correlation of 0.99 needs each pixel's response measured to
+    /// 0.17 %, i.e. ~350 000 e⁻ summed over the flats: more than five flats hold
+    /// at ≥ 10 000 e⁻ per pixel (the five-flat limit above is 0.967, and the
+    /// recipe reaches 0.964 of it). A set of 25 — what stability-minded echelle
+    /// programmes take — allows 0.993; measured 0.991.
+    @Test("With enough flats for the photon noise to allow it (25), the response correlates with the truth at ≥ 0.99")
+    func responseWithManyFlats() throws {
+        let fixture = try MasterFlatFixture(count: 25)
+        let result = try fixture.run()
+        let response = Self.responseRecovery(fixture, result)
+        print("25 flats: response correlation \(response.correlation) over \(response.pixels) pixels; photon-noise limit \(response.limit)")
+        #expect(response.pixels > 50_000)
+        #expect(response.correlation >= 0.99)
+        #expect(response.correlation >= 0.99 * response.limit)
     }
 
     @Test("A lamp-off frame and a 30 % brighter frame are left out of the stack with the reason")
