@@ -25,7 +25,7 @@ extension SimulatedArm {
     ///
     /// Positions are in pixels of this arm's `size` and binning; see
     /// `PinholeMap.rebinned(to:)` for other binnings.
-    public func nominalPinholeMap(lines: [ArcLine], minimumIntensity: Double = 30, maximumBlendShift: Double = 0.005,
+    public func nominalPinholeMap(lines: [ArcLine], minimumIntensity: Double = 100, maximumBlendShift: Double = 0.005,
                                   neighbourFWHM: Double = 4, edgeFWHM: Double = 4, lineListName: String = "") -> PinholeMap {
         let lampLines = lines.filter { $0.relativeIntensity >= model.arcLamp.minimumRelativeIntensity }
             .sorted { $0.wavelength < $1.wavelength }

@@ -37,7 +37,7 @@ struct SpatialSolutionTests {
         // between the first and last used line of the order, where the solution interpolates. Beyond the
         // last line the degree-4 polynomial extrapolates: up to ~230 px in the bluest RED order, whose
         // first ~230 rows hold only blends (ThAr at R ≈ 10,000 has a line every pixel or two there) that
-        // the map leaves out; there it is held to 0.04 px (measured 0.027).
+        // the map leaves out; there it is held to 0.04 px (measured 0.030).
         let arm = multi.arm
         let map = DispersionImageMap.compute(result.solution, width: arm.size, height: arm.size, slitRange: -5.5...5.5)
         var span: [Int: ClosedRange<Double>] = [:]
