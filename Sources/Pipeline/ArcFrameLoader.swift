@@ -5,7 +5,8 @@ import Recipes
 
 /// What the arc recipes read around their numerical core: the first input
 /// frame with the master bias subtracted and the overscan cut off, its
-/// binning, gain and exposure time, and the instrument's static pinhole map.
+/// binning, gain and exposure time, and the instrument's static pinhole map
+/// and, when it ships one, its nominal dispersion model.
 struct ArcFrameLoader {
     var image: Image
     var header: FITSHeader
@@ -13,6 +14,8 @@ struct ArcFrameLoader {
     var gain: Double
     var exposureTime: Double
     var map: PinholeMap
+    /// The nominal model at this binning (`<config>/static/<NAME>_nominal_dispersion.json`), if shipped.
+    var nominal: NominalDispersion?
     /// Per pixel of `image`: the raw value reached the detector's saturation level.
     var saturated: [Bool]
 
@@ -47,23 +50,31 @@ struct ArcFrameLoader {
         binning = frameBinning
         exposureTime = frameHeader.double(context.profile.exposureTimeKey) ?? .nan
         map = try Self.pinholeMap(context: context, header: frameHeader).rebinned(to: frameBinning)
+        let nominalPath = Self.staticPath(context: context, header: frameHeader, suffix: "_nominal_dispersion.json")
+        nominal = FileManager.default.fileExists(atPath: nominalPath)
+            ? try NominalDispersion.read(path: nominalPath).rebinned(to: frameBinning) : nil
     }
 
     /// The static pinhole map of the instrument (and arm, when the profile
     /// has an `arm` setup key): `<config>/static/<INSTRUMENT>[_<ARM>]_pinhole_map.csv`,
     /// `<config>` being the directory above the profile's own.
     static func pinholeMap(context: JobContext, header: FITSHeader) throws -> PinholeMap {
+        let path = staticPath(context: context, header: header, suffix: "_pinhole_map.csv")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw PipelineError.configuration("static pinhole map \(path) is missing")
+        }
+        return try PinholeMap.read(path: path)
+    }
+
+    /// `<config>/static/<INSTRUMENT>[_<ARM>]<suffix>`.
+    static func staticPath(context: JobContext, header: FITSHeader, suffix: String) -> String {
         let profileDirectory = (context.profile.source as NSString).deletingLastPathComponent
         let staticDirectory = ((profileDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("static")
         var name = context.profile.name
         if context.profile.setupKeys["arm"] != nil, let arm = context.profile.setup(of: header)["arm"], arm != "UNDEFINED" {
             name += "_\(arm)"
         }
-        let path = (staticDirectory as NSString).appendingPathComponent("\(name)_pinhole_map.csv")
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw PipelineError.configuration("static pinhole map \(path) is missing")
-        }
-        return try PinholeMap.read(path: path)
+        return (staticDirectory as NSString).appendingPathComponent(name + suffix)
     }
 
     static func meanMJD(_ context: JobContext) -> Double {

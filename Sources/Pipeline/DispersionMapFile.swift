@@ -13,7 +13,9 @@ public enum DispersionMapFile {
     public static let ordersExtension = "DISP_ORDERS"
     public static let linesExtension = "LINES"
 
-    public static func hdus(_ solution: DispersionSolution) -> [ProductHDU] {
+    /// - Parameter method: how the coefficients were found, for the header's FITMODE
+    ///   (`free` polynomial, or `nominal+correction` of the given degrees).
+    public static func hdus(_ solution: DispersionSolution, method: String? = nil) -> [ProductHDU] {
         let surfaces = [solution.x, solution.y]
         let table = FITSTable(columns: [
             .string(name: "AXIS", values: ["X", "Y"]),
@@ -25,6 +27,7 @@ public enum DispersionMapFile {
         var header = FITSHeader()
         header.set("VARIABLE", .string(solution.hasSlit ? "order,wavelength_nm,slit_arcsec" : "order,wavelength_nm"),
                    comment: "polynomial variables, in order")
+        if let method { header.set("FITMODE", .string(method), comment: "free polynomial or nominal model + correction") }
         header.set("ORDMIN", .integer(Int64(solution.orders.first ?? 0)), comment: "lowest order fitted")
         header.set("ORDMAX", .integer(Int64(solution.orders.last ?? 0)), comment: "highest order fitted")
         if let s = solution.slitRange {

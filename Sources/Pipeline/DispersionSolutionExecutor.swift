@@ -15,10 +15,11 @@ struct DispersionSolutionExecutor: RecipeExecutor {
         let arc = try ArcFrameLoader(context)
         context.logger.info("fitting the dispersion solution", metadata: [
             "map.lines": "\(arc.map.centralPinhole.entries.count)", "binning": "\(arc.binning)",
+            "nominal.model": "\(arc.nominal != nil ? "yes: fitting a correction to it" : "no: fitting the whole polynomial")",
             "size": "\(arc.image.width)x\(arc.image.height)",
         ])
-        let result = try recipe.singlePinhole(arc.image, map: arc.map.centralPinhole, gain: arc.gain)
-        let hdus = DispersionMapFile.hdus(result.solution) + [DispersionMapFile.linesHDU(result.lines)]
+        let result = try recipe.singlePinhole(arc.image, map: arc.map.centralPinhole, gain: arc.gain, nominal: arc.nominal)
+        let hdus = DispersionMapFile.hdus(result.solution, method: recipe.fitMode(nominal: arc.nominal != nil)) + [DispersionMapFile.linesHDU(result.lines)]
         return [ProductOutput(type: .dispersionMap, hdus: hdus, metrics: result.metrics, mjd: ArcFrameLoader.meanMJD(context),
                               attachments: DispersionQCPlots(lines: result.lines).attachments)]
     }

@@ -18,7 +18,7 @@ struct SpatialSolutionExecutor: RecipeExecutor {
             throw PipelineError.inputMismatch("no DISP_MAP was chosen as first guess")
         }
         let firstGuess = try DispersionMapFile.read(path: mapPath)
-        let result = try recipe.multiPinhole(arc.image, map: arc.map, firstGuess: firstGuess, gain: arc.gain)
+        let result = try recipe.multiPinhole(arc.image, map: arc.map, firstGuess: firstGuess, gain: arc.gain, nominal: arc.nominal)
         let slitRange: ClosedRange<Double> = recipe.slitHalfLength > 0
             ? -recipe.slitHalfLength...recipe.slitHalfLength : (result.solution.slitRange ?? 0...0)
         let images = DispersionImageMap.compute(result.solution, width: arc.image.width, height: arc.image.height, slitRange: slitRange)
@@ -32,7 +32,7 @@ struct SpatialSolutionExecutor: RecipeExecutor {
             .image(images.wavelength, name: "WAVELENGTH", header: header),
             .image(images.slit, name: "SLIT", header: FITSHeader()),
             .image(images.order, name: "ORDER", header: FITSHeader()),
-        ] + DispersionMapFile.hdus(result.solution) + [DispersionMapFile.linesHDU(result.lines)]
+        ] + DispersionMapFile.hdus(result.solution, method: recipe.fitMode(nominal: arc.nominal != nil)) + [DispersionMapFile.linesHDU(result.lines)]
         return [ProductOutput(type: .dispersionImage, hdus: hdus, metrics: metrics, mjd: ArcFrameLoader.meanMJD(context),
                               attachments: DispersionQCPlots(lines: result.lines).attachments)]
     }

@@ -24,6 +24,7 @@ public struct DispersionMapFit: Sendable {
         "psfFWHM", "stampHalfWidth", "wideStampHalfWidth", "offsetLines", "detectionThreshold",
         "orderDegreeX", "wavelengthDegreeX", "slitDegreeX", "orderDegreeY", "wavelengthDegreeY", "slitDegreeY",
         "clipSigma", "clipIterations", "minimumFWHMRatio", "maximumFWHMRatio", "slitHalfLength", "positionErrorFloor",
+        "correctionOrderDegree", "correctionWavelengthDegree", "correctionSlitDegree",
     ]
 
     public var psfFWHM: Double
@@ -41,6 +42,9 @@ public struct DispersionMapFit: Sendable {
     /// Added in quadrature to each line's fitted centre uncertainty before
     /// weighting the polynomial fits, frame px.
     public var positionErrorFloor: Double
+    /// Degrees (n, λ, s) of the correction fitted to the lines when a
+    /// `NominalDispersion` is given; the solution is the nominal model plus it.
+    public var correctionDegrees: [Int]
 
     public init(recipe: String, parameters: [String: Double]) throws(RecipeParameterError) {
         let r = try ParameterReader(recipe: recipe, values: parameters, known: Self.parameterNames)
@@ -58,6 +62,9 @@ public struct DispersionMapFit: Sendable {
         widthRange = try r.value("minimumFWHMRatio", default: 0.5, in: 0.05...1)...(try r.value("maximumFWHMRatio", default: 2, in: 1...20))
         slitHalfLength = try r.value("slitHalfLength", default: 0, in: 0...1000)
         positionErrorFloor = try r.value("positionErrorFloor", default: 0.005, in: 0.0001...1)
+        correctionDegrees = [Int(try r.value("correctionOrderDegree", default: 2, in: 0...6)),
+                             Int(try r.value("correctionWavelengthDegree", default: 2, in: 0...6)),
+                             Int(try r.value("correctionSlitDegree", default: 2, in: 0...4))]
     }
 
     /// One pinhole-map line and what became of it.
@@ -89,13 +96,21 @@ public struct DispersionMapFit: Sendable {
     public enum Failure: PermanentRecipeFailure, CustomStringConvertible {
         case emptyMap
         case tooFewLines(found: Int, needed: Int, detail: String)
+        case correctionAboveNominal(correction: [Int], nominal: [Int])
 
         public var description: String {
             switch self {
             case .emptyMap: "the pinhole map has no lines on this detector"
+            case .correctionAboveNominal(let c, let n):
+                "correction degrees \(c) exceed the nominal model's \(n): raise the model's degrees or lower the correction's"
             case .tooFewLines(let found, let needed, let detail): "only \(found) usable lines for \(needed) coefficients (\(detail))"
             }
         }
+    }
+
+    /// How `solve` finds the coefficients, in words for a product header.
+    public func fitMode(nominal: Bool) -> String {
+        nominal ? "nominal+correction \(correctionDegrees.map(String.init).joined(separator: ","))" : "free"
     }
 
     /// The locator for stamps of `halfWidth` unbinned px. Its Gaussian is
@@ -133,7 +148,10 @@ public struct DispersionMapFit: Sendable {
     ///   - image: bias-subtracted frame, ADU.
     ///   - map: the pinhole map at this frame's binning (`PinholeMap.rebinned`).
     ///   - columns: light-sensitive columns (overscan excluded).
-    public func singlePinhole(_ image: Image, map: PinholeMap, columns: Range<Int>? = nil, gain: Double = .nan) throws -> Result {
+    ///   - nominal: the instrument's nominal model at this binning: when given, the lines fit a
+    ///     `correctionDegrees` correction to it rather than the whole polynomial.
+    public func singlePinhole(_ image: Image, map: PinholeMap, columns: Range<Int>? = nil, gain: Double = .nan,
+                              nominal: NominalDispersion? = nil) throws -> Result {
         let entries = map.centralPinhole.entries
         guard !entries.isEmpty else { throw Failure.emptyMap }
         // 1. Tonight's displacement from the brightest lines in wide stamps.
@@ -150,12 +168,12 @@ public struct DispersionMapFit: Sendable {
             Line(entry: entries[$0], predictedX: predicted[$0].x, predictedY: predicted[$0].y, measurement: found[$0])
         }
         vet(&lines, binning: map.binning)
-        return try solve(lines: lines, map: map, slit: false, image: image)
+        return try solve(lines: lines, map: map, slit: false, image: image, nominal: nominal)
     }
 
     /// Multi-pinhole solution X, Y = Σ cᵢⱼₖ nⁱ λʲ sᵏ, starting from a single-pinhole solution.
     public func multiPinhole(_ image: Image, map: PinholeMap, firstGuess: DispersionSolution, columns: Range<Int>? = nil,
-                             gain: Double = .nan) throws -> Result {
+                             gain: Double = .nan, nominal: NominalDispersion? = nil) throws -> Result {
         guard !map.entries.isEmpty else { throw Failure.emptyMap }
         let centre = map.slitPositions.min { abs($0) < abs($1) } ?? 0
         // Group the pinholes of each line: key (order, wavelength).
@@ -178,7 +196,7 @@ public struct DispersionMapFit: Sendable {
         }
         var lines = perGroup.flatMap { $0 }
         vet(&lines, binning: map.binning)
-        return try solve(lines: lines, map: map, slit: true, image: image)
+        return try solve(lines: lines, map: map, slit: true, image: image, nominal: nominal)
     }
 
     /// Frame-wide sanity of every fitted line (`ArcLineVetting`): what a
@@ -194,10 +212,17 @@ public struct DispersionMapFit: Sendable {
     }
 
     /// Fits X and Y with clipping; a line clipped in either is dropped from both.
-    func solve(lines input: [Line], map: PinholeMap, slit: Bool, image: Image) throws -> Result {
+    func solve(lines input: [Line], map: PinholeMap, slit: Bool, image: Image, nominal: NominalDispersion? = nil) throws -> Result {
         var lines = input
         let usable = lines.indices.filter { lines[$0].measurement.quality == .good }
-        let dx = slit ? degreesX : Array(degreesX.prefix(2)), dy = slit ? degreesY : Array(degreesY.prefix(2))
+        // With a nominal model the lines determine a low-degree correction to it (the base); without, the whole polynomial.
+        let centreSlit = map.slitPositions.min { abs($0) < abs($1) } ?? 0
+        let base = nominal?.solution(slit: slit ? nil : centreSlit)
+        let dx = base != nil ? Array(correctionDegrees.prefix(slit ? 3 : 2)) : slit ? degreesX : Array(degreesX.prefix(2))
+        let dy = base != nil ? Array(correctionDegrees.prefix(slit ? 3 : 2)) : slit ? degreesY : Array(degreesY.prefix(2))
+        if let base, !zip(dx, base.x.degrees).allSatisfy({ $0 <= $1 }) || !zip(dy, base.y.degrees).allSatisfy({ $0 <= $1 }) {
+            throw Failure.correctionAboveNominal(correction: dx, nominal: base.x.degrees)
+        }
         let needed = max(PolynomialSurface.terms(degrees: dx).count, PolynomialSurface.terms(degrees: dy).count)
         guard usable.count > needed else {
             throw Failure.tooFewLines(found: usable.count, needed: needed, detail: "\(lines.count) lines in the map")
@@ -208,12 +233,21 @@ public struct DispersionMapFit: Sendable {
         // stamp fit cannot know (residual blends, the PSF's departure from a Gaussian).
         func weight(_ e: Double) -> Double { 1 / (e.isFinite ? e * e + positionErrorFloor * positionErrorFloor : .infinity) }
         let wx = usable.map { weight(lines[$0].measurement.xError) }, wy = usable.map { weight(lines[$0].measurement.yError) }
+        // What the fits see: positions, or positions minus the nominal model's.
+        func target(_ i: Int) -> (x: Double, y: Double) {
+            let m = lines[i].measurement
+            guard let base else { return (m.x, m.y) }
+            let v = variables(lines[i].entry)
+            return (m.x - base.x.evaluate(v), m.y - base.y.evaluate(v))
+        }
+        let targets = usable.map(target)
+        let scalingX = base.map { ($0.x.offsets, $0.x.halfRanges) }, scalingY = base.map { ($0.y.offsets, $0.y.halfRanges) }
         let clipX: PolynomialSurfaceFit.Result, clipY: PolynomialSurfaceFit.Result
         do {
             clipX = try PolynomialSurfaceFit(degrees: dx, clipSigma: clipSigma, maxIterations: clipIterations)
-                .fit(points: points, values: usable.map { lines[$0].measurement.x }, weights: wx)
+                .fit(points: points, values: targets.map(\.x), weights: wx, scaling: scalingX)
             clipY = try PolynomialSurfaceFit(degrees: dy, clipSigma: clipSigma, maxIterations: clipIterations)
-                .fit(points: points, values: usable.map { lines[$0].measurement.y }, weights: wy)
+                .fit(points: points, values: targets.map(\.y), weights: wy, scaling: scalingY)
         } catch {
             throw Failure.tooFewLines(found: usable.count, needed: needed, detail: "\(error)")
         }
@@ -225,10 +259,12 @@ public struct DispersionMapFit: Sendable {
         let keptPoints = keptIdx.map { variables(lines[$0].entry) }
         let surfaceX: PolynomialSurface, surfaceY: PolynomialSurface
         do {
-            surfaceX = try PolynomialSurfaceFit(degrees: dx, maxIterations: 1)
-                .fit(points: keptPoints, values: keptIdx.map { lines[$0].measurement.x }, weights: keptK.map { wx[$0] }).surface
-            surfaceY = try PolynomialSurfaceFit(degrees: dy, maxIterations: 1)
-                .fit(points: keptPoints, values: keptIdx.map { lines[$0].measurement.y }, weights: keptK.map { wy[$0] }).surface
+            let cx = try PolynomialSurfaceFit(degrees: dx, maxIterations: 1)
+                .fit(points: keptPoints, values: keptK.map { targets[$0].x }, weights: keptK.map { wx[$0] }, scaling: scalingX).surface
+            let cy = try PolynomialSurfaceFit(degrees: dy, maxIterations: 1)
+                .fit(points: keptPoints, values: keptK.map { targets[$0].y }, weights: keptK.map { wy[$0] }, scaling: scalingY).surface
+            surfaceX = base.map { $0.x.adding(cx) } ?? cx
+            surfaceY = base.map { $0.y.adding(cy) } ?? cy
         } catch {
             throw Failure.tooFewLines(found: keptIdx.count, needed: needed, detail: "after clipping: \(error)")
         }
@@ -248,7 +284,6 @@ public struct DispersionMapFit: Sendable {
             solution.wavelengthLimits[n] = min(a2, b2)...max(a2, b2)
         }
         // Tonight's displacement from the static map, over all used central-pinhole lines.
-        let centreSlit = map.slitPositions.min { abs($0) < abs($1) } ?? 0
         let central = lines.indices.filter { lines[$0].used && lines[$0].entry.slit == centreSlit }
         let shift = NightShiftModel.fit(predicted: central.map { (lines[$0].entry.x, lines[$0].entry.y) },
                                         offsets: central.map { (lines[$0].measurement.x - lines[$0].entry.x, lines[$0].measurement.y - lines[$0].entry.y) },

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A global polynomial in two or three variables,
 /// f(a, b, c) = Σ cᵢⱼₖ âⁱ b̂ʲ ĉᵏ, with each variable scaled to [−1, 1] over the
 /// fitted data (â = (a − offset)/halfRange) so that high degrees stay well
@@ -35,6 +37,45 @@ public struct PolynomialSurface: Sendable, Codable, Equatable {
             index += 1
         }
         return sum
+    }
+
+    /// This surface with variable `index` held at `value`: one variable fewer.
+    public func fixing(variable index: Int, at value: Double) -> PolynomialSurface {
+        let t = (value - offsets[index]) / halfRanges[index]
+        var reducedDegrees = degrees
+        reducedDegrees.remove(at: index)
+        let reducedTerms = Self.terms(degrees: reducedDegrees)
+        var position: [[Int]: Int] = [:]
+        for (k, term) in reducedTerms.enumerated() { position[term] = k }
+        var coefficients = [Double](repeating: 0, count: reducedTerms.count)
+        for (k, term) in terms.enumerated() {
+            var reduced = term
+            let power = reduced.remove(at: index)
+            coefficients[position[reduced]!] += self.coefficients[k] * pow(t, Double(power))
+        }
+        var o = offsets, h = halfRanges
+        o.remove(at: index); h.remove(at: index)
+        return PolynomialSurface(degrees: reducedDegrees, offsets: o, halfRanges: h, coefficients: coefficients)
+    }
+
+    /// The sum of this surface and `other`, which must share its scaling and
+    /// have no degree above this one's.
+    public func adding(_ other: PolynomialSurface) -> PolynomialSurface {
+        precondition(other.offsets == offsets && other.halfRanges == halfRanges && other.degrees.count == degrees.count
+                     && zip(other.degrees, degrees).allSatisfy { $0 <= $1 }, "surfaces differ in scaling or degree")
+        var position: [[Int]: Int] = [:]
+        for (k, term) in terms.enumerated() { position[term] = k }
+        var sum = self
+        for (k, term) in other.terms.enumerated() { sum.coefficients[position[term]!] += other.coefficients[k] }
+        return sum
+    }
+
+    /// The same mapping onto another pixel scale: x' = factor · x + shift.
+    public func transformed(factor: Double, shift: Double) -> PolynomialSurface {
+        var out = self
+        out.coefficients = coefficients.map { $0 * factor }
+        out.coefficients[0] += shift  // terms[0] is the constant
+        return out
     }
 
     public func evaluate(_ a: Double, _ b: Double) -> Double { evaluate([a, b]) }
@@ -107,18 +148,25 @@ public struct PolynomialSurfaceFit: Sendable {
     /// clipping judges the normalised residuals r·√w, so a faint line measured
     /// to ±0.05 px is neither clipped for a 0.1 px residual nor allowed to pull
     /// the surface as hard as a bright one measured to ±0.003 px.
-    public func fit(points: [[Double]], values: [Double], weights: [Double]? = nil) throws(Failure) -> Result {
+    /// `scaling` fixes the variables' offsets and half-ranges (e.g. those of a
+    /// surface this fit will be added to) instead of taking them from the points.
+    public func fit(points: [[Double]], values: [Double], weights: [Double]? = nil,
+                    scaling: (offsets: [Double], halfRanges: [Double])? = nil) throws(Failure) -> Result {
         precondition(points.count == values.count && !points.isEmpty)
         precondition(weights == nil || weights!.count == values.count)
         let root = weights.map { $0.map { $0 > 0 && $0.isFinite ? $0.squareRoot() : 0 } }
             ?? [Double](repeating: 1, count: values.count)
         let nv = degrees.count
         var offsets = [Double](repeating: 0, count: nv), halfRanges = [Double](repeating: 1, count: nv)
-        for v in 0..<nv {
-            let column = points.map { $0[v] }
-            let lo = column.min()!, hi = column.max()!
-            offsets[v] = (lo + hi) / 2
-            halfRanges[v] = hi > lo ? (hi - lo) / 2 : 1
+        if let scaling {
+            offsets = scaling.offsets; halfRanges = scaling.halfRanges
+        } else {
+            for v in 0..<nv {
+                let column = points.map { $0[v] }
+                let lo = column.min()!, hi = column.max()!
+                offsets[v] = (lo + hi) / 2
+                halfRanges[v] = hi > lo ? (hi - lo) / 2 : 1
+            }
         }
         let termCount = PolynomialSurface.terms(degrees: degrees).count
         // The full design matrix once; each pass solves on the kept rows.

@@ -44,6 +44,12 @@ struct ArcRecipesEndToEndTests {
         // The dispersion solution's own figures, in the database.
         let dispersion = try #require(try database.products(type: .dispersionMap).first)
         let qc = Dictionary(uniqueKeysWithValues: try database.metrics(ofProduct: dispersion.id!).map { ($0.name, $0.value ?? .nan) })
+        // SIMECH ships a nominal model: the solution is it plus a fitted correction, and the product says so.
+        let dispersionFile = try FITSFile.open(dispersion.path)
+        try dispersionFile.moveTo(extensionName: "DISP_MAP")
+        let fitMode = try dispersionFile.readHeader().string("FITMODE")
+        try dispersionFile.close()
+        #expect(fitMode?.hasPrefix("nominal+correction") == true, "FITMODE \(fitMode ?? "missing")")
         // The map holds lines down to peak SNR ~8 (centres good to ±0.05 px), weighted in the fit
         // by their errors; their residuals widen the plain SDs SOXSPIPE reports, not the median.
         #expect(try #require(qc["residualXYMedian"]) < 0.03, "\(qc)")

@@ -14,6 +14,8 @@ struct ArcFrameFixture {
     var detector: SimulatedDetector
     var image: Image
     var map: PinholeMap
+    /// The shipped nominal model of the arm, rebinned to this frame.
+    var nominal: NominalDispersion
     var exposureTime: Double
     var lines: [ArcLine]
     /// Per science pixel: the raw value reached the detector's saturation level.
@@ -30,9 +32,11 @@ struct ArcFrameFixture {
         let raw = renderer.render(kind, exposureTime: exposureTime, seed: frameSeed)
         let image = biasSubtracted(raw, detector: detector)
         let map = arm.nominalPinholeMap(lines: simulator.lines)
+        let shipped = try NominalDispersion.read(path: "\(SimulatorFixture.configDirectory)/static/SIMECH_\(armName)_nominal_dispersion.json")
+        let nominal = shipped.rebinned(to: model.detector.nominalPixels / size)
         let level = UInt16(detector.truth.saturationADU)
         let saturated = (0..<(size * size)).map { raw.pixels[($0 / size) * raw.width + $0 % size] >= level }
-        return ArcFrameFixture(arm: arm, renderer: renderer, detector: detector, image: image, map: map,
+        return ArcFrameFixture(arm: arm, renderer: renderer, detector: detector, image: image, map: map, nominal: nominal,
                                exposureTime: exposureTime, lines: simulator.lines, saturated: saturated)
     }
 

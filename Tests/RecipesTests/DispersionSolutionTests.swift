@@ -24,22 +24,25 @@ struct DispersionSolutionTests {
                 result.shiftAtCentre.y - d.shiftYPixels)
     }
 
-    @Test("Given a 1024² pinhole arc displaced from the static map, the solution reproduces true positions of SNR ≥ 100 lines to ≤ 0.02 px RMS and the shift to 0.01 px")
-    func againstTruth() throws {
+    @Test("Given a 1024² pinhole arc displaced from the static map, the solution (free polynomial, or nominal model + correction) reproduces true positions of SNR ≥ 100 lines to ≤ 0.02 px RMS and the shift to 0.01 px",
+          arguments: [false, true])
+    func againstTruth(nominal: Bool) throws {
         let fixture = try ArcFrameFixture.make(.arcSinglePinhole)
         let recipe = try DispersionMapFit(recipe: "disp_solution", parameters: Self.parameters)
-        let result = try recipe.singlePinhole(fixture.image, map: fixture.map.centralPinhole, gain: fixture.detector.truth.gain)
+        let result = try recipe.singlePinhole(fixture.image, map: fixture.map.centralPinhole, gain: fixture.detector.truth.gain,
+                                              nominal: nominal ? fixture.nominal : nil)
         let f = Self.figures(fixture, result)
         let qc = Dictionary(uniqueKeysWithValues: result.metrics.map { ($0.name, $0.value) })
-        print("single pinhole: rms \(f.rms) px over \(f.count) lines; shift error \(f.shiftX), \(f.shiftY); displacement \(fixture.arm.displacement); QC \(qc)")
+        print("single pinhole (nominal model: \(nominal)): rms \(f.rms) px over \(f.count) lines; shift error \(f.shiftX), \(f.shiftY); displacement \(fixture.arm.displacement); QC \(qc)")
         #expect(f.count >= 30)
         #expect(f.rms <= 0.02, "RMS \(f.rms) px over \(f.count) lines")
         #expect(abs(f.shiftX) <= 0.01 && abs(f.shiftY) <= 0.01, "shift error \(f.shiftX), \(f.shiftY) px")
         #expect(try #require(qc["linesDetectedFraction"]) > 0.8)
     }
 
-    @Test("With 10 % of the map's lines missing from the lamp and 5 % spurious features (blends, cosmic rays) added, RMS stays ≤ 0.03 px and no spurious position (> 0.1 px and > 5σ off) survives")
-    func robustness() throws {
+    @Test("With 10 % of the map's lines missing from the lamp and 5 % spurious features (blends, cosmic rays) added, RMS stays ≤ 0.03 px and no spurious position (> 0.1 px and > 5σ off) survives",
+          arguments: [false, true])
+    func robustness(nominal: Bool) throws {
         // Given: the lamp lacks every 10th map line; every 20th map line gets a spurious neighbour.
         let clean = try ArcFrameFixture.make(.arcSinglePinhole)
         let central = clean.map.centralPinhole.entries
@@ -63,10 +66,11 @@ struct DispersionSolutionTests {
         }
         // When
         let result = try DispersionMapFit(recipe: "disp_solution", parameters: Self.parameters)
-            .singlePinhole(fixture.image, map: fixture.map.centralPinhole, gain: fixture.detector.truth.gain)
+            .singlePinhole(fixture.image, map: fixture.map.centralPinhole, gain: fixture.detector.truth.gain,
+                           nominal: nominal ? fixture.nominal : nil)
         // Then
         let f = Self.figures(fixture, result)
-        print("robustness: rms \(f.rms) px over \(f.count) lines; shift error \(f.shiftX), \(f.shiftY)")
+        print("robustness (nominal model: \(nominal)): rms \(f.rms) px over \(f.count) lines; shift error \(f.shiftX), \(f.shiftY)")
         #expect(f.rms <= 0.03, "RMS \(f.rms) px")
         var survivors = 0
         for (i, line) in result.lines.enumerated() where line.used {

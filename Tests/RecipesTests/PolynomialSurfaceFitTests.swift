@@ -50,6 +50,24 @@ struct PolynomialSurfaceFitTests {
         #expect(plain.clipped.indices.filter { plain.clipped[$0] }.allSatisfy { faint[$0] })
     }
 
+    @Test("A surface with one variable held, a sum of surfaces with shared scaling, and a change of pixel scale evaluate as the originals")
+    func algebra() throws {
+        var points: [[Double]] = [], values: [Double] = []
+        for n in 14...20 { for l in stride(from: 500.0, through: 600, by: 10) { for s in [-4.5, -1.5, 0, 1.5, 4.5] {
+            points.append([Double(n), l, s]); values.append(3 * Double(n) + 0.01 * l * l + 7 * s + 0.2 * s * s * Double(n))
+        } } }
+        let surface = try PolynomialSurfaceFit(degrees: [2, 2, 2]).fit(points: points, values: values).surface
+        let held = surface.fixing(variable: 2, at: 1.5)
+        #expect(abs(held.evaluate(17, 555) - surface.evaluate(17, 555, 1.5)) < 1e-9)
+        let correction = try PolynomialSurfaceFit(degrees: [1, 1, 0]).fit(
+            points: points, values: points.map { 0.3 + 0.01 * $0[0] * $0[1] / 100 },
+            scaling: (surface.offsets, surface.halfRanges)).surface
+        let sum = surface.adding(correction)
+        #expect(abs(sum.evaluate(18, 530, -3) - surface.evaluate(18, 530, -3) - correction.evaluate(18, 530, -3)) < 1e-9)
+        let scaled = surface.transformed(factor: 0.25, shift: -0.375)
+        #expect(abs(scaled.evaluate(15, 590, 4) - (0.25 * surface.evaluate(15, 590, 4) - 0.375)) < 1e-9)
+    }
+
     @Test("Too few points for the degrees is a typed failure, not a crash")
     func tooFewPoints() {
         #expect(throws: PolynomialSurfaceFit.Failure.self) {
