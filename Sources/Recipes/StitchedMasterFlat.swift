@@ -92,6 +92,8 @@ public struct StitchedMasterFlat: Sendable {
         public var scale: Double
         /// Robust σ of the per-row ratios divided by the factor (how constant the ratio is along the order).
         public var scaleScatter: Double
+        /// Rows of the stitch order whose ratio entered the factor.
+        public var scaleRows: [Int]
         /// The factor the blue stack was multiplied by (the measured one, or 1 when scaling is off).
         public var appliedScale: Double
         public var stitchOrder: Int
@@ -142,7 +144,7 @@ public struct StitchedMasterFlat: Sendable {
         let redMaster = LampMaster(lamp: lamps.red, redResult)
 
         // The factor, in the stitch order.
-        let (scale, scatter) = try Self.ratio(order: stitchOrder, red: redResult, blue: blueResult, blueStack: blueStack)
+        let (scale, scatter, scaleRows) = try Self.ratio(order: stitchOrder, red: redResult, blue: blueResult, blueStack: blueStack)
         let applied = scaleBlueToRed ? scale : 1
         // Only the stacks are needed from here on; free the per-lamp errors and the red stack's
         // other references so it can be overwritten in place (each is a full frame).
@@ -204,7 +206,7 @@ public struct StitchedMasterFlat: Sendable {
             QCMeasurement("blueLampEdgeResidualSD", metric(blueResult, "edgeResidualSD"), unit: "px", "edge fit residual σ of the \(lamps.blue) master"),
             QCMeasurement("redLampEdgeResidualSD", metric(redResult, "edgeResidualSD"), unit: "px", "edge fit residual σ of the \(lamps.red) master"),
         ]
-        return Result(stitched: stitched, blue: blueMaster, red: redMaster, scale: scale, scaleScatter: scatter, appliedScale: applied,
+        return Result(stitched: stitched, blue: blueMaster, red: redMaster, scale: scale, scaleScatter: scatter, scaleRows: scaleRows, appliedScale: applied,
                       stitchOrder: stitchOrder, blueOrders: blueOrders, redOrders: redOrders, boundary: boundary,
                       blueTowardHighX: towardHighX)
     }
@@ -219,10 +221,10 @@ public struct StitchedMasterFlat: Sendable {
     /// Red ÷ blue in the stitch order: per row, the median over pixels both masters measured (flags 0)
     /// of the stacks' ratio; then the median over rows with at least 3 such pixels, and the robust σ
     /// of the row ratios relative to it.
-    static func ratio(order: Int, red: MasterFlat.Result, blue: MasterFlat.Result, blueStack: Image) throws -> (Double, Double) {
+    static func ratio(order: Int, red: MasterFlat.Result, blue: MasterFlat.Result, blueStack: Image) throws -> (Double, Double, [Int]) {
         let width = blueStack.width, height = blueStack.height
         guard let range = red.geometry.rowRanges[order] else { throw Failure.scale("order \(order) has no traced rows") }
-        var rows: [Float] = []
+        var rows: [Float] = [], used: [Int] = []
         var values: [Float] = []
         for y in max(0, range.lowerBound)...min(height - 1, range.upperBound) {
             guard let (lo, hi) = red.geometry.edges(order: order, y: Double(y)) else { continue }
@@ -234,14 +236,14 @@ public struct StitchedMasterFlat: Sendable {
                 guard b > 0, r > 0 else { continue }
                 values.append(r / b)
             }
-            if values.count >= 3 { rows.append(Float(RobustStatistics.medianInPlace(&values))) }
+            if values.count >= 3 { rows.append(Float(RobustStatistics.medianInPlace(&values))); used.append(y) }
         }
         guard rows.count >= 10 else {
             throw Failure.scale("only \(rows.count) rows of order \(order) are measured in both lamps' masters; choose an order both lamps light")
         }
         let (median, sigma) = RobustStatistics.madSigma(rows)
         guard median > 0, median.isFinite else { throw Failure.scale("ratio \(median) in order \(order)") }
-        return (median, sigma / median)
+        return (median, sigma / median, used)
     }
 
     /// The stitched normalisation computes errors as if every pixel came from the red lamp's frames;

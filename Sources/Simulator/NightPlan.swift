@@ -2,7 +2,8 @@
 /// blocks of one kind of exposure each.
 public struct NightPlan: Sendable, Codable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
-        case bias, dark, flat, orderDefinition = "orderdef", arcPinhole = "arc_pinhole",
+        /// `d2flat`: flats with the arm's D2 lamp (skipped for arms without one).
+        case bias, dark, flat, d2Flat = "d2flat", orderDefinition = "orderdef", arcPinhole = "arc_pinhole",
              arcMultiPinhole = "arc_multi_pinhole", science
 
         var exposure: ExposureKind {
@@ -10,6 +11,7 @@ public struct NightPlan: Sendable, Codable {
             case .bias: .bias
             case .dark: .dark
             case .flat: .flat(lampScale: 1)
+            case .d2Flat: .d2Flat(lampScale: 1)
             case .orderDefinition: .orderDefinition
             case .arcPinhole: .arcSinglePinhole
             case .arcMultiPinhole: .arcMultiPinhole
@@ -23,7 +25,7 @@ public struct NightPlan: Sendable, Codable {
             switch self {
             case .bias: "BIAS"
             case .dark: "DARK"
-            case .flat: "LAMP,FLAT"
+            case .flat, .d2Flat: "LAMP,FLAT"
             case .orderDefinition: "LAMP,ORDERDEF"
             case .arcPinhole: "LAMP,FMTCHK"
             case .arcMultiPinhole: "LAMP,WAVE"
@@ -34,7 +36,7 @@ public struct NightPlan: Sendable, Codable {
         var dprTech: String {
             switch self {
             case .bias, .dark: "IMAGE"
-            case .flat, .science: "ECHELLE,SLIT"
+            case .flat, .d2Flat, .science: "ECHELLE,SLIT"
             case .orderDefinition, .arcPinhole: "ECHELLE,PINHOLE"
             case .arcMultiPinhole: "ECHELLE,MULTI-PINHOLE"
             }
@@ -43,6 +45,7 @@ public struct NightPlan: Sendable, Codable {
         var lamp: String? {
             switch self {
             case .flat, .orderDefinition: "QTH"
+            case .d2Flat: "D2"
             case .arcPinhole, .arcMultiPinhole: "ThAr"
             case .bias, .dark, .science: nil
             }
@@ -77,7 +80,13 @@ public struct NightPlan: Sendable, Codable {
             return lampScales[index]
         }
 
-        func exposure(at index: Int) -> ExposureKind { kind == .flat ? .flat(lampScale: lampScale(at: index)) : kind.exposure }
+        func exposure(at index: Int) -> ExposureKind {
+            switch kind {
+            case .flat: .flat(lampScale: lampScale(at: index))
+            case .d2Flat: .d2Flat(lampScale: lampScale(at: index))
+            default: kind.exposure
+            }
+        }
     }
 
     public var blocks: [Block]
