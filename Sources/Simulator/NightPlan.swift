@@ -93,11 +93,13 @@ public struct NightPlan: Sendable, Codable {
     /// Seconds between the end of one exposure and the start of the next.
     public var readoutSeconds: Double = 40
 
-    /// A night's standard calibration plan, then two science exposures.
+    /// A night's standard calibration plan, then two science exposures. Arms with a D2
+    /// lamp take five D2 flats after the QTH flats; the others skip that block.
     public init(blocks: [Block] = [
         Block(.bias, count: 5, exposureTime: 0),
         Block(.dark, count: 3, exposureTime: 300),
         Block(.flat, count: 5),
+        Block(.d2Flat, count: 5),
         Block(.orderDefinition, count: 1),
         Block(.arcPinhole, count: 1, exposureTime: 5),
         Block(.arcMultiPinhole, count: 1, exposureTime: 10),
