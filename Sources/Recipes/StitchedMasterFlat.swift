@@ -137,6 +137,7 @@ public struct StitchedMasterFlat: Sendable {
         var blueResult = try master.normalise(blueCombination, centres: Self.restricted(centres, to: [stitchOrder] + blueOrders),
                                               gain: gain, readNoise: readNoise, hotPixels: hotPixels)
         let blueMaster = LampMaster(lamp: lamps.blue, blueResult)
+        blueResult.error = Image(width: 0, height: 0)  // a full frame not needed again
         let blueStack = blueCombination.combined
         var redCombination = try master.combine(red, exposureTimes: redExposureTimes, gain: gain, readNoise: readNoise)
         var redResult = try master.normalise(redCombination, centres: Self.restricted(centres, to: redOrders),
@@ -148,7 +149,7 @@ public struct StitchedMasterFlat: Sendable {
         let applied = scaleBlueToRed ? scale : 1
         // Only the stacks are needed from here on; free the per-lamp errors and the red stack's
         // other references so it can be overwritten in place (each is a full frame).
-        blueResult.error = Image(width: 0, height: 0); blueResult.combined = Image(width: 0, height: 0)
+        blueResult.combined = Image(width: 0, height: 0)
         redResult.error = Image(width: 0, height: 0); redResult.combined = Image(width: 0, height: 0)
 
         // The boundary and the stitched stack (in place in the red stack).
