@@ -31,6 +31,21 @@ struct StitchedMasterFlatEndToEndTests {
         let scale = try #require(metrics["stitchScale"])
         print("stitched MFLAT \(flat.path): stitchScale \(scale.value), edgeResidualSD \(metrics["edgeResidualSD"]?.value ?? .nan)")
         #expect(scale.passed && metrics["stitchScaleApplied"]?.value == scale.value)
+        // Against the simulator's truth: the median over the sampled rows of the true QTH ÷ D2 flux in
+        // order 25 at the frames' exposure times, within 1 % (the recipe's median is over all rows).
+        let truth = try ws.truth(arm: "BLUE")
+        let geometry = try #require(truth["geometry"] as? [String: Any])
+        let orders = try #require(geometry["orders"] as? [[String: Any]])
+        let order = try #require(orders.first { $0["order"] as? Int == 25 })
+        let qthFlux = try #require(order["flatExtractedFluxPerSecond"] as? [Double])
+        let d2Flux = try #require(order["d2FlatExtractedFluxPerSecond"] as? [Double])
+        let qthTime = try #require(inputs.first { $0.frame.lamp == "QTH" }?.frame.exptime)
+        let d2Time = try #require(inputs.first { $0.frame.lamp == "D2" }?.frame.exptime)
+        let ratios = zip(qthFlux, d2Flux).filter { $0.1 > 0 && $0.0 > 0 }.map { $0.0 * qthTime / ($0.1 * d2Time) }.sorted()
+        let trueScale = ratios[ratios.count / 2]
+        let measured = try #require(scale.value)
+        print("stitchScale \(measured) vs true \(trueScale) (\(ratios.count) sampled rows)")
+        #expect(abs(measured / trueScale - 1) <= 0.01)
         #expect(metrics["orderCount"]?.passed == true && metrics["edgeResidualSD"]?.passed == true)
 
         // The file: stitched flat, ERR, BPM, ORDERS, then each lamp's flat and order table.
