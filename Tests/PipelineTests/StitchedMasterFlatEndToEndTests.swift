@@ -99,5 +99,8 @@ struct StitchedMasterFlatEndToEndTests {
         print("mflat job \(job.id!) \(job.state): \(reason)")
         #expect(reason.contains("no D2 flats") && reason.contains("5 QTH") && reason.contains("order 25"), "\(reason)")
         #expect(try database.products(type: .masterFlat).isEmpty)
+        // The operator's view: the night report in `calibctl status` lists the failed job with the reason.
+        let status = try ws.calibctl(["status"])
+        #expect(status.stdout.contains("mflat") && status.stdout.contains("no D2 flats"), "\(status.stdout)")
     }
 }
