@@ -73,7 +73,8 @@ enum StitchedMasterFlatExecution {
             .flags(stitched.flags, width: w, height: h),
             .table(OrderTableFile.table(stitched.geometry), name: OrderTableFile.extensionName, header: FITSHeader()),
         ]
-        var attachments = [ProductAttachment(suffix: "_edges.svg", contents: QCPlots.masterFlat(stitched, width: w, height: h))]
+        let seam = stride(from: 0, to: h, by: max(1, h / 128)).map { (result.boundary[$0], Double($0)) }
+        var attachments = [ProductAttachment(suffix: "_edges.svg", contents: QCPlots.masterFlat(stitched, width: w, height: h, stitch: seam))]
         for lamp in [result.blue, result.red] {
             var header = FITSHeader()
             header.set("CALIBD LAMP", .string(lamp.lamp), comment: "this lamp's own master flat")

@@ -23,7 +23,7 @@ import Foundation
 /// the factor is the median of those row ratios. The pixel response cancels
 /// in each ratio, so the factor is the ratio of the lamps' fluxes in that
 /// order, photon noise averaged over ~10⁴ pixels at 1024². With
-/// `stitchScale` 0 the factor is measured and recorded but not applied
+/// `scaleBlueToRed` 0 the factor is measured and recorded but not applied
 /// (SOXSPIPE's "scale d2 to qth lamp flats when stitching").
 ///
 /// The normalised flat does not depend on the factor (each order is divided
@@ -31,7 +31,7 @@ import Foundation
 /// and anything reading the stack's continuity across the stitch do.
 public struct StitchedMasterFlat: Sendable {
     /// Parameters this layer reads; the rest go to `MasterFlat`.
-    public static let parameterNames: Set<String> = [LampStitch.orderParameter, "stitchScale"]
+    public static let parameterNames: Set<String> = [LampStitch.orderParameter, "scaleBlueToRed"]
 
     public var master: MasterFlat
     /// The stitch order (physical number): measured in both lamps; its own pixels come from the red lamp.
@@ -48,7 +48,7 @@ public struct StitchedMasterFlat: Sendable {
                                        message: "stitching two lamps needs the order where they meet")
         }
         stitchOrder = Int(try r.value(LampStitch.orderParameter, default: 0, in: 1...1000))
-        scaleBlueToRed = try r.value("stitchScale", default: 1, in: 0...1) != 0
+        scaleBlueToRed = try r.value("scaleBlueToRed", default: 1, in: 0...1) != 0
     }
 
     /// The parameters `MasterFlat` reads (this layer's own left out).

@@ -146,11 +146,11 @@ struct StitchedMasterFlatTests {
         #expect(abs((stitched.metrics.first { $0.name == "innerOrderMean" }?.value ?? .nan) - 1) < 0.01)
     }
 
-    @Test("With stitchScale 0 the factor is measured and recorded but not applied; the normalised flat does not change")
+    @Test("With scaleBlueToRed 0 the factor is measured and recorded but not applied; the normalised flat does not change")
     func scalingOff() throws {
         let fixture = try TwoLampFlatFixture()
         let scaled = try fixture.run(["stitchOrder": Double(Self.stitchOrder)])
-        let unscaled = try fixture.run(["stitchOrder": Double(Self.stitchOrder), "stitchScale": 0])
+        let unscaled = try fixture.run(["stitchOrder": Double(Self.stitchOrder), "scaleBlueToRed": 0])
         #expect(unscaled.appliedScale == 1)
         #expect(unscaled.scale == scaled.scale)
         #expect(unscaled.stitched.metrics.first { $0.name == "stitchScaleApplied" }?.value == 1)
