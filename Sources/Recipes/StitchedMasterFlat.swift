@@ -17,12 +17,15 @@ import Foundation
 /// its own orders and the stitch order (where the ratio is measured), the red
 /// lamp's over the stitch order and below.
 ///
-/// Scale: per row of the stitch order, the median over the pixels both
-/// masters measured (flags 0: inside the plateau, not low-sensitivity) of
-/// red ÷ blue in the combined stacks (ADU of a typical frame of each lamp);
-/// the factor is the median of those row ratios. The pixel response cancels
-/// in each ratio, so the factor is the ratio of the lamps' fluxes in that
-/// order, photon noise averaged over ~10⁴ pixels at 1024². With
+/// Scale: per row of the stitch order, red ÷ blue of the combined stacks
+/// (ADU of a typical frame of each lamp) summed across the order between its
+/// traced edges; the factor is the median of those row ratios. Both lamps
+/// fill the same slit, so the cross profile and the pixel response are
+/// common to both sums and cancel; a hot pixel's dark current is negligible
+/// against the lamps. Every row of the order counts (no plateau margin or
+/// bad-pixel mask that could leave out runs of rows: the ratio varies along
+/// the order, as the lamps' colours differ, so a missing run would move the
+/// median). Photon noise is averaged over ~10⁴ pixels at 1024². With
 /// `scaleBlueToRed` 0 the factor is measured and recorded but not applied
 /// (SOXSPIPE's "scale d2 to qth lamp flats when stitching").
 ///
@@ -145,7 +148,8 @@ public struct StitchedMasterFlat: Sendable {
         let redMaster = LampMaster(lamp: lamps.red, redResult)
 
         // The factor, in the stitch order.
-        let (scale, scatter, scaleRows) = try Self.ratio(order: stitchOrder, red: redResult, blue: blueResult, blueStack: blueStack)
+        let (scale, scatter, scaleRows) = try Self.ratio(order: stitchOrder, red: redResult, blue: blueResult, blueStack: blueStack,
+                                                         readNoise: readNoise)
         let applied = scaleBlueToRed ? scale : 1
         // Only the stacks are needed from here on; free the per-lamp errors and the red stack's
         // other references so it can be overwritten in place (each is a full frame).
@@ -200,6 +204,7 @@ public struct StitchedMasterFlat: Sendable {
             QCMeasurement("stitchScale", scale, unit: "", "measured \(lamps.red) ÷ \(lamps.blue) flux ratio in the stitch order"),
             QCMeasurement("stitchScaleApplied", applied, unit: "", "factor the \(lamps.blue) stack was multiplied by (1: scaling off)"),
             QCMeasurement("stitchScaleScatter", scatter, unit: "", "robust σ of the per-row ratios ÷ the factor"),
+            QCMeasurement("stitchScaleRows", Double(scaleRows.count), unit: "", "rows of the stitch order whose ratio entered the factor"),
             QCMeasurement("blueLampFrames", Double(nBlue), unit: "", "\(lamps.blue) flats stacked"),
             QCMeasurement("redLampFrames", Double(nRed), unit: "", "\(lamps.red) flats stacked"),
             QCMeasurement("blueLampOrderCount", Double(blueOrders.count), unit: "", "orders taken from the \(lamps.blue) master"),
@@ -219,28 +224,31 @@ public struct StitchedMasterFlat: Sendable {
                              lowerEdge: geometry.lowerEdge, upperEdge: geometry.upperEdge)
     }
 
-    /// Red ÷ blue in the stitch order: per row, the median over pixels both masters measured (flags 0)
-    /// of the stacks' ratio; then the median over rows with at least 3 such pixels, and the robust σ
-    /// of the row ratios relative to it.
-    static func ratio(order: Int, red: MasterFlat.Result, blue: MasterFlat.Result, blueStack: Image) throws -> (Double, Double, [Int]) {
+    /// Red ÷ blue in the stitch order: per row, the ratio of the two stacks summed across the order
+    /// between the red master's traced edges (both lamps fill the same slit, so the cross profile,
+    /// pixel response included, is common and cancels); rows where a sum is not 20 read-noise σ
+    /// above zero, or the order leaves the detector, are skipped. The factor is the median over rows,
+    /// with the robust σ of the row ratios relative to it.
+    static func ratio(order: Int, red: MasterFlat.Result, blue: MasterFlat.Result, blueStack: Image,
+                      readNoise: Double) throws -> (Double, Double, [Int]) {
         let width = blueStack.width, height = blueStack.height
-        guard let range = red.geometry.rowRanges[order] else { throw Failure.scale("order \(order) has no traced rows") }
+        guard let redRange = red.geometry.rowRanges[order], let blueRange = blue.geometry.rowRanges[order] else {
+            throw Failure.scale("order \(order) has no traced rows")
+        }
         var rows: [Float] = [], used: [Int] = []
-        var values: [Float] = []
-        for y in max(0, range.lowerBound)...min(height - 1, range.upperBound) {
+        let first = max(0, redRange.lowerBound, blueRange.lowerBound), last = min(height - 1, redRange.upperBound, blueRange.upperBound)
+        for y in stride(from: first, through: last, by: 1) {
             guard let (lo, hi) = red.geometry.edges(order: order, y: Double(y)) else { continue }
-            values.removeAll(keepingCapacity: true)
-            for x in max(0, Int(lo.rounded(.up)))...min(width - 1, max(0, Int(hi.rounded(.down)))) {
-                let i = y * width + x
-                guard red.flags[i] == 0, blue.flags[i] == 0 else { continue }
-                let b = blueStack.pixels[i], r = red.combined.pixels[i]
-                guard b > 0, r > 0 else { continue }
-                values.append(r / b)
-            }
-            if values.count >= 3 { rows.append(Float(RobustStatistics.medianInPlace(&values))); used.append(y) }
+            let a = Int(lo.rounded(.up)), b = Int(hi.rounded(.down))
+            guard a >= 0, b < width, b >= a else { continue }
+            var r = 0.0, d = 0.0
+            for x in a...b { r += Double(red.combined.pixels[y * width + x]); d += Double(blueStack.pixels[y * width + x]) }
+            let floor = 20 * readNoise * Double(b - a + 1).squareRoot()
+            guard r > floor, d > floor else { continue }
+            rows.append(Float(r / d)); used.append(y)
         }
         guard rows.count >= 10 else {
-            throw Failure.scale("only \(rows.count) rows of order \(order) are measured in both lamps' masters; choose an order both lamps light")
+            throw Failure.scale("only \(rows.count) rows of order \(order) are lit by both lamps; choose an order both lamps light")
         }
         let (median, sigma) = RobustStatistics.madSigma(rows)
         guard median > 0, median.isFinite else { throw Failure.scale("ratio \(median) in order \(order)") }

@@ -64,6 +64,9 @@ struct StitchedMasterFlatEndToEndTests {
         let qth = try OrderTableFile.read(path: flat.path, extensionName: "ORDERS_QTH")
         #expect(d2.orders == centres.orders.filter { $0 >= 25 })
         #expect(qth.orders == centres.orders.filter { $0 <= 25 })
+        // The factor comes from (nearly) the whole stitch order, not a part a bad column left.
+        let stitchRows = try #require(centres.rowRanges[25])
+        #expect(metrics["stitchScaleRows"]?.value ?? 0 >= 0.9 * Double(stitchRows.count), "\(metrics["stitchScaleRows"]?.value ?? 0) of \(stitchRows.count) rows")
         let stem = String(flat.path.dropLast(5))
         for suffix in ["_edges.svg", "_edges_D2.svg", "_edges_QTH.svg"] {
             #expect(FileManager.default.fileExists(atPath: stem + suffix), "no \(suffix)")
