@@ -21,6 +21,7 @@ let allBenchmarks: [BenchmarkCase] = [
     closeToDatabaseLatencyBenchmark,
     masterBiasBenchmark,
     masterFlatBenchmark,
+    stitchedMasterFlatBenchmark,
     blazeFitBenchmark,
     archiveBestBenchmark,
     archiveNightListingBenchmark,

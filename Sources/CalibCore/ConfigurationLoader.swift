@@ -163,6 +163,15 @@ public enum ConfigurationLoader {
             for name in recipe.inputs.match where p.setupKeys[name] == nil && name != "exptime" && name != "lamp" {
                 throw fail("\(key).inputs.match", "'\(name)' is not a setup key of \(p.name) (known: \(p.setupKeys.keys.sorted().joined(separator: ", ")), exptime, lamp)")
             }
+            let stitchKeys = recipe.parameters.keys.filter { SetupScoped.parse($0).name == LampStitch.orderParameter }
+            if let stitch = recipe.inputs.stitch {
+                guard stitch.blue != stitch.red else { throw fail("\(key).inputs.stitch", "blue and red lamps are both '\(stitch.blue)'") }
+                guard !stitchKeys.isEmpty else {
+                    throw fail("\(key).parameters", "inputs.stitch needs a \(LampStitch.orderParameter) parameter (e.g. \"\(LampStitch.orderParameter)[arm=…]\") naming the order where the lamps meet")
+                }
+            } else if let first = stitchKeys.sorted().first {
+                throw fail("\(key).parameters.\(first)", "a stitch order needs inputs.stitch: {blue: <lamp>, red: <lamp>}")
+            }
             for (metric, range) in recipe.qc {
                 if let lo = range.min, let hi = range.max, lo > hi {
                     throw fail("\(key).qc.\(metric)", "min \(lo) is greater than max \(hi)")

@@ -9,6 +9,8 @@ public struct InputGroup: Sendable, Hashable {
     /// The setup restricted to the recipe's match keys (plus `exptime`/`lamp` when matched).
     public var setup: Setup
     public var frames: [FrameSummary]
+    /// The two lamps of a stitched set (both lamps' flats are in `frames`), nil for an ordinary set.
+    public var stitch: LampStitch? = nil
 }
 
 /// Whether an input set may run now.
@@ -28,14 +30,67 @@ public enum InputSetPlanner {
         var byKey: [String: InputGroup] = [:]
         for frame in frames where frame.instrument == instrument && frame.type == recipe.inputs.type {
             if let lamp = recipe.inputs.lamp, frame.lamp != lamp { continue }
-            let setup = matchedSetup(of: frame, keys: recipe.inputs.match)
+            var setup = matchedSetup(of: frame, keys: recipe.inputs.match)
+            let stitch = stitching(recipe, setup: frame.setup)
+            if let stitch {
+                // Flats of a third lamp have no place in a stitched master of this setup.
+                guard frame.lamp == stitch.blue || frame.lamp == stitch.red else { continue }
+                setup["lamp"] = stitch.setupLabel
+                setup["exptime"] = nil
+            }
             let key = "\(frame.night) \(setup.canonical)"
-            byKey[key, default: InputGroup(recipe: recipe.name, instrument: instrument, night: frame.night, setup: setup, frames: [])]
+            byKey[key, default: InputGroup(recipe: recipe.name, instrument: instrument, night: frame.night, setup: setup, frames: [],
+                                           stitch: stitch)]
                 .frames.append(frame)
         }
         return byKey.values
             .map { var g = $0; g.frames.sort { ($0.mjd, $0.id) < ($1.mjd, $1.id) }; return g }
             .sorted { ($0.night, $0.setup.canonical) < ($1.night, $1.setup.canonical) }
+    }
+
+    /// The lamps to stitch for frames of `setup`: the input spec's `stitch`, when the
+    /// recipe's `stitchOrder` parameter applies to the setup (e.g. `stitchOrder[arm=BLUE]`).
+    public static func stitching(_ recipe: RecipeSpec, setup: Setup) -> LampStitch? {
+        guard let stitch = recipe.inputs.stitch,
+              SetupScoped.parameters(recipe.parameters, setup: setup)[LampStitch.orderParameter] != nil else { return nil }
+        return stitch
+    }
+
+    /// Whether a group is a complete input set: `completeness(of:spec:now:settleSeconds:)`
+    /// for an ordinary group; for a stitched group, per lamp.
+    ///
+    /// A stitched set is complete when each lamp's frames are (at least `min`
+    /// of each, at most `max` of each used). When one lamp has no frames at
+    /// all, the set waits `settleSeconds` after its last frame — a complete
+    /// template of one lamp does not end the wait, since the other lamp's
+    /// template usually follows — and is then handed on with one lamp only,
+    /// so that the recipe fails it with a recorded reason (a night operator
+    /// sees "no D2 flats" in the job list and the night report rather than a
+    /// master that silently never appears). Flats of the missing lamp arriving
+    /// later make a new input set, and so a new job.
+    public static func completeness(of group: InputGroup, spec: InputSpec, now: Date, settleSeconds: Double) -> SetCompleteness {
+        guard let stitch = group.stitch else {
+            return completeness(of: group.frames, spec: spec, now: now, settleSeconds: settleSeconds)
+        }
+        let blue = group.frames.filter { $0.lamp == stitch.blue }, red = group.frames.filter { $0.lamp == stitch.red }
+        if blue.isEmpty || red.isEmpty {
+            let present = blue.isEmpty ? red : blue
+            let missing = blue.isEmpty ? stitch.blue : stitch.red
+            let settledAt = present.map(\.recordedAt).max()!.addingTimeInterval(settleSeconds)
+            if now < settledAt {
+                return .waiting(reason: "waiting \(Int(settleSeconds)) s for \(missing) \(spec.type.rawValue) frames to stitch with the \(present.count) \(present[0].lamp ?? "") ones",
+                                recheckAt: settledAt)
+            }
+            return completeness(of: present, spec: spec, now: now, settleSeconds: settleSeconds)
+        }
+        var chosen: [FrameSummary] = []
+        for (lamp, frames) in [(stitch.blue, blue), (stitch.red, red)] {
+            switch completeness(of: frames, spec: spec, now: now, settleSeconds: settleSeconds) {
+            case .waiting(let reason, let recheck): return .waiting(reason: "\(lamp): \(reason)", recheckAt: recheck)
+            case .complete(let frames): chosen += frames
+            }
+        }
+        return .complete(chosen.sorted { ($0.mjd, $0.id) < ($1.mjd, $1.id) })
     }
 
     /// The setup values a recipe matches on, including the `exptime` and `lamp` pseudo-keys.

@@ -58,9 +58,12 @@ public struct InputSpec: Sendable, Decodable, Equatable {
     /// Setup names that must agree across the set. Besides the profile's
     /// setup keys, `exptime` and `lamp` may be named.
     public var match: [String]
+    /// Two lamps whose flats are combined into one stitched master, for the
+    /// setups where the recipe's `stitchOrder` parameter applies (see `LampStitch`).
+    public var stitch: LampStitch?
 
-    public init(type: FrameType, lamp: String? = nil, min: Int, max: Int, match: [String]) {
-        self.type = type; self.lamp = lamp; self.min = min; self.max = max; self.match = match
+    public init(type: FrameType, lamp: String? = nil, min: Int, max: Int, match: [String], stitch: LampStitch? = nil) {
+        self.type = type; self.lamp = lamp; self.min = min; self.max = max; self.match = match; self.stitch = stitch
     }
 }
 

@@ -122,7 +122,10 @@ struct MasterFlatExecutor: RecipeExecutor {
     var version: String { MasterFlat.version }
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
-        let recipe = try MasterFlat(parameters: context.parameters)
+        if let lamps = InputSetPlanner.stitching(context.spec, setup: context.setup) {
+            return try StitchedMasterFlatExecution.execute(context, lamps: lamps)
+        }
+        let recipe = try MasterFlat(parameters: StitchedMasterFlat.masterParameters(context.parameters))
         let stack = try FITSFrameStack(paths: try context.inputPaths)
         let header = stack.headers[0]
         let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)

@@ -39,7 +39,7 @@ public struct JobPlanner: Sendable {
                 guard let executor = RecipeCatalog.executors[recipe.name] else { continue }
                 for group in InputSetPlanner.groups(of: frames, for: recipe, instrument: profile.name) {
                     let setupText = group.setup.canonical
-                    switch InputSetPlanner.completeness(of: group.frames, spec: recipe.inputs, now: now, settleSeconds: settle) {
+                    switch InputSetPlanner.completeness(of: group, spec: recipe.inputs, now: now, settleSeconds: settle) {
                     case .waiting(let reason, let recheck):
                         report.waiting.append(Waiting(recipe: recipe.name, night: group.night.description, setup: setupText, reason: reason))
                         if let recheck { report.recheckAt = min(report.recheckAt ?? recheck, recheck) }

@@ -49,10 +49,11 @@ public enum OrderTableFile {
     }
 
     /// Reads the order table of a product file (ORDER_CENTRES or MFLAT).
-    public static func read(path: String) throws -> OrderGeometry {
+    /// `name`: another table of the same layout, e.g. a stitched MFLAT's per-lamp `ORDERS_D2`.
+    public static func read(path: String, extensionName name: String = extensionName) throws -> OrderGeometry {
         let file = try FITSFile.open(path)
         defer { try? file.close() }
-        try file.moveTo(extensionName: extensionName)
+        try file.moveTo(extensionName: name)
         return try geometry(from: try file.readTable())
     }
 }

@@ -127,8 +127,9 @@ enum QCPlots {
         return plot.data
     }
 
-    /// Edge detections with the fitted edges, the orders filled, and the edge residuals.
-    static func masterFlat(_ result: MasterFlat.Result, width: Int, height: Int) -> Data {
+    /// Edge detections with the fitted edges, the orders filled, and the edge residuals;
+    /// `stitch` (x, y points) draws where a two-lamp master was joined.
+    static func masterFlat(_ result: MasterFlat.Result, width: Int, height: Int, stitch: [(Double, Double)] = []) -> Data {
         var plot = SVGPlot(width: 900, panelHeight: 380)
         let g = result.geometry
         let xr = 0...Double(width - 1), yr = 0...Double(height - 1)
@@ -147,6 +148,7 @@ enum QCPlots {
             plot.panels[1].polygon(lower + upper.reversed(), fill: SVGPlot.colour(k))
             plot.panels[1].text("\(order)", x: g.centre(order: order, y: Double(height / 2)), y: Double(height) * 0.52)
         }
+        if !stitch.isEmpty { plot.panels[1].line(stitch, colour: "black", width: 1.5) }
         let all = result.lowerResiduals + result.upperResiduals
         let span = max(0.05, all.map { abs($0.residual) }.max() ?? 0.05)
         plot.addPanel(title: "Edge residuals (measured − fitted): lower blue, upper red", xLabel: "y px", yLabel: "Δx px", x: yr, y: -span...span)

@@ -13,8 +13,13 @@ import Foundation
 /// `levelTolerance` (a lamp that did not light, a different lamp current)
 /// are left out of the stack, and said so in `rejectedFrames`.
 ///
+/// Arms lit by two lamps (a D2 lamp for the blue orders, a QTH lamp for the
+/// red ones) get one master per lamp, scaled to each other and stitched at a
+/// configured order: see `StitchedMasterFlat`, which reuses `combine` and
+/// `normalise` per lamp and on the stitched stack.
+///
 /// Not implemented: the intra-order background fit (SIMECH flats have no
-/// scattered light), and stitching D2 and QTH masters (SIMECH has one lamp).
+/// scattered light).
 public struct MasterFlat: Sendable {
     public static let name = "mflat"
     public static let version = "1.0"
@@ -120,7 +125,24 @@ public struct MasterFlat: Sendable {
     ///   - hotPixels: flags from upstream (bias/dark), same size as the flat, or nil.
     public func run(_ source: CorrectedFrames, exposureTimes: [Double], centres: OrderGeometry, gain: Double,
                     readNoise: Double, hotPixels: [UInt8]? = nil) throws -> Result {
-        let width = source.width, height = source.height
+        try normalise(try combine(source, exposureTimes: exposureTimes, gain: gain, readNoise: readNoise),
+                      centres: centres, gain: gain, readNoise: readNoise, hotPixels: hotPixels)
+    }
+
+    /// A level-scaled, σ-clipped stack of flats (steps 1–2 of `run`), before edges and normalisation.
+    public struct Combination: Sendable {
+        /// ADU of a typical input frame (each frame scaled to the kept frames' median level).
+        public var combined: Image
+        public var levels: [Double]
+        public var rejected: [(index: Int, reason: String)]
+        /// Indices of the frames stacked.
+        public var kept: [Int]
+        public var keptLevel: Double
+        public var clippedValues: Int
+    }
+
+    /// Steps 1–2 of `run`: exposure levels, frames that do not belong, scaled σ-clipped stack.
+    public func combine(_ source: CorrectedFrames, exposureTimes: [Double], gain: Double, readNoise: Double) throws -> Combination {
         // 1. Exposure levels in the central window, and frames that do not belong.
         let levels = try Self.levels(source, window: centralWindow)
         let perSecond = levels.indices.map { levels[$0] / max(exposureTimes[$0], 1e-9) }
@@ -145,6 +167,16 @@ public struct MasterFlat: Sendable {
         let scale = kept.map { Float(keptLevel / levels[$0]) }
         let (combined, clippedValues) = try stack.combine(source.subset(kept), scale: scale, noiseFloor: Float(readNoise),
                                                            gain: gain > 0 ? Float(gain) : 0)
+        return Combination(combined: combined, levels: levels, rejected: rejected.map { (index: $0.0, reason: $0.1) }, kept: kept,
+                           keptLevel: keptLevel, clippedValues: clippedValues)
+    }
+
+    /// Steps 3–7 of `run` on a combined flat: edges, normalisation, bad pixels, QC.
+    public func normalise(_ combination: Combination, centres: OrderGeometry, gain: Double, readNoise: Double,
+                          hotPixels: [UInt8]? = nil) throws -> Result {
+        let combined = combination.combined, levels = combination.levels, rejected = combination.rejected
+        let kept = combination.kept, keptLevel = combination.keptLevel, clippedValues = combination.clippedValues
+        let width = combined.width, height = combined.height
 
         // 3. Order edges in slices, then global fits.
         let step = sliceStep > 0 ? sliceStep : max(2, height / 128)

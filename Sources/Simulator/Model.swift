@@ -41,6 +41,10 @@ public struct EchelleArmModel: Codable, Sendable {
     public var detector: DetectorModel
     /// Continuum (flat-field) lamp seen through the full slit.
     public var flatLamp: ContinuumLampModel
+    /// A second flat-field lamp (a deuterium lamp: hot and blue, bright in the blue orders and fading to
+    /// the red), as X-shooter's UVB arm has; nil for an arm flat-fielded with `flatLamp` alone.
+    /// Its flats are written with lamp name D2 (`ExposureKind.d2Flat`).
+    public var d2FlatLamp: ContinuumLampModel?
     /// Continuum lamp seen through the single central pinhole (order-definition frames).
     public var orderDefinitionLamp: ContinuumLampModel
     public var arcLamp: ArcLampModel
@@ -51,7 +55,8 @@ public struct EchelleArmModel: Codable, Sendable {
                 crossDisperser: CrossDisperserModel, distortion: [DistortionTerm], slit: SlitModel,
                 throughput: ThroughputModel, detector: DetectorModel, flatLamp: ContinuumLampModel,
                 orderDefinitionLamp: ContinuumLampModel, arcLamp: ArcLampModel,
-                science: ScienceSourceModel, nightDisplacement: NightDisplacementLimits) {
+                science: ScienceSourceModel, nightDisplacement: NightDisplacementLimits, d2FlatLamp: ContinuumLampModel? = nil) {
+        self.d2FlatLamp = d2FlatLamp
         self.name = name; self.echelle = echelle; self.camera = camera
         self.crossDisperser = crossDisperser; self.distortion = distortion; self.slit = slit
         self.throughput = throughput; self.detector = detector; self.flatLamp = flatLamp
@@ -252,10 +257,24 @@ public struct ContinuumLampModel: Codable, Sendable {
     public var peakCountsADU: Double
     /// Reference exposure time, s.
     public var referenceExposureSeconds: Double
+    /// If set, the spectrum is the blackbody times a logistic fall 1 / (1 + exp((λ − cutoff) / width)):
+    /// a lamp that fades toward the red (a D2 lamp's continuum), nm.
+    public var cutoffNanometres: Double?
+    /// Width of that fall, nm (default 20).
+    public var cutoffWidthNanometres: Double?
 
-    public init(temperatureKelvin: Double, peakCountsADU: Double, referenceExposureSeconds: Double) {
+    public init(temperatureKelvin: Double, peakCountsADU: Double, referenceExposureSeconds: Double,
+                cutoffNanometres: Double? = nil, cutoffWidthNanometres: Double? = nil) {
         self.temperatureKelvin = temperatureKelvin; self.peakCountsADU = peakCountsADU
         self.referenceExposureSeconds = referenceExposureSeconds
+        self.cutoffNanometres = cutoffNanometres; self.cutoffWidthNanometres = cutoffWidthNanometres
+    }
+
+    /// Relative spectral radiance at λ (nm): blackbody × the optional red cutoff.
+    public func spectrum(_ lambda: Double) -> Double {
+        var b = SimMath.planck(lambda, temperature: temperatureKelvin)
+        if let cutoffNanometres { b /= 1 + exp((lambda - cutoffNanometres) / (cutoffWidthNanometres ?? 20)) }
+        return b
     }
 }
 

@@ -2,7 +2,8 @@
 /// blocks of one kind of exposure each.
 public struct NightPlan: Sendable, Codable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
-        case bias, dark, flat, orderDefinition = "orderdef", arcPinhole = "arc_pinhole",
+        /// `d2flat`: flats with the arm's D2 lamp (skipped for arms without one).
+        case bias, dark, flat, d2Flat = "d2flat", orderDefinition = "orderdef", arcPinhole = "arc_pinhole",
              arcMultiPinhole = "arc_multi_pinhole", science
 
         var exposure: ExposureKind {
@@ -10,6 +11,7 @@ public struct NightPlan: Sendable, Codable {
             case .bias: .bias
             case .dark: .dark
             case .flat: .flat(lampScale: 1)
+            case .d2Flat: .d2Flat(lampScale: 1)
             case .orderDefinition: .orderDefinition
             case .arcPinhole: .arcSinglePinhole
             case .arcMultiPinhole: .arcMultiPinhole
@@ -23,7 +25,7 @@ public struct NightPlan: Sendable, Codable {
             switch self {
             case .bias: "BIAS"
             case .dark: "DARK"
-            case .flat: "LAMP,FLAT"
+            case .flat, .d2Flat: "LAMP,FLAT"
             case .orderDefinition: "LAMP,ORDERDEF"
             case .arcPinhole: "LAMP,FMTCHK"
             case .arcMultiPinhole: "LAMP,WAVE"
@@ -34,7 +36,7 @@ public struct NightPlan: Sendable, Codable {
         var dprTech: String {
             switch self {
             case .bias, .dark: "IMAGE"
-            case .flat, .science: "ECHELLE,SLIT"
+            case .flat, .d2Flat, .science: "ECHELLE,SLIT"
             case .orderDefinition, .arcPinhole: "ECHELLE,PINHOLE"
             case .arcMultiPinhole: "ECHELLE,MULTI-PINHOLE"
             }
@@ -43,6 +45,7 @@ public struct NightPlan: Sendable, Codable {
         var lamp: String? {
             switch self {
             case .flat, .orderDefinition: "QTH"
+            case .d2Flat: "D2"
             case .arcPinhole, .arcMultiPinhole: "ThAr"
             case .bias, .dark, .science: nil
             }
@@ -77,18 +80,26 @@ public struct NightPlan: Sendable, Codable {
             return lampScales[index]
         }
 
-        func exposure(at index: Int) -> ExposureKind { kind == .flat ? .flat(lampScale: lampScale(at: index)) : kind.exposure }
+        func exposure(at index: Int) -> ExposureKind {
+            switch kind {
+            case .flat: .flat(lampScale: lampScale(at: index))
+            case .d2Flat: .d2Flat(lampScale: lampScale(at: index))
+            default: kind.exposure
+            }
+        }
     }
 
     public var blocks: [Block]
     /// Seconds between the end of one exposure and the start of the next.
     public var readoutSeconds: Double = 40
 
-    /// A night's standard calibration plan, then two science exposures.
+    /// A night's standard calibration plan, then two science exposures. Arms with a D2
+    /// lamp take five D2 flats after the QTH flats; the others skip that block.
     public init(blocks: [Block] = [
         Block(.bias, count: 5, exposureTime: 0),
         Block(.dark, count: 3, exposureTime: 300),
         Block(.flat, count: 5),
+        Block(.d2Flat, count: 5),
         Block(.orderDefinition, count: 1),
         Block(.arcPinhole, count: 1, exposureTime: 5),
         Block(.arcMultiPinhole, count: 1, exposureTime: 10),

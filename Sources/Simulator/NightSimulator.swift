@@ -71,9 +71,15 @@ public struct NightSimulator: Sendable {
             let renderer = FrameRenderer(arm: arm, detector: detector, lines: lines)
             var frames: [FrameTruth] = []
             for block in plan.blocks {
+                // An arm with one flat lamp takes no D2 flats.
+                if block.kind == .d2Flat && armModel.d2FlatLamp == nil { continue }
                 let templateStart = Self.isoDate(mjd: clock)
-                let exposureTime = block.exposureTime ?? (block.kind == .orderDefinition
-                    ? armModel.orderDefinitionLamp.referenceExposureSeconds : armModel.flatLamp.referenceExposureSeconds)
+                let lampExposure = switch block.kind {
+                case .orderDefinition: armModel.orderDefinitionLamp.referenceExposureSeconds
+                case .d2Flat: armModel.d2FlatLamp!.referenceExposureSeconds
+                default: armModel.flatLamp.referenceExposureSeconds
+                }
+                let exposureTime = block.exposureTime ?? lampExposure
                 for index in 0..<block.count {
                     let frameSeed = Self.mix(armSeed, UInt64(files.count + 1) &* 7919)
                     let frame = renderer.render(block.exposure(at: index), exposureTime: exposureTime, seed: frameSeed)

@@ -9,6 +9,8 @@ public enum ExposureKind: Sendable, Equatable {
     case dark
     /// Continuum lamp through the full slit; `lampScale` 1 = nominal lamp, 0 = lamp off.
     case flat(lampScale: Double)
+    /// The arm's D2 flat lamp (`EchelleArmModel.d2FlatLamp`) through the full slit; nothing if the arm has none.
+    case d2Flat(lampScale: Double)
     /// Continuum lamp through the single central pinhole (s = 0).
     case orderDefinition
     /// ThAr through the single central pinhole (s = 0).
@@ -27,6 +29,7 @@ public enum ExposureKind: Sendable, Equatable {
         case .arcSinglePinhole: return 5
         case .arcMultiPinhole: return 6
         case .science: return 7
+        case .d2Flat: return 8
         }
     }
 }
@@ -136,12 +139,14 @@ public struct FrameRenderer: Sendable {
         switch kind {
         case .bias, .dark:
             return
-        case .flat(let lampScale):
+        case .flat(let lampScale), .d2Flat(let lampScale):
             if lampScale == 0 { return }
+            let d2: Bool = if case .d2Flat = kind { true } else { false }
             for t in arm.tables {
+                if d2 && t.d2FlatRate.isEmpty { continue }
                 t.slitLow.withUnsafeBufferPointer { lowP in
                 t.slitHigh.withUnsafeBufferPointer { highP in
-                t.flatRate.withUnsafeBufferPointer { rateP in
+                (d2 ? t.d2FlatRate : t.flatRate).withUnsafeBufferPointer { rateP in
                     for r in 0..<rows {
                         let y = y0 + r
                         let lo = lowP[y], hi = highP[y]

@@ -37,6 +37,8 @@ struct OrderTable: Sendable {
     let dispersion: [Double]
     /// Flat plateau rate (e⁻/s per pixel, lampScale 1, PRNU 1).
     let flatRate: [Double]
+    /// The same for the D2 flat lamp (empty when the arm has none).
+    var d2FlatRate: [Double] = []
     /// Order-definition pinhole total rate across the row (e⁻/s).
     let orderDefinitionRate: [Double]
     /// Science point source total rate across the row (e⁻/s).
@@ -205,15 +207,16 @@ public struct SimulatedArm: Sendable {
         let sciSigma = SimulatedArm.scienceSigma(model: model, pitch: pixelPitch, psfSigma: sigma)
         let gaussPeakPSF = SimMath.gaussianFraction(-0.5, 0.5, centre: 0, sigma: sigma)
         let gaussPeakSci = SimMath.gaussianFraction(-0.5, 0.5, centre: 0, sigma: sciSigma)
-        var rawFlat: [[Double]] = [], rawOD: [[Double]] = [], rawSci: [[Double]] = []
-        var maxFlat = 0.0, maxOD = 0.0, maxSci = 0.0
+        var rawFlat: [[Double]] = [], rawOD: [[Double]] = [], rawSci: [[Double]] = [], rawD2: [[Double]] = []
+        var maxFlat = 0.0, maxOD = 0.0, maxSci = 0.0, maxD2 = 0.0
         for t in geo {
-            var f = [Double](repeating: 0, count: n), o = f, s = f
+            var f = [Double](repeating: 0, count: n), o = f, s = f, d = model.d2FlatLamp == nil ? [] : f
             let isListed = listed.contains(t.order)
             for y in 0..<n {
                 let l = t.lambda[y]
                 let common = selfCopy.blazeEfficiency(order: t.order, wavelength: l) * throughputAt(l) * t.dispersion[y]
-                f[y] = common * SimMath.planck(l, temperature: model.flatLamp.temperatureKelvin)
+                f[y] = common * model.flatLamp.spectrum(l)
+                if let d2 = model.d2FlatLamp { d[y] = common * d2.spectrum(l) }
                 o[y] = common * SimMath.planck(l, temperature: model.orderDefinitionLamp.temperatureKelvin)
                 var star = common * SimMath.planck(l, temperature: sci.temperatureKelvin)
                 for a in sci.absorptionLines {
@@ -224,20 +227,23 @@ public struct SimulatedArm: Sendable {
                 if isListed {
                     let plateau = SimMath.boxedTopHat(0.5 * (t.slitLow[y] + t.slitHigh[y]), lo: t.slitLow[y], hi: t.slitHigh[y], sigma: sigma)
                     maxFlat = max(maxFlat, f[y] * plateau)
+                    if !d.isEmpty { maxD2 = max(maxD2, d[y] * plateau) }
                     maxOD = max(maxOD, o[y] * gaussPeakPSF)
                     maxSci = max(maxSci, s[y] * gaussPeakSci)
                 }
             }
-            rawFlat.append(f); rawOD.append(o); rawSci.append(s)
+            rawFlat.append(f); rawOD.append(o); rawSci.append(s); rawD2.append(d)
         }
         let flatNorm = maxFlat > 0 ? model.flatLamp.peakCountsADU * gain / model.flatLamp.referenceExposureSeconds / maxFlat : 0
         let odNorm = maxOD > 0 ? model.orderDefinitionLamp.peakCountsADU * gain / model.orderDefinitionLamp.referenceExposureSeconds / maxOD : 0
         let sciNorm = maxSci > 0 ? sci.peakCountsADU * gain / sci.referenceExposureSeconds / maxSci : 0
+        let d2Norm = model.d2FlatLamp.map { maxD2 > 0 ? $0.peakCountsADU * gain / $0.referenceExposureSeconds / maxD2 : 0 } ?? 0
         for k in geo.indices {
             let t = geo[k]
             geo[k] = OrderTable(order: t.order, centre: t.centre, slitLow: t.slitLow, slitHigh: t.slitHigh, lambda: t.lambda,
                                 dispersion: t.dispersion, flatRate: rawFlat[k].map { $0 * flatNorm },
                                 orderDefinitionRate: rawOD[k].map { $0 * odNorm }, scienceRate: rawSci[k].map { $0 * sciNorm })
+            geo[k].d2FlatRate = rawD2[k].map { $0 * d2Norm }
         }
         tables = geo
         var idx: [Int: Int] = [:]
@@ -436,6 +442,12 @@ public struct SimulatedArm: Sendable {
     public func flatExtractedFlux(order: Int, y: Int, exposureTime: Double) -> Double {
         guard let t = table(order), y >= 0, y < size else { return 0 }
         return t.flatRate[y] * (t.slitHigh[y] - t.slitLow[y]) * exposureTime / model.detector.gainElectronsPerADU
+    }
+
+    /// The same for the D2 flat lamp (0 when the arm has none).
+    public func d2FlatExtractedFlux(order: Int, y: Int, exposureTime: Double) -> Double {
+        guard let t = table(order), y >= 0, y < size, !t.d2FlatRate.isEmpty else { return 0 }
+        return t.d2FlatRate[y] * (t.slitHigh[y] - t.slitLow[y]) * exposureTime / model.detector.gainElectronsPerADU
     }
 
     /// Total noise-free ADU of one line image per pinhole *before the blaze* (blaze efficiency 1):

@@ -85,6 +85,8 @@ public struct OrderTruth: Codable, Sendable {
     public var wavelength: [Double]
     /// Noise-free flat flux summed across the order at `ArmTruth.rows`, ADU per second (lampScale 1).
     public var flatExtractedFluxPerSecond: [Double]
+    /// The same for the arm's D2 flat lamp (nil when it has none).
+    public var d2FlatExtractedFluxPerSecond: [Double]?
     /// Wavelength range on the detector, nm.
     public var wavelengthMin: Double
     public var wavelengthMax: Double
@@ -144,19 +146,21 @@ extension SimulatedArm {
                 let m = listed[k]
                 let t = me.table(m)!
                 var c: [Double] = [], lh: [Double] = [], uh: [Double] = [], ld: [Double] = [], ud: [Double] = []
-                var w: [Double] = [], fl: [Double] = []
+                var w: [Double] = [], fl: [Double] = [], d2: [Double] = []
                 for y in rowsC {
                     c.append(t.centre[y]); w.append(t.lambda[y])
                     let e1 = SimulatedArm.profileEdges(lo: t.slitLow[y], hi: t.slitHigh[y], sigma: me.psfSigma, fraction: 0.5)
                     let e2 = SimulatedArm.profileEdges(lo: t.slitLow[y], hi: t.slitHigh[y], sigma: me.psfSigma, fraction: f0)
                     lh.append(e1.lower); uh.append(e1.upper); ld.append(e2.lower); ud.append(e2.upper)
                     fl.append(me.flatExtractedFlux(order: m, y: y, exposureTime: 1))
+                    d2.append(me.d2FlatExtractedFlux(order: m, y: y, exposureTime: 1))
                 }
                 let r = me.wavelengthRange(order: m)
                 let bw = me.blazePeakWavelength(order: m)
                 let bp = me.position(order: m, wavelength: bw, slit: 0)
                 base[k] = OrderTruth(order: m, centre: c, lowerEdgeHalf: lh, upperEdgeHalf: uh, lowerEdgeDefault: ld,
                                      upperEdgeDefault: ud, wavelength: w, flatExtractedFluxPerSecond: fl,
+                                     d2FlatExtractedFluxPerSecond: me.model.d2FlatLamp == nil ? nil : d2,
                                      wavelengthMin: r.lowerBound, wavelengthMax: r.upperBound,
                                      blazePeakWavelength: bw, blazePeakX: bp.x, blazePeakY: bp.y)
             }

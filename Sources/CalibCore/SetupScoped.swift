@@ -1,4 +1,3 @@
-import CalibCore
 
 /// Recipe parameters and QC ranges scoped to a setup value in the profile:
 /// a key `name[arm=BLUE]` applies to jobs whose setup has arm = BLUE and
