@@ -46,6 +46,19 @@ struct UpstreamDarkFlags {
     }
 }
 
+extension UpstreamDarkFlags {
+    /// The bias's hot columns and, when the job was planned with a master dark, its hot pixels
+    /// and columns: the map every master flat (one lamp or stitched) merges into its BPM.
+    static func hotPixels(_ context: JobContext, bias: UpstreamBias, width: Int, height: Int) throws -> [UInt8]? {
+        let hot = bias.flags.flatMap { $0.count == width * height ? $0 : nil }
+        guard let dark = try UpstreamDarkFlags(context) else { return hot }
+        guard dark.width == width && dark.height == height else {
+            throw PipelineError.inputMismatch("MDARK is \(dark.width)×\(dark.height), the flats' science area \(width)×\(height)")
+        }
+        return zip(hot ?? [UInt8](repeating: 0, count: dark.flags.count), dark.flags).map { $0 | $1 }
+    }
+}
+
 extension JobContext {
     var setup: Setup { (try? Setup(parsing: job.setup)) ?? Setup() }
     /// The recipe's parameters for this job's setup (`name[arm=…]` keys resolved).
@@ -135,13 +148,7 @@ struct MasterFlatExecutor: RecipeExecutor {
         let centres = try OrderTableFile.read(path: centresProduct.path)
         let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
         // The bias's hot columns and, when the night has a master dark, its hot pixels and columns.
-        var hot = bias.flags.flatMap { $0.count == source.width * source.height ? $0 : nil }
-        if let dark = try UpstreamDarkFlags(context) {
-            guard dark.width == source.width && dark.height == source.height else {
-                throw PipelineError.inputMismatch("MDARK is \(dark.width)×\(dark.height), the flats' science area \(source.width)×\(source.height)")
-            }
-            hot = zip(hot ?? [UInt8](repeating: 0, count: dark.flags.count), dark.flags).map { $0 | $1 }
-        }
+        let hot = try UpstreamDarkFlags.hotPixels(context, bias: bias, width: source.width, height: source.height)
         let result = try recipe.run(source, exposureTimes: context.exposureTimes, centres: centres, gain: gain.isNaN ? 1 : gain,
                                     readNoise: bias.readNoiseADU, hotPixels: hot)
         for (index, reason) in result.rejectedFrames {

@@ -39,7 +39,7 @@ enum StitchedMasterFlatExecution {
         guard let centresProduct = context.calibrations[.orderCentres] else { throw PipelineError.inputMismatch("no ORDER_CENTRES chosen") }
         let centres = try OrderTableFile.read(path: centresProduct.path)
         let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
-        let hot = try hotPixels(context, bias: bias, width: source.width, height: source.height)
+        let hot = try UpstreamDarkFlags.hotPixels(context, bias: bias, width: source.width, height: source.height)
         let times = context.exposureTimes
         let result = try recipe.run(blue: source.subset(blueIndices), blueExposureTimes: blueIndices.map { times[$0] },
                                     red: source.subset(redIndices), redExposureTimes: redIndices.map { times[$0] },
@@ -86,20 +86,4 @@ enum StitchedMasterFlatExecution {
         return [ProductOutput(type: .masterFlat, hdus: hdus, metrics: stitched.metrics, mjd: context.meanMJD, attachments: attachments)]
     }
 
-    /// The bias's hot columns and, when the job was planned with a master dark, its hot pixels
-    /// and columns (its `BPM` extension): the same map the one-lamp master flat takes.
-    static func hotPixels(_ context: JobContext, bias: UpstreamBias, width: Int, height: Int) throws -> [UInt8]? {
-        var hot = bias.flags.flatMap { $0.count == width * height ? $0 : nil }
-        guard let dark = context.calibrations[.masterDark] else { return hot }
-        let file = try FITSFile.open(dark.path)
-        defer { try? file.close() }
-        try file.moveTo(extensionName: "BPM")
-        let shape = try file.imageShape()
-        guard shape == [width, height] else {
-            throw PipelineError.inputMismatch("MDARK is \(shape[0])×\(shape[1]), the flats' science area \(width)×\(height)")
-        }
-        let flags = try file.readImage(as: Float.self).map { UInt8(max(0, min(255, $0))) }
-        hot = zip(hot ?? [UInt8](repeating: 0, count: flags.count), flags).map { $0 | $1 }
-        return hot
-    }
 }
