@@ -1,0 +1,352 @@
+import CalibCore
+import CGSL
+import Dispatch
+import Foundation
+
+/// The scattered-light (intra-order) background of a combined flat, after the
+/// reference's soxs_mflat "subtract_background": the orders are masked with
+/// the traced edges plus a margin, each detector row's inter-order pixels are
+/// fitted with a 1D B-spline (σ-clipped), the rows stacked into a background
+/// image, and that image smoothed with a 2D Gaussian of σ `smoothSigma`.
+///
+/// The B-spline basis comes from GSL (`gsl_bspline_*`, uniform breakpoints
+/// over the row) and the smoothing from GSL's Gaussian filter
+/// (`gsl_filter_gaussian`, edges padded with the end value). A second
+/// difference penalty on the coefficients (a P-spline, Eilers & Marx 1996,
+/// Stat. Sci. 11, 89) with a weight 10⁻³ of the data's makes the fit defined
+/// where a knot span has no inter-order pixel (a wide order): there the
+/// spline bridges the gap linearly instead of failing.
+///
+/// Because the row fit is linear in its coefficients, the background is
+/// B(x, y) = Σⱼ cⱼ(y) Bⱼ(x), and smoothing it with a separable Gaussian equals
+/// smoothing each coefficient series cⱼ(y) along y and each basis function
+/// Bⱼ(x) along x: the 2D smoothing costs p filters of the height and p of the
+/// width (p coefficients) instead of two passes over the whole image.
+///
+/// Masking: orders from one below the first traced order to one above the
+/// last are masked (the global edge polynomials extrapolated by one order),
+/// so orders cut by the detector's side are not taken for background.
+///
+/// Units: the image's (ADU). NaN pixels are ignored. A row with fewer than
+/// `2 (degree + 1)` usable pixels takes its coefficients linearly from the
+/// nearest fitted rows (counted in `failedRows`); with no row fitted the
+/// background is zero.
+public struct IntraOrderBackground: Sendable {
+    /// Polynomial degree of the B-spline pieces (3: cubic).
+    public var degree: Int
+    /// Uniform breakpoints across a row, ends included (≥ 2).
+    public var breakpoints: Int
+    /// Pixels beyond each fitted order edge also left out of the fit (the PSF wings).
+    public var margin: Double
+    public var clipSigma: Double
+    public var clipIterations: Int
+    /// σ of the Gaussian smoothing the background image, pixels (0: none).
+    public var smoothSigma: Double
+
+    public init(degree: Int = 3, breakpoints: Int = 12, margin: Double = 3, clipSigma: Double = 3, clipIterations: Int = 5,
+                smoothSigma: Double = 10) {
+        precondition(degree >= 0 && breakpoints >= 2, "B-spline degree \(degree) ≥ 0 and breakpoints \(breakpoints) ≥ 2")
+        self.degree = degree; self.breakpoints = breakpoints; self.margin = margin
+        self.clipSigma = clipSigma; self.clipIterations = clipIterations; self.smoothSigma = smoothSigma
+    }
+
+    public struct Result: Sendable {
+        /// The smoothed background, same size and unit as the input.
+        public var background: Image
+        /// Rows whose fit had too few inter-order pixels (interpolated from their neighbours).
+        public var failedRows: Int
+        /// Median number of inter-order pixels kept per row after clipping.
+        public var medianSamplesPerRow: Double
+        /// Median over rows of the robust σ of the kept pixels about the row's fit (ADU).
+        public var residualSigma: Double
+    }
+
+    static let penaltyWeight = 1e-3
+
+    /// Fits the background of `image` between the orders of `geometry` (which must have edges).
+    public func fit(_ image: Image, geometry: OrderGeometry) -> Result {
+        precondition(geometry.lowerEdge != nil && geometry.upperEdge != nil, "the background needs the traced order edges")
+        _ = SincBlazeFit.errorHandlerOff
+        let width = image.width, height = image.height
+        let k = degree + 1
+        let basis = Self.basis(width: width, order: k, breakpoints: breakpoints)
+        let p = basis.coefficients
+        var coefficients = [Double](repeating: .nan, count: height * p)
+        var samples = [Double](repeating: 0, count: height)
+        var sigmas = [Double](repeating: .nan, count: height)
+        let maskedOrders = geometry.orders.isEmpty ? [] : Array((geometry.orders.first! - 1)...(geometry.orders.last! + 1))
+        let lowerEdge = geometry.lowerEdge!, upperEdge = geometry.upperEdge!
+        let chunks = max(1, min(64, height / 16))
+        let rowsPerChunk = (height + chunks - 1) / chunks
+        image.pixels.withUnsafeBufferPointer { pixels in
+            coefficients.withUnsafeMutableBufferPointer { coefficientsOut in
+            samples.withUnsafeMutableBufferPointer { samplesOut in
+            sigmas.withUnsafeMutableBufferPointer { sigmasOut in
+                nonisolated(unsafe) let pixels = pixels, coefficientsOut = coefficientsOut
+                nonisolated(unsafe) let samplesOut = samplesOut, sigmasOut = sigmasOut
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    var fitter = RowFitter(basis: basis, width: width, clipSigma: clipSigma, clipIterations: clipIterations)
+                    for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
+                        fitter.unmaskAll()
+                        for order in maskedOrders {
+                            let a = lowerEdge.evaluate(Double(order), Double(y)), b = upperEdge.evaluate(Double(order), Double(y))
+                            fitter.mask(from: min(a, b) - margin, to: max(a, b) + margin)
+                        }
+                        let row = UnsafeBufferPointer(rebasing: pixels[(y * width)..<((y + 1) * width)])
+                        if let fit = fitter.fit(row) {
+                            for j in 0..<p { coefficientsOut[y * p + j] = fit.coefficients[j] }
+                            samplesOut[y] = Double(fit.kept); sigmasOut[y] = fit.sigma
+                        }
+                    }
+                }
+            }}}
+        }
+        let failed = Self.fillFailedRows(&coefficients, rows: height, coefficients: p)
+        let background = Self.evaluate(coefficients: coefficients, basis: basis, width: width, height: height, smoothSigma: smoothSigma)
+        let fitted = sigmas.filter { !$0.isNaN }.map { Float($0) }
+        return Result(background: background, failedRows: failed,
+                      medianSamplesPerRow: RobustStatistics.median(samples.map { Float($0) }),
+                      residualSigma: fitted.isEmpty ? .nan : RobustStatistics.median(fitted))
+    }
+
+    /// The B-spline basis at every column: `order` non-zero values from `start[x]`.
+    struct Basis: Sendable {
+        var order: Int
+        var coefficients: Int
+        var start: [Int]
+        /// values[x * order + i] is B_{start[x] + i}(x).
+        var values: [Double]
+
+        /// Basis function j at every column (dense).
+        func column(_ j: Int) -> [Double] {
+            let width = start.count
+            var out = [Double](repeating: 0, count: width)
+            for x in 0..<width where j >= start[x] && j < start[x] + order { out[x] = values[x * order + j - start[x]] }
+            return out
+        }
+    }
+
+    /// GSL's B-splines of `order` (degree + 1) on uniform breakpoints over [−½, width − ½].
+    static func basis(width: Int, order: Int, breakpoints: Int) -> Basis {
+        let workspace = gsl_bspline_alloc(order, breakpoints)!
+        defer { gsl_bspline_free(workspace) }
+        gsl_bspline_knots_uniform(-0.5, Double(width) - 0.5, workspace)
+        let p = Int(gsl_bspline_ncoeffs(workspace))
+        let bk = gsl_vector_alloc(order)!
+        defer { gsl_vector_free(bk) }
+        var start = [Int](repeating: 0, count: width), values = [Double](repeating: 0, count: width * order)
+        for x in 0..<width {
+            var first = 0, last = 0
+            gsl_bspline_eval_nonzero(Double(x), bk, &first, &last, workspace)
+            start[x] = first
+            for i in 0..<order { values[x * order + i] = gsl_vector_get(bk, i) }
+        }
+        return Basis(order: order, coefficients: p, start: start, values: values)
+    }
+
+    /// Rows without a fit take their coefficients by linear interpolation between
+    /// the nearest fitted rows (constant beyond the first and last). Returns their count.
+    static func fillFailedRows(_ c: inout [Double], rows: Int, coefficients p: Int) -> Int {
+        let good = (0..<rows).filter { !c[$0 * p].isNaN }
+        guard !good.isEmpty else {
+            for i in c.indices { c[i] = 0 }
+            return rows
+        }
+        var next = 0
+        for y in 0..<rows where c[y * p].isNaN {
+            while next < good.count && good[next] < y { next += 1 }
+            let below = next > 0 ? good[next - 1] : nil, above = next < good.count ? good[next] : nil
+            for j in 0..<p {
+                switch (below, above) {
+                case let (b?, a?):
+                    let t = Double(y - b) / Double(a - b)
+                    c[y * p + j] = (1 - t) * c[b * p + j] + t * c[a * p + j]
+                case let (b?, nil): c[y * p + j] = c[b * p + j]
+                case let (nil, a?): c[y * p + j] = c[a * p + j]
+                default: break
+                }
+            }
+        }
+        return rows - good.count
+    }
+
+    /// The background image Σⱼ c̃ⱼ(y) B̃ⱼ(x), tildes marking the Gaussian-smoothed coefficient
+    /// series (along y) and basis functions (along x).
+    static func evaluate(coefficients c: [Double], basis: Basis, width: Int, height: Int, smoothSigma: Double) -> Image {
+        let p = basis.coefficients
+        // Smoothed coefficient series, stored per row as before.
+        var smoothed = c
+        var columns = (0..<p).map { basis.column($0) }
+        if smoothSigma > 0 {
+            for j in 0..<p {
+                let series = gaussianSmooth((0..<height).map { c[$0 * p + j] }, sigma: smoothSigma)
+                for y in 0..<height { smoothed[y * p + j] = series[y] }
+                columns[j] = gaussianSmooth(columns[j], sigma: smoothSigma)
+            }
+        }
+        // Per column, the span of basis functions not zero there (compact even after smoothing: the kernel is truncated).
+        var first = [Int](repeating: 0, count: width), count = [Int](repeating: 0, count: width)
+        var table = [Double](repeating: 0, count: width * p)
+        for x in 0..<width {
+            let nonzero = (0..<p).filter { columns[$0][x] != 0 }
+            first[x] = nonzero.first ?? 0
+            count[x] = nonzero.isEmpty ? 0 : nonzero.last! - first[x] + 1
+            for j in 0..<p { table[x * p + j] = columns[j][x] }
+        }
+        var out = [Float](repeating: 0, count: width * height)
+        let chunks = max(1, min(64, height / 16))
+        let rowsPerChunk = (height + chunks - 1) / chunks
+        smoothed.withUnsafeBufferPointer { coeffs in
+            table.withUnsafeBufferPointer { table in
+                out.withUnsafeMutableBufferPointer { out in
+                    nonisolated(unsafe) let coeffs = coeffs, table = table, out = out
+                    let first = first, count = count
+                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                        for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
+                            let cy = coeffs.baseAddress! + y * p
+                            for x in 0..<width {
+                                let t = table.baseAddress! + x * p
+                                var s = 0.0
+                                for j in first[x]..<(first[x] + count[x]) { s += cy[j] * t[j] }
+                                out[y * width + x] = Float(s)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Image(width: width, height: height, pixels: out)
+    }
+
+    /// GSL's Gaussian filter of standard deviation `sigma` samples, window ±4σ,
+    /// the series extended by its end values.
+    static func gaussianSmooth(_ v: [Double], sigma: Double) -> [Double] {
+        guard sigma > 0, v.count > 1 else { return v }
+        let half = max(1, Int((4 * sigma).rounded(.up)))
+        let window = 2 * half + 1
+        let alpha = Double(window - 1) / (2 * sigma)   // GSL's σ = (K − 1) / (2α)
+        let workspace = gsl_filter_gaussian_alloc(window)!
+        defer { gsl_filter_gaussian_free(workspace) }
+        let x = gsl_vector_alloc(v.count)!, y = gsl_vector_alloc(v.count)!
+        defer { gsl_vector_free(x); gsl_vector_free(y) }
+        for i in v.indices { gsl_vector_set(x, i, v[i]) }
+        gsl_filter_gaussian(GSL_FILTER_END_PADVALUE, alpha, 0, x, y, workspace)
+        return v.indices.map { gsl_vector_get(y, $0) }
+    }
+}
+
+/// One row's penalised, σ-clipped least-squares B-spline fit (scratch reused across rows).
+private struct RowFitter {
+    let basis: IntraOrderBackground.Basis
+    let width: Int
+    let clipSigma: Double
+    let clipIterations: Int
+    var usable: [Bool]
+    var kept: [Bool]
+    var normal: [Double]
+    var rhs: [Double]
+    var residuals: [Float]
+
+    init(basis: IntraOrderBackground.Basis, width: Int, clipSigma: Double, clipIterations: Int) {
+        self.basis = basis; self.width = width; self.clipSigma = clipSigma; self.clipIterations = clipIterations
+        usable = [Bool](repeating: true, count: width); kept = usable
+        normal = [Double](repeating: 0, count: basis.coefficients * basis.coefficients)
+        rhs = [Double](repeating: 0, count: basis.coefficients)
+        residuals = []
+        residuals.reserveCapacity(width)
+    }
+
+    mutating func unmaskAll() { for x in 0..<width { usable[x] = true } }
+
+    /// Leaves the columns within [a, b] (pixel centres at integers) out of the fit.
+    mutating func mask(from a: Double, to b: Double) {
+        guard b >= -0.5, a <= Double(width) - 0.5 else { return }
+        let lo = max(0, Int(a.rounded(.down))), hi = min(width - 1, Int(b.rounded(.up)))
+        guard hi >= lo else { return }
+        for x in lo...hi { usable[x] = false }
+    }
+
+    mutating func fit(_ row: UnsafeBufferPointer<Float>) -> (coefficients: [Double], kept: Int, sigma: Double)? {
+        let k = basis.order, p = basis.coefficients
+        var n = 0
+        for x in 0..<width {
+            kept[x] = usable[x] && row[x].isFinite
+            if kept[x] { n += 1 }
+        }
+        guard n >= 2 * k else { return nil }
+        var c = [Double](repeating: 0, count: p)
+        var sigma = Double.nan
+        for _ in 0...clipIterations {
+            guard solve(row, into: &c, samples: n) else { return nil }
+            residuals.removeAll(keepingCapacity: true)
+            for x in 0..<width where kept[x] { residuals.append(row[x] - Float(value(c, at: x))) }
+            let (centre, s) = RobustStatistics.madSigma(residuals)
+            sigma = s
+            guard s > 0 else { break }
+            let limit = Float(clipSigma * s)
+            var changed = 0
+            for x in 0..<width where kept[x] && abs(row[x] - Float(value(c, at: x)) - Float(centre)) > limit {
+                kept[x] = false; changed += 1; n -= 1
+            }
+            if changed == 0 { break }
+            guard n >= 2 * k else { return nil }
+        }
+        return (c, n, sigma)
+    }
+
+    func value(_ c: [Double], at x: Int) -> Double {
+        let k = basis.order, s = basis.start[x]
+        var v = 0.0
+        for i in 0..<k { v += c[s + i] * basis.values[x * k + i] }
+        return v
+    }
+
+    /// Normal equations (BᵀB + λDᵀD) c = Bᵀv with D the second-difference operator, by Cholesky.
+    mutating func solve(_ row: UnsafeBufferPointer<Float>, into c: inout [Double], samples: Int) -> Bool {
+        let k = basis.order, p = basis.coefficients
+        for i in normal.indices { normal[i] = 0 }
+        for i in rhs.indices { rhs[i] = 0 }
+        for x in 0..<width where kept[x] {
+            let s = basis.start[x], v = Double(row[x])
+            for a in 0..<k {
+                let ba = basis.values[x * k + a]
+                rhs[s + a] += ba * v
+                for b in 0...a { normal[(s + a) * p + s + b] += ba * basis.values[x * k + b] }
+            }
+        }
+        // λ relative to the mean diagonal, so the penalty's weight does not depend on the row's sample count.
+        var trace = 0.0
+        for j in 0..<p { trace += normal[j * p + j] }
+        let lambda = IntraOrderBackground.penaltyWeight * trace / Double(p)
+        if p >= 3 {
+            for r in 0..<(p - 2) {
+                let d = [1.0, -2.0, 1.0]
+                for a in 0..<3 { for b in 0...a { normal[(r + a) * p + r + b] += lambda * d[a] * d[b] } }
+            }
+        }
+        // Cholesky on the lower triangle, in place.
+        for j in 0..<p {
+            var diag = normal[j * p + j]
+            for m in 0..<j { diag -= normal[j * p + m] * normal[j * p + m] }
+            guard diag > 0, diag.isFinite else { return false }
+            let l = diag.squareRoot()
+            normal[j * p + j] = l
+            for i in (j + 1)..<max(j + 1, p) {
+                var s = normal[i * p + j]
+                for m in 0..<j { s -= normal[i * p + m] * normal[j * p + m] }
+                normal[i * p + j] = s / l
+            }
+        }
+        for i in 0..<p {
+            var s = rhs[i]
+            for m in 0..<i { s -= normal[i * p + m] * c[m] }
+            c[i] = s / normal[i * p + i]
+        }
+        for i in stride(from: p - 1, through: 0, by: -1) {
+            var s = c[i]
+            for m in (i + 1)..<max(i + 1, p) { s -= normal[m * p + i] * c[m] }
+            c[i] = s / normal[i * p + i]
+        }
+        return c.allSatisfy(\.isFinite)
+    }
+}
