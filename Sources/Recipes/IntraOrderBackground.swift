@@ -36,7 +36,8 @@ public struct IntraOrderBackground: Sendable {
     public var degree: Int
     /// Uniform breakpoints across a row, ends included (≥ 2).
     public var breakpoints: Int
-    /// Pixels beyond each fitted order edge also left out of the fit (the PSF wings).
+    /// Pixels beyond each fitted order edge also left out of the fit (the PSF wings). `MasterFlat`
+    /// replaces 0 by its measured plateau margin.
     public var margin: Double
     public var clipSigma: Double
     public var clipIterations: Int
@@ -59,6 +60,8 @@ public struct IntraOrderBackground: Sendable {
         public var medianSamplesPerRow: Double
         /// Median over rows of the robust σ of the kept pixels about the row's fit (ADU).
         public var residualSigma: Double
+        /// The margin used beyond the order edges, pixels.
+        public var margin: Double
     }
 
     static let penaltyWeight = 1e-3
@@ -106,7 +109,7 @@ public struct IntraOrderBackground: Sendable {
         let fitted = sigmas.filter { !$0.isNaN }.map { Float($0) }
         return Result(background: background, failedRows: failed,
                       medianSamplesPerRow: RobustStatistics.median(samples.map { Float($0) }),
-                      residualSigma: fitted.isEmpty ? .nan : RobustStatistics.median(fitted))
+                      residualSigma: fitted.isEmpty ? .nan : RobustStatistics.median(fitted), margin: margin)
     }
 
     /// The B-spline basis at every column: `order` non-zero values from `start[x]`.

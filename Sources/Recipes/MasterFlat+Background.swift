@@ -43,6 +43,7 @@ extension MasterFlat {
                           "rows with too few inter-order pixels for the background fit (interpolated)"),
             QCMeasurement("backgroundResidualSigma", fit.residualSigma, unit: "ADU",
                           "median per-row robust σ of the inter-order pixels about the background fit"),
+            QCMeasurement("backgroundMarginPixels", fit.margin, unit: "px", "pixels beyond the order edges left out of the background fit"),
         ]
     }
 }

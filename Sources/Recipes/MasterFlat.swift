@@ -86,7 +86,7 @@ public struct MasterFlat: Sendable {
         let background = IntraOrderBackground(
             degree: Int(try r.value("backgroundSplineDegree", default: 3, in: 1...5)),
             breakpoints: Int(try r.value("backgroundBreakpoints", default: 12, in: 2...200)),
-            margin: try r.value("backgroundMargin", default: 3, in: 0...1000),
+            margin: try r.value("backgroundMargin", default: 0, in: 0...1000),
             clipSigma: try r.value("backgroundClipSigma", default: 3, in: 1...100),
             clipIterations: Int(try r.value("backgroundClipIterations", default: 5, in: 0...100)),
             smoothSigma: try r.value("backgroundSmoothSigma", default: 10, in: 0...1000))
@@ -203,8 +203,10 @@ public struct MasterFlat: Sendable {
         let step = sliceStep > 0 ? sliceStep : max(2, height / 128)
         var edges = detectEdges(combined, centres: centres, step: step)
         var backgroundFit: IntraOrderBackground.Result?
-        if let background {
+        if var background {
             let first = try traceEdges(edges, centres: centres)
+            // Margin 0: as far beyond the threshold edge as the plateau lies inside it (≈ 4.6 edge widths, past the PSF wings).
+            if background.margin == 0 { background.margin = plateauMargin(combined, geometry: first, step: step) }
             let fit = background.fit(combined, geometry: first)
             combined.pixels.withUnsafeMutableBufferPointer { c in
                 fit.background.pixels.withUnsafeBufferPointer { b in for i in c.indices { c[i] -= b[i] } }
