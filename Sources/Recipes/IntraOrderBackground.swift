@@ -43,12 +43,16 @@ public struct IntraOrderBackground: Sendable {
     public var clipIterations: Int
     /// σ of the Gaussian smoothing the background image, pixels (0: none).
     public var smoothSigma: Double
+    /// Smallest σ the clipping uses (ADU): the combined frame's read noise, so that a
+    /// nearly noise-free row does not clip its own tiny model misfit away.
+    public var noiseFloor: Double
 
     public init(degree: Int = 3, breakpoints: Int = 12, margin: Double = 3, clipSigma: Double = 3, clipIterations: Int = 5,
-                smoothSigma: Double = 10) {
+                smoothSigma: Double = 10, noiseFloor: Double = 0) {
         precondition(degree >= 0 && breakpoints >= 2, "B-spline degree \(degree) ≥ 0 and breakpoints \(breakpoints) ≥ 2")
         self.degree = degree; self.breakpoints = breakpoints; self.margin = margin
         self.clipSigma = clipSigma; self.clipIterations = clipIterations; self.smoothSigma = smoothSigma
+        self.noiseFloor = noiseFloor
     }
 
     public struct Result: Sendable {
@@ -88,7 +92,7 @@ public struct IntraOrderBackground: Sendable {
                 nonisolated(unsafe) let pixels = pixels, coefficientsOut = coefficientsOut
                 nonisolated(unsafe) let samplesOut = samplesOut, sigmasOut = sigmasOut
                 DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                    var fitter = RowFitter(basis: basis, width: width, clipSigma: clipSigma, clipIterations: clipIterations)
+                    var fitter = RowFitter(basis: basis, width: width, clipSigma: clipSigma, clipIterations: clipIterations, noiseFloor: noiseFloor)
                     for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
                         fitter.unmaskAll()
                         for order in maskedOrders {
@@ -244,14 +248,16 @@ private struct RowFitter {
     let width: Int
     let clipSigma: Double
     let clipIterations: Int
+    let noiseFloor: Double
     var usable: [Bool]
     var kept: [Bool]
     var normal: [Double]
     var rhs: [Double]
     var residuals: [Float]
 
-    init(basis: IntraOrderBackground.Basis, width: Int, clipSigma: Double, clipIterations: Int) {
+    init(basis: IntraOrderBackground.Basis, width: Int, clipSigma: Double, clipIterations: Int, noiseFloor: Double) {
         self.basis = basis; self.width = width; self.clipSigma = clipSigma; self.clipIterations = clipIterations
+        self.noiseFloor = noiseFloor
         usable = [Bool](repeating: true, count: width); kept = usable
         normal = [Double](repeating: 0, count: basis.coefficients * basis.coefficients)
         rhs = [Double](repeating: 0, count: basis.coefficients)
@@ -279,14 +285,14 @@ private struct RowFitter {
         guard n >= 2 * k else { return nil }
         var c = [Double](repeating: 0, count: p)
         var sigma = Double.nan
-        for _ in 0...clipIterations {
+        for iteration in 0...clipIterations {
             guard solve(row, into: &c, samples: n) else { return nil }
             residuals.removeAll(keepingCapacity: true)
             for x in 0..<width where kept[x] { residuals.append(row[x] - Float(value(c, at: x))) }
             let (centre, s) = RobustStatistics.madSigma(residuals)
             sigma = s
-            guard s > 0 else { break }
-            let limit = Float(clipSigma * s)
+            guard max(s, noiseFloor) > 0, iteration < clipIterations else { break }
+            let limit = Float(clipSigma * max(s, noiseFloor))
             var changed = 0
             for x in 0..<width where kept[x] && abs(row[x] - Float(value(c, at: x)) - Float(centre)) > limit {
                 kept[x] = false; changed += 1; n -= 1

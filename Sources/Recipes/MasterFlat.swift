@@ -207,6 +207,7 @@ public struct MasterFlat: Sendable {
             let first = try traceEdges(edges, centres: centres)
             // Margin 0: as far beyond the threshold edge as the plateau lies inside it (≈ 4.6 edge widths, past the PSF wings).
             if background.margin == 0 { background.margin = plateauMargin(combined, geometry: first, step: step) }
+            background.noiseFloor = readNoise / Double(kept.count).squareRoot()
             let fit = background.fit(combined, geometry: first)
             combined.pixels.withUnsafeMutableBufferPointer { c in
                 fit.background.pixels.withUnsafeBufferPointer { b in for i in c.indices { c[i] -= b[i] } }
