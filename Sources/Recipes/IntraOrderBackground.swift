@@ -96,7 +96,7 @@ public struct IntraOrderBackground: Sendable {
                     defer { fitter.deallocate() }
                     for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
                         fitter.unmaskAll()
-                        for k in maskedOrders.indices { fitter.mask(from: masks.from[k * height + y], to: masks.to[k * height + y]) }
+                        for m in maskedOrders.indices { fitter.mask(from: masks.from[m * height + y], to: masks.to[m * height + y]) }
                         let row = UnsafeBufferPointer(rebasing: pixels[(y * width)..<((y + 1) * width)])
                         if let fit = fitter.fit(row) {
                             for j in 0..<p { coefficientsOut[y * p + j] = fit.coefficients[j] }
