@@ -198,7 +198,7 @@ public struct FrameRenderer: Sendable {
                     }
                 }}}
             }
-            if !scatterRow.isEmpty {
+            if !d2 && !scatterRow.isEmpty {   // the QTH flat's halo; D2 flats are rendered without
                 for r in 0..<rows {
                     let row = buf + r * n, f = scatterRow[y0 + r] * lampScale
                     for x in 0..<n { row[x] += f * scatterColumn[x] }

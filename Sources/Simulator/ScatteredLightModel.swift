@@ -16,8 +16,8 @@ import Foundation
 /// as fractions of the detector side, N the side in pixels) makes it vary
 /// slowly across the detector. `fraction` is the halo's peak as a fraction of
 /// the mean order level: 0.02 puts 1–2 % of the order flux between the
-/// orders. Only flat frames get it (order-definition, arc and science
-/// exposures are unchanged); PRNU applies to it like to any photon.
+/// orders. Only (QTH) flat frames get it (D2 flats, order-definition, arc
+/// and science exposures are unchanged); PRNU applies to it like to any photon.
 ///
 /// A model without this key (or `fraction` 0) renders no scattered light.
 public struct ScatteredLightModel: Codable, Sendable, Equatable {
