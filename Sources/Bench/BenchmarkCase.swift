@@ -22,6 +22,7 @@ let allBenchmarks: [BenchmarkCase] = [
     masterBiasBenchmark,
     masterFlatBenchmark,
     stitchedMasterFlatBenchmark,
+    masterFlatBackgroundBenchmark,
     blazeFitBenchmark,
     archiveBestBenchmark,
     archiveNightListingBenchmark,

@@ -163,12 +163,21 @@ struct MasterFlatExecutor: RecipeExecutor {
                         comment: "flat left out")
         }
         let plot = QCPlots.masterFlat(result, width: w, height: h)
-        return [ProductOutput(type: .masterFlat,
-                              hdus: [.image(result.flat, name: nil, header: primary),
-                                     .image(result.error, name: "ERR", header: FITSHeader()),
-                                     .flags(result.flags, width: w, height: h),
-                                     .table(OrderTableFile.table(result.geometry), name: OrderTableFile.extensionName, header: FITSHeader())],
-                              metrics: result.metrics, mjd: context.meanMJD,
-                              attachments: [ProductAttachment(suffix: "_edges.svg", contents: plot)])]
+        var hdus: [ProductHDU] = [.image(result.flat, name: nil, header: primary),
+                                  .image(result.error, name: "ERR", header: FITSHeader()),
+                                  .flags(result.flags, width: w, height: h),
+                                  .table(OrderTableFile.table(result.geometry), name: OrderTableFile.extensionName, header: FITSHeader())]
+        var attachments = [ProductAttachment(suffix: "_edges.svg", contents: plot)]
+        // With subtractBackground, the fitted scattered light goes last (BKGND), so readers of the other HDUs are unaffected.
+        if let background = result.background {
+            var header = FITSHeader()
+            header.set("BUNIT", .string("ADU"), comment: "fitted intra-order background, subtracted before normalising")
+            hdus.append(.image(background, name: "BKGND", header: header))
+            if let backgroundPlot = QCPlots.masterFlatBackground(result) {
+                attachments.append(ProductAttachment(suffix: "_bkgnd.svg", contents: backgroundPlot))
+            }
+        }
+        return [ProductOutput(type: .masterFlat, hdus: hdus, metrics: result.metrics, mjd: context.meanMJD,
+                              attachments: attachments)]
     }
 }

@@ -83,6 +83,13 @@ enum StitchedMasterFlatExecution {
             hdus.append(.table(OrderTableFile.table(lamp.geometry), name: "\(OrderTableFile.extensionName)_\(lamp.lamp)", header: header))
             attachments.append(ProductAttachment(suffix: "_edges_\(lamp.lamp).svg", contents: QCPlots.masterFlat(lamp.asResult, width: w, height: h)))
         }
+        // The background is fitted once, on the stitched stack (per-lamp masters mask only their own orders).
+        if let background = stitched.background {
+            var header = FITSHeader()
+            header.set("BUNIT", .string("ADU"), comment: "fitted intra-order background, subtracted before normalising")
+            hdus.append(.image(background, name: "BKGND", header: header))
+            if let plot = QCPlots.masterFlatBackground(stitched) { attachments.append(ProductAttachment(suffix: "_bkgnd.svg", contents: plot)) }
+        }
         return [ProductOutput(type: .masterFlat, hdus: hdus, metrics: stitched.metrics, mjd: context.meanMJD, attachments: attachments)]
     }
 

@@ -18,8 +18,12 @@ import Foundation
 /// configured order: see `StitchedMasterFlat`, which reuses `combine` and
 /// `normalise` per lamp and on the stitched stack.
 ///
-/// Not implemented: the intra-order background fit (SIMECH flats have no
-/// scattered light).
+/// With `subtractBackground` 1 the scattered light between and under the
+/// orders is fitted (`IntraOrderBackground`: per-row B-splines through the
+/// inter-order pixels, Gaussian-smoothed), subtracted from the combined flat
+/// before normalising, and returned as `background`; the edges are then
+/// traced again on the subtracted flat, since the background lifts the wings
+/// and moves the threshold crossings outward.
 public struct MasterFlat: Sendable {
     public static let name = "mflat"
     public static let version = "1.0"
@@ -27,7 +31,8 @@ public struct MasterFlat: Sendable {
         "clipSigma", "clipIterations", "centralWindow", "levelTolerance",
         "sliceLength", "sliceWidth", "sliceStep", "edgeThresholdPercent", "minThresholdPercent", "maxThresholdPercent",
         "orderDegree", "yDegree", "edgeClipSigma", "edgeClipIterations", "lowSensitivitySigma", "smoothRows",
-        "plateauSigmas",
+        "plateauSigmas", "subtractBackground", "backgroundSplineDegree", "backgroundBreakpoints", "backgroundMargin",
+        "backgroundClipSigma", "backgroundClipIterations", "backgroundSmoothSigma",
     ]
 
     public var stack: SigmaClippedStack
@@ -55,6 +60,8 @@ public struct MasterFlat: Sendable {
     public var smoothRows: Int
     /// The order's plateau (inner region) starts this many edge widths (σ) inside the half-flux point.
     public var plateauSigmas: Double
+    /// The scattered-light fit, when `subtractBackground` is 1.
+    public var background: IntraOrderBackground?
 
     public init(parameters: [String: Double]) throws(RecipeParameterError) {
         let r = try ParameterReader(recipe: Self.name, values: parameters, known: Self.parameterNames)
@@ -75,6 +82,15 @@ public struct MasterFlat: Sendable {
         lowSensitivitySigma = try r.value("lowSensitivitySigma", default: 6, in: 1...100)
         smoothRows = Int(try r.value("smoothRows", default: 48, in: 0...1000))
         plateauSigmas = try r.value("plateauSigmas", default: 3, in: 0...20)
+        let subtract = try r.value("subtractBackground", default: 0, in: 0...1)
+        let background = IntraOrderBackground(
+            degree: Int(try r.value("backgroundSplineDegree", default: 3, in: 1...5)),
+            breakpoints: Int(try r.value("backgroundBreakpoints", default: 12, in: 2...200)),
+            margin: try r.value("backgroundMargin", default: 0, in: 0...1000),
+            clipSigma: try r.value("backgroundClipSigma", default: 3, in: 1...100),
+            clipIterations: Int(try r.value("backgroundClipIterations", default: 5, in: 0...100)),
+            smoothSigma: try r.value("backgroundSmoothSigma", default: 10, in: 0...1000))
+        self.background = subtract >= 0.5 ? background : nil
     }
 
     /// One edge measurement in a slice.
@@ -92,8 +108,11 @@ public struct MasterFlat: Sendable {
         public var error: Image
         /// `PixelFlag` bits per pixel.
         public var flags: [UInt8]
-        /// The combined, level-scaled flat in ADU of a typical input frame (for QC plots and the tests).
+        /// The combined, level-scaled flat in ADU of a typical input frame, background subtracted
+        /// when it was fitted (for QC plots and the tests).
         public var combined: Image
+        /// The fitted scattered-light background (ADU, same scale as `combined`), nil when not fitted.
+        public var background: Image?
         /// The order table with the edges.
         public var geometry: OrderGeometry
         public var edges: [EdgeDetection]
@@ -174,13 +193,28 @@ public struct MasterFlat: Sendable {
     /// Steps 3–7 of `run` on a combined flat: edges, normalisation, bad pixels, QC.
     public func normalise(_ combination: Combination, centres: OrderGeometry, gain: Double, readNoise: Double,
                           hotPixels: [UInt8]? = nil) throws -> Result {
-        let combined = combination.combined, levels = combination.levels, rejected = combination.rejected
+        var combined = combination.combined
+        let levels = combination.levels, rejected = combination.rejected
         let kept = combination.kept, keptLevel = combination.keptLevel, clippedValues = combination.clippedValues
         let width = combined.width, height = combined.height
 
-        // 3. Order edges in slices, then global fits.
+        // 3. Order edges in slices, then global fits; with the background fitted between
+        // the first edges, subtracted, and the edges traced again.
         let step = sliceStep > 0 ? sliceStep : max(2, height / 128)
-        let edges = detectEdges(combined, centres: centres, step: step)
+        var edges = detectEdges(combined, centres: centres, step: step)
+        var backgroundFit: IntraOrderBackground.Result?
+        if var background {
+            let first = try traceEdges(edges, centres: centres)
+            // Margin 0: as far beyond the threshold edge as the plateau lies inside it (≈ 4.6 edge widths, past the PSF wings).
+            if background.margin == 0 { background.margin = plateauMargin(combined, geometry: first, step: step) }
+            background.noiseFloor = readNoise / Double(kept.count).squareRoot()
+            let fit = background.fit(combined, geometry: first)
+            combined.pixels.withUnsafeMutableBufferPointer { c in
+                fit.background.pixels.withUnsafeBufferPointer { b in for i in c.indices { c[i] -= b[i] } }
+            }
+            backgroundFit = fit
+            edges = detectEdges(combined, centres: centres, step: step)
+        }
         let lowerPoints = edges.compactMap { e in e.lower.map { ([Double(e.order), e.y], $0) } }
         let upperPoints = edges.compactMap { e in e.upper.map { ([Double(e.order), e.y], $0) } }
         guard lowerPoints.count > 20, upperPoints.count > 20 else {
@@ -343,9 +377,9 @@ public struct MasterFlat: Sendable {
             QCMeasurement("edgeOrderDegree", Double(min(lowerFit.degrees[0], upperFit.degrees[0])), unit: "", "edge polynomial degree in order"),
             QCMeasurement("edgeYDegree", Double(min(lowerFit.degrees[1], upperFit.degrees[1])), unit: "", "edge polynomial degree in row"),
             QCMeasurement("plateauMarginPixels", margin, unit: "px", "distance from the threshold edge to the order plateau"),
-        ]
+        ] + (backgroundFit.map { Self.backgroundMetrics($0, level: keptLevel) } ?? [])
         return Result(flat: Image(width: width, height: height, pixels: flat), error: Image(width: width, height: height, pixels: error),
-                      flags: flags, combined: combined, geometry: geometry, edges: edges,
+                      flags: flags, combined: combined, background: backgroundFit?.background, geometry: geometry, edges: edges,
                       lowerResiduals: lowerResiduals, upperResiduals: upperResiduals,
                       rejectedFrames: rejected, levels: levels, metrics: metrics)
     }

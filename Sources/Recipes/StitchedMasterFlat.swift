@@ -135,15 +135,19 @@ public struct StitchedMasterFlat: Sendable {
                                       + "(traced: \(centres.orders.first.map(String.init) ?? "none")…\(centres.orders.last.map(String.init) ?? ""))")
         }
         let blueOrders = centres.orders.filter { $0 > stitchOrder }, redOrders = centres.orders.filter { $0 <= stitchOrder }
-        // Each lamp traced over its orders and the stitch order.
+        // Each lamp traced over its orders and the stitch order, without the background fit: a per-lamp
+        // trace masks only its own orders and would take the other lamp's for background. The
+        // stitched stack's background is fitted once, in its own normalisation below.
+        var perLamp = master
+        perLamp.background = nil
         let blueCombination = try master.combine(blue, exposureTimes: blueExposureTimes, gain: gain, readNoise: readNoise)
-        var blueResult = try master.normalise(blueCombination, centres: Self.restricted(centres, to: [stitchOrder] + blueOrders),
+        var blueResult = try perLamp.normalise(blueCombination, centres: Self.restricted(centres, to: [stitchOrder] + blueOrders),
                                               gain: gain, readNoise: readNoise, hotPixels: hotPixels)
         let blueMaster = LampMaster(lamp: lamps.blue, blueResult)
         blueResult.error = Image(width: 0, height: 0)  // a full frame not needed again
         let blueStack = blueCombination.combined
         var redCombination = try master.combine(red, exposureTimes: redExposureTimes, gain: gain, readNoise: readNoise)
-        var redResult = try master.normalise(redCombination, centres: Self.restricted(centres, to: redOrders),
+        var redResult = try perLamp.normalise(redCombination, centres: Self.restricted(centres, to: redOrders),
                                              gain: gain, readNoise: readNoise, hotPixels: hotPixels)
         let redMaster = LampMaster(lamp: lamps.red, redResult)
 

@@ -50,18 +50,22 @@ public struct EchelleArmModel: Codable, Sendable {
     public var arcLamp: ArcLampModel
     public var science: ScienceSourceModel
     public var nightDisplacement: NightDisplacementLimits
+    /// Scattered light of flat exposures (absent: none).
+    public var scatteredLight: ScatteredLightModel?
 
     public init(name: String, echelle: EchelleGratingModel, camera: CameraModel,
                 crossDisperser: CrossDisperserModel, distortion: [DistortionTerm], slit: SlitModel,
                 throughput: ThroughputModel, detector: DetectorModel, flatLamp: ContinuumLampModel,
                 orderDefinitionLamp: ContinuumLampModel, arcLamp: ArcLampModel,
-                science: ScienceSourceModel, nightDisplacement: NightDisplacementLimits, d2FlatLamp: ContinuumLampModel? = nil) {
+                science: ScienceSourceModel, nightDisplacement: NightDisplacementLimits, d2FlatLamp: ContinuumLampModel? = nil,
+                scatteredLight: ScatteredLightModel? = nil) {
         self.d2FlatLamp = d2FlatLamp
         self.name = name; self.echelle = echelle; self.camera = camera
         self.crossDisperser = crossDisperser; self.distortion = distortion; self.slit = slit
         self.throughput = throughput; self.detector = detector; self.flatLamp = flatLamp
         self.orderDefinitionLamp = orderDefinitionLamp; self.arcLamp = arcLamp
         self.science = science; self.nightDisplacement = nightDisplacement
+        self.scatteredLight = scatteredLight
     }
 }
 

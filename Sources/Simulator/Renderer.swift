@@ -75,6 +75,10 @@ public struct FrameRenderer: Sendable {
     public let multiPinholeLines: [ArcLineImage]
     private let singleImages: [LineImage]
     private let multiImages: [LineImage]
+    /// Scattered light of a flat at lamp scale 1 is scatterRow[y] · scatterColumn[x] e⁻/s
+    /// (see `ScatteredLightModel`); both empty when the model has none.
+    private let scatterRow: [Double]
+    private let scatterColumn: [Double]
     /// Rows processed per parallel work item.
     private let band = 16
 
@@ -114,6 +118,31 @@ public struct FrameRenderer: Sendable {
         multiPinholeLines = multi
         singleImages = single.map { LineImage(x: $0.x, y: $0.y, rate: $0.fluxADUPerSecond * gain) }
         multiImages = multi.map { LineImage(x: $0.x, y: $0.y, rate: $0.fluxADUPerSecond * gain) }
+        if let scatter = arm.model.scatteredLight, scatter.fraction > 0 {
+            // The row's mean order plateau level: the orders' light over their summed slit widths.
+            var light = [Double](repeating: 0, count: arm.size), widths = light
+            for t in arm.tables {
+                for y in 0..<arm.size {
+                    light[y] += t.flatRate[y] * (t.slitHigh[y] - t.slitLow[y]); widths[y] += t.slitHigh[y] - t.slitLow[y]
+                }
+            }
+            scatterRow = scatter.rowRates(meanOrderLevel: (0..<arm.size).map { widths[$0] > 0 ? light[$0] / widths[$0] : 0 })
+            scatterColumn = scatter.envelopeX(size: arm.size)
+        } else {
+            scatterRow = []; scatterColumn = []
+        }
+    }
+
+    /// Noise-free scattered light of an exposure (ADU per pixel, PRNU 1, science area,
+    /// row-major); zero except for flats of a model with `scatteredLight`. It is part
+    /// of `expectedSignal` and of the rendered frames.
+    public func scatteredLight(_ kind: ExposureKind, exposureTime: Double) -> [Float] {
+        let n = arm.size
+        guard case .flat(let lampScale) = kind, !scatterRow.isEmpty else { return [Float](repeating: 0, count: n * n) }
+        let k = lampScale * exposureTime / detector.truth.gain
+        var out = [Float](repeating: 0, count: n * n)
+        for y in 0..<n { for x in 0..<n { out[y * n + x] = Float(scatterRow[y] * scatterColumn[x] * k) } }
+        return out
     }
 
     static func lowerBound(_ a: [ArcLine], _ w: Double) -> Int {
@@ -168,6 +197,12 @@ public struct FrameRenderer: Sendable {
                         }
                     }
                 }}}
+            }
+            if !d2 && !scatterRow.isEmpty {   // the QTH flat's halo; D2 flats are rendered without
+                for r in 0..<rows {
+                    let row = buf + r * n, f = scatterRow[y0 + r] * lampScale
+                    for x in 0..<n { row[x] += f * scatterColumn[x] }
+                }
             }
         case .orderDefinition, .science:
             let s = kind == .science ? arm.scienceProfileSigma : sigma

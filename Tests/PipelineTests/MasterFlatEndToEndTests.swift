@@ -50,7 +50,13 @@ struct MasterFlatEndToEndTests {
         try file.moveTo(extensionName: "ERR")
         try file.moveTo(extensionName: "BPM")
         let flatBPM = try file.readImage(as: Float.self)
+        // SIMECH subtracts the intra-order background (none is simulated): the fitted image is in BKGND, near zero.
+        try file.moveTo(extensionName: "BKGND")
+        #expect(try file.imageShape() == [512, 512])
         try file.close()
+        #expect(flatMetrics["backgroundMedianFraction"]?.passed == true)
+        #expect(abs(flatMetrics["backgroundMedianFraction"]?.value ?? .nan) < 0.002)
+        #expect(FileManager.default.fileExists(atPath: String(flat.path.dropLast(5)) + "_bkgnd.svg"))
         let darkFile = try FITSFile.open(dark.path)
         try darkFile.moveTo(extensionName: "BPM")
         let darkBPM = try darkFile.readImage(as: Float.self)
