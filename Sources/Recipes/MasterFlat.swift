@@ -36,7 +36,7 @@ public struct MasterFlat: Sendable {
     ]
 
     public var stack: SigmaClippedStack
-    /// Side (pixels) of the central window whose 75th percentile is a frame's exposure level.
+    /// Rows of the central band (all columns) whose lit pixels' median is a frame's exposure level.
     public var centralWindow: Int
     public var levelTolerance: Double
     /// Cross-dispersion length of an edge slice (0: 1.2 × the local order spacing).
@@ -356,7 +356,7 @@ public struct MasterFlat: Sendable {
         let metrics = [
             QCMeasurement("frameCount", Double(levels.count), unit: "", "flats offered"),
             QCMeasurement("rejectedFrames", Double(rejected.count), unit: "", "flats left out for an inconsistent exposure level"),
-            QCMeasurement("exposureLevelADU", keptLevel, unit: "ADU", "median exposure level (75th percentile in the central window)"),
+            QCMeasurement("exposureLevelADU", keptLevel, unit: "ADU", "median exposure level (lit pixels of the central band)"),
             QCMeasurement("stackRejectedFraction", Double(clippedValues) / Double(kept.count * width * height), unit: "",
                           "fraction of pixel values clipped in stacking"),
             QCMeasurement("orderCount", Double(geometry.orders.count), unit: "", "orders whose edges were fitted"),
@@ -422,21 +422,22 @@ public struct MasterFlat: Sendable {
         return cold.indices.filter { cold[$0] }
     }
 
-    /// Each frame's exposure level in a central square window: the median of
-    /// the pixels brighter than half the window's 99th percentile (the lit
-    /// pixels, whatever fraction of the window the orders cover).
+    /// Each frame's exposure level in the central band of `window` rows across
+    /// the whole width: the median of the pixels brighter than half the band's
+    /// 99th percentile (the lit pixels, whatever fraction the orders cover).
+    /// A square window at the centre can fall between two orders when they
+    /// are far apart in pixels (SIMECH BLUE unbinned: 4 ADU of noise taken for
+    /// the level); every order crosses the band.
     static func levels(_ source: any FrameStripSource, window: Int) throws -> [Double] {
-        let w = min(window, source.width), h = min(window, source.height)
-        let x0 = (source.width - w) / 2, y0 = (source.height - h) / 2
+        let h = min(window, source.height)
+        let y0 = (source.height - h) / 2
         var strip = [Float](repeating: 0, count: h * source.width)
         return try (0..<source.frameCount).map { f in
             try strip.withUnsafeMutableBufferPointer { try source.read(frame: f, rows: y0..<(y0 + h), into: $0) }
-            var values = [Float]()
-            values.reserveCapacity(w * h)
-            for r in 0..<h { values.append(contentsOf: strip[(r * source.width + x0)..<(r * source.width + x0 + w)]) }
-            values.sort()
-            let p99 = values[min(values.count - 1, Int(0.99 * Double(values.count)))]
-            var lit = values.filter { $0 > 0.5 * p99 }
+            var values = strip.filter { !$0.isNaN }
+            guard !values.isEmpty else { return 0 }
+            let p99 = RobustStatistics.percentileInPlace(&values, 99)
+            var lit = values.filter { $0 > Float(0.5 * p99) }
             return lit.isEmpty ? 0 : RobustStatistics.medianInPlace(&lit)
         }
     }
