@@ -434,7 +434,10 @@ public struct MasterFlat: Sendable {
         var strip = [Float](repeating: 0, count: h * source.width)
         return try (0..<source.frameCount).map { f in
             try strip.withUnsafeMutableBufferPointer { try source.read(frame: f, rows: y0..<(y0 + h), into: $0) }
-            var values = strip.filter { !$0.isNaN }
+            // Every 7th pixel of the band (7 is prime to any order spacing's period in pixels): 117,000 of 819,200 at 4096².
+            var values: [Float] = []
+            values.reserveCapacity(strip.count / 7 + 1)
+            for i in stride(from: 0, to: strip.count, by: 7) where !strip[i].isNaN { values.append(strip[i]) }
             guard !values.isEmpty else { return 0 }
             let p99 = RobustStatistics.percentileInPlace(&values, 99)
             var lit = values.filter { $0 > Float(0.5 * p99) }
