@@ -12,36 +12,15 @@ import Simulator
 let stitchedMasterFlatBenchmark = BenchmarkCase(
     name: "master flat stitched, 5 D2 + 5 QTH frames (incl. I/O)", target: "≤ 3 s, ≤ 1 GB", targetSeconds: 3
 ) { directory, size in
-    let simulator = try BenchmarkFrames.simulator()
-    guard let model = simulator.model.arm(named: "BLUE"), let d2 = model.d2FlatLamp else { throw CocoaError(.fileNoSuchFile) }
-    let arm = SimulatedArm(model: model, size: size, nightSeed: 1)
-    let detector = SimulatedDetector(model: model, size: size, seed: 1)
-    let renderer = FrameRenderer(arm: arm, detector: detector, lines: [])
-    let tQ = model.flatLamp.referenceExposureSeconds, tD = d2.referenceExposureSeconds
-    var paths: [String] = []
-    for i in 0..<10 {
-        let kind: ExposureKind = i < 5 ? .d2Flat(lampScale: 1) : .flat(lampScale: 1)
-        let frame = renderer.render(kind, exposureTime: i < 5 ? tD : tQ, seed: UInt64(i + 1))
-        let path = "\(directory)/flat\(i).fits"
-        let file = try FITSFile.create(path, overwrite: true)
-        try file.writeImage(frame.pixels, width: frame.width, height: frame.height)
-        try file.close()
-        paths.append(path)
+    var tQ = 0.0, tD = 0.0
+    let prepared = try FlatBenchmarkFrames(directory: directory, size: size, arm: "BLUE", referenceOrder: 25) { _, model in
+        guard let d2 = model.d2FlatLamp else { throw CocoaError(.fileNoSuchFile) }
+        tQ = model.flatLamp.referenceExposureSeconds; tD = d2.referenceExposureSeconds
+        return [(kind: ExposureKind, exposureTime: Double)](repeating: (.d2Flat(lampScale: 1), tD), count: 5)
+            + [(kind: ExposureKind, exposureTime: Double)](repeating: (.flat(lampScale: 1), tQ), count: 5)
     }
-    var bias = [Float](repeating: Float(detector.truth.biasLevelADU), count: arm.rawWidth * size)
-    for y in 0..<size { for x in 0..<size { bias[y * arm.rawWidth + x] += detector.truth.biasPattern[y * size + x] } }
-    let biasPath = "\(directory)/mbias.fits"
-    let biasFile = try FITSFile.create(biasPath, overwrite: true)
-    try biasFile.writeImage(bias, width: arm.rawWidth, height: size)
-    try biasFile.close()
-    let od = renderer.render(.orderDefinition, exposureTime: model.orderDefinitionLamp.referenceExposureSeconds, seed: 9)
-    var odPixels = [Float](repeating: 0, count: size * size)
-    for y in 0..<size { for x in 0..<size { odPixels[y * size + x] = Float(od.pixels[y * od.width + x]) - bias[y * arm.rawWidth + x] } }
-    let centres = try OrderTrace(parameters: ["referenceOrder": 25, "referenceOrderX": 0.5]).run(
-        Image(width: size, height: size, pixels: odPixels)).geometry
-    let rawWidth = arm.rawWidth
-    let flatPaths = paths
-    let gain = detector.truth.gain, readNoise = detector.truth.readNoiseADU
+    let (flatPaths, biasPath, centres, rawWidth) = (prepared.flatPaths, prepared.biasPath, prepared.centres, prepared.rawWidth)
+    let (gain, readNoise, blueTime, redTime) = (prepared.gain, prepared.readNoise, tD, tQ)
     return {
         let stack = try FITSFrameStack(paths: flatPaths)
         let file = try FITSFile.open(biasPath)
@@ -49,8 +28,8 @@ let stitchedMasterFlatBenchmark = BenchmarkCase(
         try file.close()
         let source = CorrectedFrames(stack, subtracting: master, columns: 0..<size)
         let result = try StitchedMasterFlat(parameters: ["stitchOrder": 25]).run(
-            blue: source.subset(Array(0..<5)), blueExposureTimes: [Double](repeating: tD, count: 5),
-            red: source.subset(Array(5..<10)), redExposureTimes: [Double](repeating: tQ, count: 5),
+            blue: source.subset(Array(0..<5)), blueExposureTimes: [Double](repeating: blueTime, count: 5),
+            red: source.subset(Array(5..<10)), redExposureTimes: [Double](repeating: redTime, count: 5),
             lamps: LampStitch(blue: "D2", red: "QTH"), centres: centres, gain: gain, readNoise: readNoise)
         let stitched = result.stitched
         _ = try ProductWriter.write(path: "\(directory)/mflat.fits") { out in

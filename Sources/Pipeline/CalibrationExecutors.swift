@@ -59,6 +59,29 @@ extension UpstreamDarkFlags {
     }
 }
 
+/// What every master flat (one lamp or stitched) reads: the flats with the
+/// MBIAS subtracted over the light-sensitive columns, the order-centre trace,
+/// the gain, and the hot-pixel map (`UpstreamDarkFlags.hotPixels`).
+struct FlatInputs {
+    var source: CorrectedFrames
+    var centres: OrderGeometry
+    var gain: Double
+    var bias: UpstreamBias
+    var hotPixels: [UInt8]?
+
+    init(_ context: JobContext) throws {
+        let stack = try FITSFrameStack(paths: try context.inputPaths)
+        let header = stack.headers[0]
+        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
+        gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
+        bias = try UpstreamBias(context)
+        guard let centresProduct = context.calibrations[.orderCentres] else { throw PipelineError.inputMismatch("no ORDER_CENTRES chosen") }
+        centres = try OrderTableFile.read(path: centresProduct.path)
+        source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
+        hotPixels = try UpstreamDarkFlags.hotPixels(context, bias: bias, width: source.width, height: source.height)
+    }
+}
+
 extension JobContext {
     var setup: Setup { (try? Setup(parsing: job.setup)) ?? Setup() }
     /// The recipe's parameters for this job's setup (`name[arm=…]` keys resolved).
@@ -139,16 +162,8 @@ struct MasterFlatExecutor: RecipeExecutor {
             return try StitchedMasterFlatExecution.execute(context, lamps: lamps)
         }
         let recipe = try MasterFlat(parameters: StitchedMasterFlat.masterParameters(context.parameters))
-        let stack = try FITSFrameStack(paths: try context.inputPaths)
-        let header = stack.headers[0]
-        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
-        let gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
-        let bias = try UpstreamBias(context)
-        guard let centresProduct = context.calibrations[.orderCentres] else { throw PipelineError.inputMismatch("no ORDER_CENTRES chosen") }
-        let centres = try OrderTableFile.read(path: centresProduct.path)
-        let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
-        // The bias's hot columns and, when the night has a master dark, its hot pixels and columns.
-        let hot = try UpstreamDarkFlags.hotPixels(context, bias: bias, width: source.width, height: source.height)
+        let inputs = try FlatInputs(context)
+        let (source, centres, gain, bias, hot) = (inputs.source, inputs.centres, inputs.gain, inputs.bias, inputs.hotPixels)
         let result = try recipe.run(source, exposureTimes: context.exposureTimes, centres: centres, gain: gain.isNaN ? 1 : gain,
                                     readNoise: bias.readNoiseADU, hotPixels: hot)
         for (index, reason) in result.rejectedFrames {

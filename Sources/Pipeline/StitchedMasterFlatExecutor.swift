@@ -31,15 +31,8 @@ enum StitchedMasterFlatExecution {
                 + "but the night has \(present) \(blueIndices.isEmpty ? lamps.red : lamps.blue) flats and no \(missing) flats; "
                 + "no master flat is made from one lamp (flats of \(missing) arriving later make a new job)")
         }
-        let stack = try FITSFrameStack(paths: try context.inputPaths)
-        let header = stack.headers[0]
-        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
-        let gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
-        let bias = try UpstreamBias(context)
-        guard let centresProduct = context.calibrations[.orderCentres] else { throw PipelineError.inputMismatch("no ORDER_CENTRES chosen") }
-        let centres = try OrderTableFile.read(path: centresProduct.path)
-        let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
-        let hot = try UpstreamDarkFlags.hotPixels(context, bias: bias, width: source.width, height: source.height)
+        let inputs = try FlatInputs(context)
+        let (source, centres, gain, bias, hot) = (inputs.source, inputs.centres, inputs.gain, inputs.bias, inputs.hotPixels)
         let times = context.exposureTimes
         let result = try recipe.run(blue: source.subset(blueIndices), blueExposureTimes: blueIndices.map { times[$0] },
                                     red: source.subset(redIndices), redExposureTimes: redIndices.map { times[$0] },
