@@ -9,9 +9,12 @@ enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: frames, jobs, products, QC") { db in
-            let frameTypes = FrameType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
-            let productTypes = ProductType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
-            let jobStates = JobState.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+            // Frozen as shipped: these lists were once built from the Swift enums, so
+            // adding a case would have changed this migration under existing
+            // databases. New types arrive through later migrations.
+            let frameTypes = Shipped.v1FrameTypes
+            let productTypes = Shipped.v1ProductTypes
+            let jobStates = Shipped.v1JobStates
             try db.execute(sql: """
                 CREATE TABLE frame (
                     id INTEGER PRIMARY KEY,
@@ -151,7 +154,7 @@ enum Schema {
                 """)
         }
         migrator.registerMigration("v2: reference calibrations, pins, product availability") { db in
-            let productTypes = ProductType.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+            let productTypes = Shipped.v1ProductTypes
             try db.execute(sql: """
                 -- A product promoted by a person (or shipped static) to be the last fallback.
                 ALTER TABLE product ADD COLUMN is_reference INTEGER NOT NULL DEFAULT 0 CHECK (is_reference IN (0, 1));
@@ -193,5 +196,19 @@ enum Schema {
                 """)
         }
         return migrator
+    }
+}
+
+extension Schema {
+    /// The CHECK lists of the shipped migrations v1 and v2, exactly as they
+    /// were written into every database made by those releases. Never edit:
+    /// `SchemaUpgradeTests` opens a database made by that release.
+    enum Shipped {
+        static let v1FrameTypes =
+            "'BIAS','DARK','FLAT','ORDERDEF','ARC_PINHOLE','ARC_MULTI_PINHOLE','ARC_SLIT','SCIENCE','UNKNOWN'"
+        static let v1ProductTypes =
+            "'MBIAS','MDARK','ORDER_CENTRES','MFLAT','FLAT','BLAZE','E2DS','DISP_MAP','DISP_IMAGE','LAMP_FLUX'"
+        static let v1JobStates =
+            "'waiting','queued','running','succeeded','qc_failed','failed','cancelled','superseded'"
     }
 }
