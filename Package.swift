@@ -110,7 +110,9 @@ let package = Package(
 
         .testTarget(name: "FITSTests", dependencies: ["FITS"], swiftSettings: swiftSettings),
         .testTarget(name: "CalibCoreTests", dependencies: ["CalibCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "CalibDBTests", dependencies: ["CalibDB"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CalibDBTests", dependencies: ["CalibDB", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Simulator"], swiftSettings: swiftSettings),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
         .testTarget(
