@@ -105,14 +105,15 @@ public enum CalibrationAssociation {
         let keys = (rule.match ?? Array(request.setup.values.keys)).filter { request.setup[$0] != nil }
         let wanted = request.setup.restricted(to: keys)
 
-        // 1. A pin decides, if one covers this night and setup, its product still
+        // 1. A pin decides, if one covers this night and setup (on the keys both
+        // name: a recipe whose sets do not match on readSpeed asks without it), its product still
         // exists, and the product is of the requested setup on the rule's keys.
         // The last check holds even for pins made before pins named their setup
         // (defence in depth: an empty pin setup covers every request), and a
         // QC-failed product is served only by a pin a person forced.
         var setAside: [String] = []
         for pin in pins where pin.type == request.type && pin.instrument == request.instrument
-            && pin.firstNight <= request.night && request.night <= pin.lastNight && request.setup.satisfies(pin.setup) {
+            && pin.firstNight <= request.night && request.night <= pin.lastNight && pin.setup.agrees(with: request.setup) {
             guard let pinned = candidates.first(where: { $0.id == pin.productId }) else { continue }
             if let refusal = pinRefusal(pinned, pin: pin, wanted: wanted, keys: keys) {
                 setAside.append("pin of product \(pinned.id) for \(pin.firstNight)…\(pin.lastNight) set aside: \(refusal)")

@@ -55,7 +55,17 @@ struct PinAndSetupValidationTests {
         #expect(forced.explanation.contains("FORCED over: product 9 failed QC: only arc"))
     }
 
-    @Test("A request without match keys says which keys it did not check")
+    @Test("A pin naming a key the request leaves open still applies (as the rules leave it unchecked); one naming another value does not")
+    func pinCoverage() throws {
+        let red = product(10, setup: "arm=RED binx=1 biny=1 readSpeed=100k")
+        let pin = CalibrationPin(productId: 10, type: .dispersionMap, instrument: "SIMECH", firstNight: night, lastNight: night,
+                                 setup: try Setup(parsing: "arm=RED binx=1 biny=1 readSpeed=100k"))
+        // A recipe whose input sets do not match on readSpeed asks without it
+        #expect(CalibrationAssociation.choose(request("arm=RED binx=1 biny=1"), candidates: [red], rule: rule, pins: [pin]).basis == .pin)
+        #expect(CalibrationAssociation.choose(request("arm=RED binx=1 biny=1 readSpeed=50k"), candidates: [red], rule: rule, pins: [pin]).basis == .rules)
+    }
+
+        @Test("A request without match keys says which keys it did not check")
     func uncheckedKeys() {
         let result = CalibrationAssociation.choose(request("arm=RED"), candidates: [product(10, setup: "arm=RED binx=1 biny=1")], rule: rule)
         #expect(result.explanation.contains("setup matches on arm; not checked: binx, biny (not in the request)"))
