@@ -3,7 +3,7 @@ import CalibDB
 import Foundation
 
 /// The one place where what a person types is checked before a verb acts
-/// on it: nights, product and frame types, job states, recipes, QC metric
+/// on it: nights, product types, job states, recipes, QC metric
 /// names, lamps, instruments and setup terms. Every check either returns
 /// the canonical value (types, states, recipes, metrics and setup keys match
 /// case-insensitively, as people type them) or throws a `UserFacingError`
@@ -40,10 +40,6 @@ public enum InputValidator {
     public static func productType(ifGiven text: String?, option: String = "--type") throws(UserFacingError) -> ProductType? {
         guard let text else { return nil }
         return try productType(text, option: option)
-    }
-
-    public static func frameType(_ text: String, option: String = "--type") throws(UserFacingError) -> FrameType {
-        try oneOf(text, FrameType.allCases.map(\.rawValue), what: "frame type", option: option).flatMap(FrameType.init(rawValue:))!
     }
 
     public static func jobState(_ text: String, option: String = "--state") throws(UserFacingError) -> JobState {

@@ -37,6 +37,9 @@ struct InputValidationTests {
             (["qc", "show", "999999"], "no product 999999"),
             (["reference", "add", "999999"], "no product 999999"),
             (["pin", "remove", "999999"], "no pin 999999"),
+            (["lamp-flux", "--lamp", "Neon"], "unknown lamp 'Neon'"),
+            (["lamp-flux", "--setup", "arm"], "'arm' is not of the form key=value"),
+            (["lamp-flux", "--from", "2026-13-01"], "--from '2026-13-01' is not a night"),
         ]
         for (arguments, message) in refused {
             let result = try ws.calibctl(arguments)
