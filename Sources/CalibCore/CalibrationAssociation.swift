@@ -28,14 +28,33 @@ public struct CalibrationPin: Sendable, Codable, Equatable {
     public var instrument: String
     public var firstNight: ObservingNight
     public var lastNight: ObservingNight
-    /// Setup terms the request must satisfy for the pin to apply (empty: any).
+    /// Setup terms the request must satisfy for the pin to apply: the rule's
+    /// match keys, from the product unless a person named them (empty only in
+    /// pins made before pins named their setup; the engine then still checks
+    /// the product's own setup against the request's).
     public var setup: Setup
+    /// Why, in the person's words; for a forced pin, why the refusal was overridden.
     public var note: String
+    /// True when a person pinned over a refusal with `--force` (a QC-failed or
+    /// missing product); only a forced pin may serve a QC-failed product.
+    public var forced: Bool
+    /// The refusal that was overridden ("failed QC"), nil when not forced.
+    public var forcedOver: String?
+    /// Who pinned, for whoever asks later ("" when unknown).
+    public var createdBy: String
 
     public init(productId: Int64, type: ProductType, instrument: String, firstNight: ObservingNight, lastNight: ObservingNight,
-                setup: Setup = Setup(), note: String = "") {
+                setup: Setup = Setup(), note: String = "", forced: Bool = false, forcedOver: String? = nil, createdBy: String = "") {
         self.productId = productId; self.type = type; self.instrument = instrument
         self.firstNight = firstNight; self.lastNight = lastNight; self.setup = setup; self.note = note
+        self.forced = forced; self.forcedOver = forcedOver; self.createdBy = createdBy
+    }
+
+    /// `pin by alice, FORCED over failed QC: lamp replaced`
+    public var provenance: String {
+        var text = "pinned" + (createdBy.isEmpty ? "" : " by \(createdBy)") + " for \(firstNight)…\(lastNight)"
+        if forced { text += ", FORCED over: \(forcedOver ?? "a refusal")" }
+        return text + (note.isEmpty ? "" : ": \(note)")
     }
 }
 
@@ -86,18 +105,28 @@ public enum CalibrationAssociation {
         let keys = (rule.match ?? Array(request.setup.values.keys)).filter { request.setup[$0] != nil }
         let wanted = request.setup.restricted(to: keys)
 
-        // 1. A pin decides, if one covers this night and setup and its product still exists.
-        if let pin = pins.first(where: { $0.type == request.type && $0.instrument == request.instrument
-                                        && $0.firstNight <= request.night && request.night <= $0.lastNight
-                                        && request.setup.satisfies($0.setup) }),
-           let pinned = candidates.first(where: { $0.id == pin.productId }), pinned.isAvailable {
+        // 1. A pin decides, if one covers this night and setup (on the keys both
+        // name: a recipe whose sets do not match on readSpeed asks without it), its product still
+        // exists, and the product is of the requested setup on the rule's keys.
+        // The last check holds even for pins made before pins named their setup
+        // (defence in depth: an empty pin setup covers every request), and a
+        // QC-failed product is served only by a pin a person forced.
+        var setAside: [String] = []
+        for pin in pins where pin.type == request.type && pin.instrument == request.instrument
+            && pin.firstNight <= request.night && request.night <= pin.lastNight && pin.setup.agrees(with: request.setup) {
+            guard let pinned = candidates.first(where: { $0.id == pin.productId }) else { continue }
+            if let refusal = pinRefusal(pinned, pin: pin, wanted: wanted, keys: keys) {
+                setAside.append("pin of product \(pinned.id) for \(pin.firstNight)…\(pin.lastNight) set aside: \(refusal)")
+                continue
+            }
             let chosen = CandidateVerdict(candidate: pinned, deltaDays: pinned.mjd - request.mjd, level: nil, rejection: nil)
             let others = candidates.filter { $0.id != pinned.id }.map {
                 CandidateVerdict(candidate: $0, deltaDays: $0.mjd - request.mjd, level: nil, rejection: "pin \(pin.firstNight)…\(pin.lastNight) forces product \(pinned.id)")
             }
             return AssociationResult(chosen: chosen, basis: .pin, level: nil, verdicts: [chosen] + others,
-                                     explanation: "pinned by a person for \(pin.firstNight)…\(pin.lastNight)\(pin.note.isEmpty ? "" : ": \(pin.note)")")
+                                     explanation: "\(pin.provenance); \(matchedKeys(keys, rule: rule, request: request))")
         }
+        let pinNote = setAside.isEmpty ? "" : " (\(setAside.joined(separator: "; ")))"
 
         // 2. The rules: eligibility, then the best quality level, then the nearest in time.
         var verdicts: [CandidateVerdict] = []
@@ -111,21 +140,43 @@ public enum CalibrationAssociation {
         let eligible = verdicts.filter { $0.rejection == nil && !$0.candidate.isReference }
         if let best = eligible.min(by: { better($0, than: $1) }) {
             return finish(best, basis: .rules, verdicts: verdicts, rule: rule,
-                          explanation: "product \(best.candidate.id), \(rule.levelName(best.level!)), \(describe(best.deltaDays)), QC passed, setup matches on \(keys.sorted().joined(separator: ", "))")
+                          explanation: "product \(best.candidate.id), \(rule.levelName(best.level!)), \(describe(best.deltaDays)), QC passed, \(matchedKeys(keys, rule: rule, request: request))\(pinNote)")
         }
 
         // 3. A reference calibration as the last fallback.
         let references = verdicts.filter { $0.rejection == nil && $0.candidate.isReference }
         if let best = references.min(by: { better($0, than: $1) }) {
             return finish(best, basis: .reference, verdicts: verdicts, rule: rule,
-                          explanation: "no nightly product qualifies; reference calibration \(best.candidate.id) used (\(describe(best.deltaDays)))")
+                          explanation: "no nightly product qualifies; reference calibration \(best.candidate.id) used (\(describe(best.deltaDays))), \(matchedKeys(keys, rule: rule, request: request))\(pinNote)")
         }
         let need = "a QC-passed \(request.type.rawValue) of \(request.instrument) with \(wanted.canonical.isEmpty ? "any setup" : wanted.canonical)"
             + (rule.maxAgeDays.map { " within \(AssociationRule.days($0))" } ?? "")
             + (rule.time == .closest ? "" : " taken \(rule.time.rawValue) the data")
         return AssociationResult(chosen: nil, basis: .none, level: nil, verdicts: verdicts.sorted { abs($0.deltaDays) < abs($1.deltaDays) },
-                                 explanation: candidates.isEmpty ? "no \(request.type.rawValue) product exists; needed: \(need)"
+                                 explanation: (candidates.isEmpty ? "no \(request.type.rawValue) product exists; needed: \(need)"
                                      : "none of \(candidates.count) candidates qualifies; needed: \(need)")
+                                     + "; \(matchedKeys(keys, rule: rule, request: request))" + pinNote)
+    }
+
+    /// Why a pinned product may not be served for this request, or nil.
+    static func pinRefusal(_ pinned: CalibrationCandidate, pin: CalibrationPin, wanted: Setup, keys: [String]) -> String? {
+        if !pinned.isAvailable { return "its file is missing or quarantined" }
+        let differing = keys.sorted().filter { pinned.setup[$0] != wanted[$0] }
+        if !differing.isEmpty {
+            return "the product's setup \(pinned.setup.restricted(to: differing).canonical) is not the requested \(wanted.restricted(to: differing).canonical)"
+        }
+        if !pinned.qcPassed && !pin.forced { return "the product failed QC and the pin was not forced" }
+        return nil
+    }
+
+    /// "setup matches on arm, binx; not checked: readSpeed (not in the request)".
+    static func matchedKeys(_ keys: [String], rule: AssociationRule, request: AssociationRequest) -> String {
+        let unchecked = (rule.match ?? []).filter { request.setup[$0] == nil }.sorted()
+        var text = keys.isEmpty ? "setup not checked (the request names none of the match keys)"
+            : "setup matches on \(keys.sorted().joined(separator: ", "))"
+        if !unchecked.isEmpty { text += "; not checked: \(unchecked.joined(separator: ", ")) (not in the request)" }
+        if rule.match == nil { text += " (no association rule for \(request.type.rawValue): every key of the request is matched)" }
+        return text
     }
 
     static func rejection(of c: CalibrationCandidate, delta: Double, request: AssociationRequest, wanted: Setup,

@@ -15,9 +15,6 @@ public enum ConfigurationLoader {
         var ingest: IngestSettings?
         var extraIngestRoots: [String]?
         var controlGroup: String?
-
-        static let keys: Set<String> = ["watch", "workspace", "database", "instruments", "workers", "ingest",
-                                        "extraIngestRoots", "controlGroup"]
     }
 
     /// The shape of an instrument profile file.
@@ -33,16 +30,13 @@ public enum ConfigurationLoader {
         var classification: [ClassificationRule]
         var recipes: [RecipeSpec]?
         var association: [String: AssociationRule]?
-
-        static let keys: Set<String> = ["instrument", "identify", "night", "timeKey", "exposureTimeKey", "setup", "template",
-                                        "detector", "classification", "recipes", "association", "description"]
     }
 
     /// Loads a configuration file and every `*.yaml` profile in its instruments directory.
     public static func load(path: String) throws(ConfigurationError) -> CalibdConfiguration {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         let base = url.deletingLastPathComponent().path
-        let file: File = try decode(File.self, at: url.path, knownKeys: File.keys)
+        let file: File = try decode(File.self, at: url.path, schema: .daemonFile)
         func resolve(_ p: String) -> String {
             let expanded = (p as NSString).expandingTildeInPath
             return expanded.hasPrefix("/") ? expanded : URL(fileURLWithPath: base).appendingPathComponent(expanded).standardizedFileURL.path
@@ -73,6 +67,20 @@ public enum ConfigurationLoader {
         configuration.extraIngestRoots = (file.extraIngestRoots ?? []).map(resolve)
         configuration.controlGroup = file.controlGroup
         return configuration
+    }
+
+    /// The profile files a configuration points at (its `instruments`
+    /// directory's `*.yaml`), for checks that look at each profile on its own;
+    /// empty when the file or directory cannot be read (loading says why).
+    public static func profileFiles(configPath: String) -> [String] {
+        guard let (_, node) = try? compose(configPath) else { return [] }
+        let base = URL(fileURLWithPath: configPath).standardizedFileURL.deletingLastPathComponent().path
+        let name = node.mapping?["instruments"]?.string ?? "instruments"
+        let expanded = (name as NSString).expandingTildeInPath
+        let directory = expanded.hasPrefix("/") ? expanded : (base as NSString).appendingPathComponent(expanded)
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        return names.map { (directory as NSString).appendingPathComponent($0) }
     }
 
     /// Loads every profile in a directory, sorted by file name.
@@ -110,9 +118,10 @@ public enum ConfigurationLoader {
         }
     }
 
-    /// Loads and validates one instrument profile.
-    public static func loadProfile(path: String) throws(ConfigurationError) -> InstrumentProfile {
-        let raw: ProfileFile = try decode(ProfileFile.self, at: path, knownKeys: ProfileFile.keys)
+    /// Loads and validates one instrument profile. `strictKeys: false` lets
+    /// a checker that reports unknown keys itself go on to find everything else.
+    public static func loadProfile(path: String, strictKeys: Bool = true) throws(ConfigurationError) -> InstrumentProfile {
+        let raw: ProfileFile = try decode(ProfileFile.self, at: path, schema: strictKeys ? .profileFile : .value)
         var association: [ProductType: AssociationRule] = [:]
         for (name, rule) in raw.association ?? [:] {
             guard let type = ProductType(rawValue: name) else {
@@ -185,9 +194,32 @@ public enum ConfigurationLoader {
         }
     }
 
-    /// Decodes a YAML file, rejecting keys the schema does not know (a
-    /// misspelt `wokers:` would otherwise be silently ignored).
-    static func decode<T: Decodable>(_ type: T.Type, at path: String, knownKeys: Set<String>) throws(ConfigurationError) -> T {
+    /// Decodes a YAML file, rejecting keys the schema does not know at any
+    /// depth (a misspelt `wokers:` or `ingest.stableSecs:` would otherwise be
+    /// silently ignored). The first finding is thrown; `unknownKeys(at:schema:)` lists them all.
+    static func decode<T: Decodable>(_ type: T.Type, at path: String, schema: ConfigurationKeySchema) throws(ConfigurationError) -> T {
+        let (text, node) = try compose(path)
+        if let first = schema.unknownKeys(in: node, file: path).first { throw first }
+        do {
+            return try YAMLDecoder().decode(T.self, from: text)
+        } catch {
+            throw ConfigurationError.from(error, file: path)
+        }
+    }
+
+    /// Every key of the file the schema does not know (empty when none, or
+    /// when the file cannot be read: loading reports that).
+    public static func unknownKeys(at path: String, schema: ConfigurationKeySchema) -> [ConfigurationError] {
+        do {
+            let (_, node) = try compose(path)
+            return schema.unknownKeys(in: node, file: path)
+        } catch {
+            return []
+        }
+    }
+
+    /// The file's text and YAML tree, which must be a mapping at the top.
+    static func compose(_ path: String) throws(ConfigurationError) -> (String, Node) {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigurationError(file: path, key: "", message: "cannot read the file (\(error.localizedDescription))")
@@ -196,16 +228,9 @@ public enum ConfigurationLoader {
         do { node = try Yams.compose(yaml: text) } catch {
             throw ConfigurationError(file: path, key: "", message: "not valid YAML: \(error)")
         }
-        guard let mapping = node?.mapping else {
+        guard let node, node.mapping != nil else {
             throw ConfigurationError(file: path, key: "", message: "expected a mapping of keys at the top level")
         }
-        for key in mapping.keys.compactMap(\.string) where !knownKeys.contains(key) {
-            throw ConfigurationError(file: path, key: key, message: "unknown key (known: \(knownKeys.sorted().joined(separator: ", ")))")
-        }
-        do {
-            return try YAMLDecoder().decode(T.self, from: text)
-        } catch {
-            throw ConfigurationError.from(error, file: path)
-        }
+        return (text, node)
     }
 }

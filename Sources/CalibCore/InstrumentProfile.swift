@@ -50,6 +50,15 @@ public struct InstrumentProfile: Sendable {
         }
         return setup
     }
+
+    /// The setup names none of whose keywords the header holds, with those
+    /// keywords, so that ingest can record such a frame as a problem naming
+    /// the keyword rather than file it under `arm=UNDEFINED` (a typo in a
+    /// profile's setup keyword would otherwise put every frame there).
+    public func missingSetupKeywords(in header: FITSHeader) -> [(name: String, keywords: [String])] {
+        setupKeys.sorted { $0.key < $1.key }.filter { _, keys in keys.allSatisfy { header.string($0) == nil } }
+            .map { (name: $0.key, keywords: $0.value) }
+    }
 }
 
 /// One line of the classification table.

@@ -9,7 +9,7 @@
 /// ```
 public enum SetupScoped {
     /// Splits `name[key=value]` into its parts (nil scope for a plain name).
-    static func parse(_ key: String) -> (name: String, scope: (key: String, value: String)?) {
+    public static func parse(_ key: String) -> (name: String, scope: (key: String, value: String)?) {
         guard key.hasSuffix("]"), let open = key.firstIndex(of: "[") else { return (key, nil) }
         let inner = key[key.index(after: open)..<key.index(before: key.endIndex)]
         let parts = inner.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }

@@ -68,9 +68,14 @@ extension CalibrationDatabase {
     }
 
     public func allPins() throws -> [(id: Int64, pin: CalibrationPin, createdBy: String)] {
+        try pinListing().map { ($0.id, $0.pin, $0.pin.createdBy) }
+    }
+
+    /// Pins in force with their id and creation time, for `calibctl pin list`.
+    public func pinListing() throws -> [(id: Int64, pin: CalibrationPin, createdAt: Date)] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM pin WHERE removed_at IS NULL ORDER BY id").compactMap { row in
-                Self.pin(from: row).map { (row["id"], $0, row["created_by"]) }
+                Self.pin(from: row).map { (row["id"], $0, row["created_at"]) }
             }
         }
     }
@@ -79,22 +84,47 @@ extension CalibrationDatabase {
         guard let type = ProductType(rawValue: row["product_type"]), let first = ObservingNight(row["first_night"]),
               let last = ObservingNight(row["last_night"]) else { return nil }
         return CalibrationPin(productId: row["product_id"], type: type, instrument: row["instrument"], firstNight: first,
-                              lastNight: last, setup: (try? Setup(parsing: row["setup"])) ?? Setup(), note: row["note"])
+                              lastNight: last, setup: (try? Setup(parsing: row["setup"])) ?? Setup(), note: row["note"],
+                              forced: (row["forced"] as Bool?) ?? false, forcedOver: row["forced_over"],
+                              createdBy: (row["created_by"] as String?) ?? "")
     }
 
-    /// Pins a product for a range of nights; returns the pin's id.
+    /// Pins a product for a range of nights; returns the pin's id. Whether
+    /// the pin may be made is `PinReview`'s decision, taken before; a forced
+    /// pin carries the refusal it overrode (`forcedOver`).
     @discardableResult
     public func addPin(productId: Int64, firstNight: ObservingNight, lastNight: ObservingNight, setup: Setup,
-                       note: String, by who: String, now: Date = Date()) throws -> Int64 {
+                       note: String, by who: String, forcedOver: String? = nil, now: Date = Date()) throws -> Int64 {
         try write { db in
             guard let product = try ProductRecord.fetchOne(db, key: productId) else { throw ControlError(message: "no product \(productId)") }
             guard firstNight <= lastNight else { throw ControlError(message: "the first night comes after the last") }
             try db.execute(sql: """
-                INSERT INTO pin (product_id, product_type, instrument, first_night, last_night, setup, note, created_by, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO pin (product_id, product_type, instrument, first_night, last_night, setup, note, created_by, created_at,
+                                 forced, forced_over)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [productId, product.productType.rawValue, product.instrument, firstNight.description,
-                                 lastNight.description, setup.canonical, note, who, now])
+                                 lastNight.description, setup.canonical, note, who, now, forcedOver != nil, forcedOver])
             return db.lastInsertedRowID
+        }
+    }
+
+    /// Instruments with at least one product of a type, or of any type when
+    /// `type` is nil (the `best` default when one alone has any).
+    public func instruments(withProductsOf type: ProductType?) throws -> [String] {
+        try read { db in
+            if let type {
+                return try String.fetchAll(db, sql: "SELECT DISTINCT instrument FROM product WHERE product_type = ? ORDER BY instrument",
+                                           arguments: [type.rawValue])
+            }
+            return try String.fetchAll(db, sql: "SELECT DISTINCT instrument FROM product ORDER BY instrument")
+        }
+    }
+
+    /// The distinct setups of an instrument's products of a type (to complete a partial `best` request).
+    public func productSetups(type: ProductType, instrument: String) throws -> [Setup] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT setup FROM product WHERE product_type = ? AND instrument = ?",
+                                arguments: [type.rawValue, instrument]).compactMap { try? Setup(parsing: $0) }
         }
     }
 

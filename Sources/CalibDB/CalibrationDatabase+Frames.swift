@@ -90,6 +90,11 @@ extension CalibrationDatabase {
         }
     }
 
+    /// The lamp labels recorded frames carry (to check a `--lamp` a person typed).
+    public func frameLamps() throws -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT DISTINCT lamp FROM frame WHERE lamp IS NOT NULL ORDER BY lamp") }
+    }
+
     /// Frames for listings, newest first. `problemsOnly` keeps frames
     /// recorded with a reason whose bytes are still the current content of
     /// some path (a half-written file that later completed is not listed).

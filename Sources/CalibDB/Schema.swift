@@ -195,6 +195,16 @@ enum Schema {
                 CREATE INDEX product_references ON product(product_type, instrument) WHERE is_reference = 1;
                 """)
         }
+        migrator.registerMigration("v4-pins: forced pins record the refusal they overrode") { db in
+            try db.execute(sql: """
+                -- 1 when a person pinned with --force over a refusal (a QC-failed or missing product);
+                -- created_by and created_at say who and when, note says why. Only a forced pin
+                -- may serve a QC-failed product.
+                ALTER TABLE pin ADD COLUMN forced INTEGER NOT NULL DEFAULT 0 CHECK (forced IN (0, 1));
+                -- The refusal overridden, in words ("product 9 failed QC"); NULL exactly when not forced.
+                ALTER TABLE pin ADD COLUMN forced_over TEXT CHECK ((forced = 1) = (forced_over IS NOT NULL));
+                """)
+        }
         return migrator
     }
 }

@@ -36,6 +36,9 @@ struct CalibdCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Flag(help: "Check the configuration, every instrument profile and the static files they need; print every finding and exit (78 on any finding).")
+    var checkConfig = false
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)'")
@@ -50,6 +53,7 @@ struct CalibdCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "calibd")
+        if checkConfig { return try Self.checkConfiguration(config) }
         let configuration: CalibdConfiguration
         do {
             configuration = try ConfigurationLocator.load(configPath: config, watch: watch, workspace: workspace)
@@ -94,5 +98,23 @@ struct CalibdCommand: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+
+    /// Prints every configuration finding (not just the first, as a start
+    /// would) and ends with EX_CONFIG when there is any, so that a change can
+    /// be checked before a night depends on it.
+    static func checkConfiguration(_ config: String?) throws {
+        let path: String
+        do { path = try ConfigurationLocator.locate(configPath: config) } catch {
+            print(error)
+            throw ExitCode(ExitStatus.config.rawValue)
+        }
+        let findings = ConfigurationChecker.findings(configPath: path)
+        for finding in findings { print(finding) }
+        guard findings.isEmpty else {
+            print("\(findings.count) finding\(findings.count == 1 ? "" : "s") in \(path) and its instrument profiles")
+            throw ExitCode(ExitStatus.config.rawValue)
+        }
+        print("\(path): no findings")
     }
 }

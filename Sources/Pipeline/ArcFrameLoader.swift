@@ -59,22 +59,33 @@ struct ArcFrameLoader {
     /// has an `arm` setup key): `<config>/static/<INSTRUMENT>[_<ARM>]_pinhole_map.csv`,
     /// `<config>` being the directory above the profile's own.
     static func pinholeMap(context: JobContext, header: FITSHeader) throws -> PinholeMap {
-        let path = staticPath(context: context, header: header, suffix: "_pinhole_map.csv")
+        let path = staticPath(context: context, header: header, suffix: pinholeMapSuffix)
         guard FileManager.default.fileExists(atPath: path) else {
             throw PipelineError.configuration("static pinhole map \(path) is missing")
         }
         return try PinholeMap.read(path: path)
     }
 
+    /// The static pinhole map's file-name suffix.
+    static let pinholeMapSuffix = "_pinhole_map.csv"
+
     /// `<config>/static/<INSTRUMENT>[_<ARM>]<suffix>`.
     static func staticPath(context: JobContext, header: FITSHeader, suffix: String) -> String {
-        let profileDirectory = (context.profile.source as NSString).deletingLastPathComponent
-        let staticDirectory = ((profileDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("static")
-        var name = context.profile.name
-        if context.profile.setupKeys["arm"] != nil, let arm = context.profile.setup(of: header)["arm"], arm != "UNDEFINED" {
-            name += "_\(arm)"
+        var arm: String?
+        if context.profile.setupKeys["arm"] != nil, let value = context.profile.setup(of: header)["arm"], value != "UNDEFINED" {
+            arm = value
         }
-        return (staticDirectory as NSString).appendingPathComponent(name + suffix)
+        return staticPath(profile: context.profile, arm: arm, suffix: suffix)
+    }
+
+    /// `<config>/static/<INSTRUMENT>[_<ARM>]<suffix>`, `<config>` being the directory above the profile's own.
+    static func staticPath(profile: InstrumentProfile, arm: String?, suffix: String) -> String {
+        (staticDirectory(profile: profile) as NSString).appendingPathComponent(profile.name + (arm.map { "_\($0)" } ?? "") + suffix)
+    }
+
+    static func staticDirectory(profile: InstrumentProfile) -> String {
+        let profileDirectory = (profile.source as NSString).deletingLastPathComponent
+        return ((profileDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("static")
     }
 
     static func meanMJD(_ context: JobContext) -> Double {

@@ -159,6 +159,15 @@ public struct FrameIngester: Sendable {
             return problem("missing or invalid keyword \(profile.exposureTimeKey) (exposure time)",
                            size: size, mtime: mtime, identity: checksum, instrument: profile.name, type: classification.type)
         }
+        // A frame whose setup cannot be read would be filed under `arm=UNDEFINED`
+        // and matched with nothing (or, worse, with other such frames): say which keyword is missing.
+        let missingSetup = classification.type == .unknown ? [] : profile.missingSetupKeywords(in: header)
+        if !missingSetup.isEmpty {
+            let named = missingSetup.map { "\($0.keywords.joined(separator: " or ")) (setup key \($0.name))" }.joined(separator: ", ")
+            return problem("missing keyword\(missingSetup.count == 1 ? "" : "s") \(named) of the \(profile.name) profile: "
+                           + "the frame's setup cannot be known", size: size, mtime: mtime, identity: checksum,
+                           instrument: profile.name, type: classification.type)
+        }
         return .record(FrameRecord(
             checksum: checksum, path: path, sizeBytes: size,
             status: classification.problem == nil ? .ok : .problem, problem: classification.problem,

@@ -65,7 +65,22 @@ public struct ProductAttachment: Sendable {
 public protocol RecipeExecutor: Sendable {
     var name: String { get }
     var version: String { get }
+    /// Every parameter name the recipe reads (without `[key=value]` scopes), so
+    /// that a misspelt parameter is refused when the configuration loads, not
+    /// when the job runs in the middle of the night.
+    var parameterNames: Set<String> { get }
+    /// Every QC metric name the recipe's products may carry, so that a QC range
+    /// on a misspelt metric (which would silently never be applied) is refused at load.
+    var metricNames: Set<String> { get }
+    /// Static files the recipe reads, as suffixes of
+    /// `<config>/static/<INSTRUMENT>[_<ARM>]<suffix>` (see `ArcFrameLoader.staticPath`),
+    /// checked at load so that a missing one is not found only when its job runs.
+    var staticFileSuffixes: [String] { get }
     func execute(_ context: JobContext) throws -> [ProductOutput]
+}
+
+extension RecipeExecutor {
+    public var staticFileSuffixes: [String] { [] }
 }
 
 /// The recipe implementations calibd knows, by the name profiles use.

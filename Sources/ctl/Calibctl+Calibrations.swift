@@ -19,7 +19,9 @@ extension Calibctl {
 
             func run() throws {
                 let database = try global.openDatabase(readOnly: true)
-                guard let p = try database.product(id: product) else { throw ValidationError("no product \(product)") }
+                guard let p = try database.product(id: product) else {
+                    throw UserFacingError(.noInput, "no product \(product)", remedy: "calibctl calibs lists the products")
+                }
                 let metrics = try database.metrics(ofProduct: product)
                 if output.json { return try printJSON(metrics) }
                 print("\(p.productType.rawValue) \(p.night) \(p.setup): QC \(p.qcPassed ? "PASS" : "FAIL")  \(p.path)")
@@ -41,8 +43,15 @@ extension Calibctl {
             @Option(help: "Product type.") var type: String?
             @Option(help: "First night YYYY-MM-DD.") var since: String?
 
+            func validate() throws {
+                _ = try InputValidator.productType(ifGiven: type)
+                _ = try InputValidator.night(ifGiven: since, option: "--since")
+            }
+
             func run() throws {
-                let points = try global.openDatabase(readOnly: true).trend(metric: metric, type: type.flatMap(ProductType.init(rawValue:)), since: since)
+                // A misspelt metric would otherwise print a header and nothing under it.
+                let metric = try InputValidator.metric(self.metric, in: try global.loadConfiguration())
+                let points = try global.openDatabase(readOnly: true).trend(metric: metric, type: try InputValidator.productType(ifGiven: type), since: since)
                 if output.json {
                     struct Point: Encodable { var night: String; var setup: String; var product: Int64; var value: Double? }
                     return try printJSON(points.map { Point(night: $0.product.night, setup: $0.product.setup, product: $0.product.id!, value: $0.value) })
@@ -65,10 +74,15 @@ extension Calibctl {
             @Option(help: "Only this night.") var night: String?
             @Option(help: "Only this product type.") var type: String?
 
+            func validate() throws {
+                _ = try InputValidator.night(ifGiven: night)
+                _ = try InputValidator.productType(ifGiven: type)
+            }
+
             func run() throws {
                 let configuration = try global.loadConfiguration()
                 let database = try global.openDatabase()
-                let products = try database.products(type: type.flatMap(ProductType.init(rawValue:)), night: night, includeSuperseded: false)
+                let products = try database.products(type: try InputValidator.productType(ifGiven: type), night: night, includeSuperseded: false)
                 let jobs = Dictionary(uniqueKeysWithValues: try database.jobs().map { ($0.id!, $0) })
                 let changes = try database.reevaluateQC(products: products) { product in
                     guard let job = jobs[product.jobId],
@@ -93,23 +107,71 @@ extension Calibctl {
 
         struct Add: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Pin a product.", discussion: "Example: calibctl pin add 17 --from 2026-11-20 --to 2026-11-23 --note 'lamp replaced'")
+                abstract: "Pin a product for its instrument, type and setup.",
+                discussion: """
+                    The pin applies to the product's setup on the association rule's match keys (or to the setup \
+                    given with --setup, which must be the product's on those keys). A product that failed QC or \
+                    whose file is missing is refused unless --force is given with a --note saying why; the force is \
+                    recorded and shown by `pin list` and `best --explain`. A product of another setup is never pinned.
+                    Examples:
+                      calibctl pin add 17 --from 2026-11-20 --to 2026-11-23 --note 'lamp replaced'
+                      calibctl pin add 9 --from 2026-11-21 --force --note 'only arc of the run; lines checked by hand'
+                    """)
             @OptionGroup var global: GlobalOptions
             @Argument(help: "Product id.") var product: Int64
             @Option(help: "First night.") var from: String
             @Option(help: "Last night (default: the first).") var to: String?
-            @Option(help: "Setup terms the pin applies to (default: any).") var setup: [String] = []
-            @Option(help: "Why, for whoever looks later.") var note: String = ""
+            @Option(help: "Setup terms key=value (default: the product's own on the match keys).") var setup: [String] = []
+            @Option(help: "Why, for whoever looks later (required with --force).") var note: String = ""
+            @Flag(help: "Pin a product that failed QC or whose file is missing (recorded with who, when and the note).")
+            var force = false
+
+            func validate() throws {
+                let first = try InputValidator.night(from, option: "--from")
+                let last = try InputValidator.night(to ?? from, option: "--to")
+                guard first <= last else { throw UserFacingError(.usage, "--to \(last) comes before --from \(first)") }
+                if force && note.trimmingCharacters(in: .whitespaces).isEmpty {
+                    throw UserFacingError(.usage, "--force needs --note saying why the refusal is overridden",
+                                          remedy: "e.g. --note 'only arc of the run; lines checked by hand'")
+                }
+            }
 
             func run() throws {
-                guard let first = ObservingNight(from), let last = ObservingNight(to ?? from) else {
-                    throw ValidationError("nights must be YYYY-MM-DD")
+                let first = try InputValidator.night(from, option: "--from")
+                let last = try InputValidator.night(to ?? from, option: "--to")
+                let configuration = try global.loadConfiguration()
+                let database = try global.openDatabase()
+                guard let record = try database.product(id: product) else {
+                    throw UserFacingError(.noInput, "no product \(product)", remedy: "calibctl calibs lists the products")
                 }
+                guard let profile = configuration.profiles.first(where: { $0.name == record.instrument }) else {
+                    throw UserFacingError(.dataError, "product \(product) is of instrument \(record.instrument), which no loaded profile describes")
+                }
+                let matchKeys = profile.associationRule(for: record.productType).match ?? profile.setupKeys.keys.sorted()
+                let given = try InputValidator.setup(setup, keys: profile.setupKeys.keys.sorted())
+                let candidate = CalibrationCandidate(
+                    id: product, type: record.productType, instrument: record.instrument,
+                    night: ObservingNight(record.night) ?? first, setup: (try? Setup(parsing: record.setup)) ?? Setup(), mjd: record.mjd,
+                    qcPassed: record.qcPassed, supersededBy: record.supersededBy, isReference: record.isReference,
+                    isAvailable: record.availability == .available)
+                let review = PinReview(product: candidate, matchKeys: matchKeys, given: given)
+                if let mismatch = review.mismatch {
+                    throw UserFacingError(.dataError, "pin refused: \(mismatch)",
+                                          remedy: "pin a product of that setup (calibctl calibs --type \(record.productType.rawValue)), "
+                                              + "or leave out --setup to pin it for its own")
+                }
+                if !review.forceable.isEmpty && !force {
+                    throw UserFacingError(.dataError, "pin refused: \(review.forceable.joined(separator: "; "))",
+                                          remedy: "to pin it anyway, give --force with --note saying why (recorded with your name)")
+                }
+                let forcedOver = review.forceable.isEmpty ? nil : review.forceable.joined(separator: "; ")
+                let id: Int64
                 do {
-                    let id = try global.openDatabase().addPin(productId: product, firstNight: first, lastNight: last,
-                                                              setup: try Setup(parsing: setup.joined(separator: " ")), note: note, by: requester())
-                    print("pin \(id): product \(product) for \(first)…\(last)")
-                } catch let error as ControlError { throw ValidationError(error.message) }
+                    id = try database.addPin(productId: product, firstNight: first, lastNight: last, setup: review.setup,
+                                             note: note, by: requester(), forcedOver: forcedOver)
+                } catch let error as ControlError { throw userFacing(error) }
+                print("pin \(id): product \(product) (\(record.productType.rawValue) \(record.instrument) \(review.setup.canonical)) "
+                      + "for \(first)…\(last)" + (forcedOver.map { ", FORCED over: \($0)" } ?? ""))
             }
         }
 
@@ -119,21 +181,22 @@ extension Calibctl {
             @Argument(help: "Pin id.") var pin: Int64
             func run() throws {
                 do { try global.openDatabase().removePin(id: pin); print("pin \(pin) removed") } catch let error as ControlError {
-                    throw ValidationError(error.message)
+                    throw userFacing(error)
                 }
             }
         }
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Pins in force.")
+            static let configuration = CommandConfiguration(abstract: "Pins in force, with who made them, when, and any force.")
             @OptionGroup var global: GlobalOptions
             @OptionGroup var output: OutputOptions
             func run() throws {
-                let pins = try global.openDatabase().allPins()
+                let pins = try global.openDatabase().pinListing()
                 if output.json { return try printJSON(pins.map(\.pin)) }
-                print(table(["PIN", "PRODUCT", "TYPE", "NIGHTS", "SETUP", "BY", "NOTE"], pins.map {
-                    ["\($0.id)", "\($0.pin.productId)", $0.pin.type.rawValue, "\($0.pin.firstNight)…\($0.pin.lastNight)",
-                     $0.pin.setup.canonical, $0.createdBy, $0.pin.note]
+                print(table(["PIN", "PRODUCT", "TYPE", "INSTRUMENT", "NIGHTS", "SETUP", "BY", "AT", "FORCED", "NOTE"], pins.map {
+                    ["\($0.id)", "\($0.pin.productId)", $0.pin.type.rawValue, $0.pin.instrument, "\($0.pin.firstNight)…\($0.pin.lastNight)",
+                     $0.pin.setup.canonical.isEmpty ? "(any)" : $0.pin.setup.canonical, $0.pin.createdBy,
+                     ISO8601DateFormatter().string(from: $0.createdAt), $0.pin.forcedOver.map { "FORCED over: \($0)" } ?? "", $0.pin.note]
                 }))
             }
         }
@@ -155,7 +218,7 @@ extension Calibctl {
             do {
                 try global.openDatabase().setReference(productId: product, action == "add")
                 print("product \(product) \(action == "add" ? "is now a reference calibration" : "is no longer a reference calibration")")
-            } catch let error as ControlError { throw ValidationError(error.message) }
+            } catch let error as ControlError { throw userFacing(error) }
         }
     }
 
@@ -200,6 +263,7 @@ extension Calibctl {
         func validate() throws {
             guard ["frames", "jobs", "products", "qc"].contains(what) else { throw ValidationError("export frames, jobs, products or qc") }
             guard ["json", "csv"].contains(format) else { throw ValidationError("--format json or csv") }
+            _ = try InputValidator.night(ifGiven: night)
         }
 
         func run() throws {
@@ -254,7 +318,7 @@ extension Calibctl {
         @Option(help: "Nights of history in the trend plots.") var trendNights: Int = 30
 
         func run() throws {
-            guard let theNight = ObservingNight(night) else { throw ValidationError("night must be YYYY-MM-DD") }
+            let theNight = try InputValidator.night(night)
             var report = NightReportHTML(database: try global.openDatabase(readOnly: true), configuration: try global.loadConfiguration())
             report.trendNights = trendNights
             print(try report.write(night: theNight, to: out))

@@ -10,6 +10,12 @@ func requester() -> String {
     "\(ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())") via calibctl"
 }
 
+/// A database refusal for the person: a job, product or pin that does not
+/// exist is `.noInput`; a request the database refuses is `.dataError`.
+func userFacing(_ error: ControlError) -> UserFacingError {
+    UserFacingError(error.message.hasPrefix("no ") ? .noInput : .dataError, error.message)
+}
+
 extension Calibctl {
     struct Rerun: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -23,7 +29,7 @@ extension Calibctl {
                 let record = try global.openDatabase().rerun(jobId: job, requestedBy: requester())
                 print("job \(job) queued (\(record.recipe) \(record.night) \(record.setup))")
             } catch let error as ControlError {
-                throw ValidationError(error.message)
+                throw userFacing(error)
             }
         }
     }
@@ -40,7 +46,7 @@ extension Calibctl {
                 try global.openDatabase().cancel(jobId: job, requestedBy: requester())
                 print("job \(job) cancelled")
             } catch let error as ControlError {
-                throw ValidationError(error.message)
+                throw userFacing(error)
             }
         }
     }
@@ -61,12 +67,16 @@ extension Calibctl {
         @Flag(help: "Also re-run jobs that succeeded.") var force = false
 
         func validate() throws {
-            guard ObservingNight(night) != nil else { throw ValidationError("night must be YYYY-MM-DD, got '\(night)'") }
+            _ = try InputValidator.night(night)
         }
 
         func run() throws {
+            let configuration = try global.loadConfiguration()
+            // A misspelt recipe or setup key would otherwise match no job and queue nothing, silently.
+            let recipeName = try recipe.map { try InputValidator.recipe($0, in: configuration) }
+            let keys = Set(configuration.profiles.flatMap(\.setupKeys.keys)).union(["exptime", "lamp"]).sorted()
             let jobs = try global.openDatabase().reprocess(
-                night: night, recipe: recipe, setup: try Setup(parsing: setup.joined(separator: " ")), force: force,
+                night: night, recipe: recipeName, setup: try InputValidator.setup(setup, keys: keys), force: force,
                 requestedBy: requester())
             print("\(jobs.count) job\(jobs.count == 1 ? "" : "s") queued" + (jobs.isEmpty ? "" : ": " + jobs.map { "\($0.id!)" }.joined(separator: ", ")))
         }
@@ -123,7 +133,9 @@ extension Calibctl {
             func run() throws {
                 let configuration = try global.loadConfiguration()
                 let database = try global.openDatabase(readOnly: true)
-                guard let job = try database.job(id: id) else { throw ValidationError("no job \(id)") }
+                guard let job = try database.job(id: id) else {
+                    throw UserFacingError(.noInput, "no job \(id)", remedy: "calibctl jobs lists the jobs")
+                }
                 let inputs = try database.inputs(ofJob: id)
                 let products = try database.products().filter { $0.jobId == id }
                 let events = try database.events(ofJob: id)

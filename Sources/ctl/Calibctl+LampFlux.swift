@@ -27,16 +27,16 @@ extension Calibctl {
         @Option(help: "How many of the brightest lines to list.") var lines = 10
 
         func validate() throws {
-            for term in setup { _ = try Setup(parsing: term) }
-            for night in [from, to].compactMap({ $0 }) where ObservingNight(night) == nil {
-                throw ValidationError("night must be YYYY-MM-DD, got '\(night)'")
-            }
+            _ = try InputValidator.night(ifGiven: from, option: "--from")
+            _ = try InputValidator.night(ifGiven: to, option: "--to")
             guard lines > 0 else { throw ValidationError("--lines must be positive") }
         }
 
         func run() throws {
+            let configuration = try global.loadConfiguration()
             let database = try global.openDatabase(readOnly: true)
-            let wanted = try Setup(parsing: setup.joined(separator: " "))
+            let wanted = try InputValidator.setup(setup, keys: Set(configuration.profiles.flatMap(\.setupKeys.keys)).sorted())
+            let lamp = try self.lamp.map { try InputValidator.lamp($0, in: configuration, recorded: try database.frameLamps()) }
             let products = try database.products(type: .lampFlux, includeSuperseded: false).filter { p in
                 guard let s = try? Setup(parsing: p.setup) else { return false }
                 return wanted.values.allSatisfy { s[$0.key] == $0.value }

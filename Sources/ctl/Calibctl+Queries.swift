@@ -4,22 +4,28 @@ import CalibDB
 import Foundation
 import Pipeline
 
-/// The profile a type belongs to: named, or the one whose recipes make it, or the only one.
+/// The profile a type belongs to: named; else the one instrument whose
+/// products of that type the database holds (a FLAT recipe also makes BLAZE,
+/// so "which profiles make it" cannot decide alone); else the one profile
+/// whose recipes make it, or the only profile.
 func resolveProfile(_ configuration: CalibdConfiguration, instrument: String?, type: ProductType,
                     database: CalibrationDatabase) throws -> InstrumentProfile {
-    if let instrument {
-        guard let profile = configuration.profiles.first(where: { $0.name == instrument }) else {
-            throw ValidationError("no instrument profile '\(instrument)' (known: \(configuration.profiles.map(\.name).joined(separator: ", ")))")
-        }
-        return profile
+    if let instrument { return try InputValidator.instrument(instrument, in: configuration) }
+    let present = try database.instruments(withProductsOf: type).filter { name in configuration.profiles.contains { $0.name == name } }
+    if present.count == 1, let profile = configuration.profiles.first(where: { $0.name == present[0] }) { return profile }
+    if present.count > 1 {
+        throw UserFacingError(.usage, "\(type.rawValue) products of several instruments are recorded (\(present.joined(separator: ", ")))",
+                              remedy: "say which with --instrument \(present[0])")
     }
     let makers = configuration.profiles.filter { $0.recipes.contains { $0.product == type } }
     if makers.count == 1 { return makers[0] }
-    // Several instruments make this type: the one with products of it in this database.
-    let present = try makers.filter { try !database.products(type: type, instrument: $0.name, mjd: nil).isEmpty }
-    if present.count == 1 { return present[0] }
     if configuration.profiles.count == 1 { return configuration.profiles[0] }
-    throw ValidationError("several instruments could be meant (\((makers.isEmpty ? configuration.profiles : makers).map(\.name).joined(separator: ", "))); give --instrument")
+    // None of that type yet: the one instrument the database holds anything of.
+    let recorded = try database.instruments(withProductsOf: nil).filter { name in configuration.profiles.contains { $0.name == name } }
+    if recorded.count == 1, let profile = configuration.profiles.first(where: { $0.name == recorded[0] }) { return profile }
+    let names = (makers.isEmpty ? configuration.profiles : makers).map(\.name)
+    throw UserFacingError(.usage, "no \(type.rawValue) product is recorded and several instruments could be meant (\(names.joined(separator: ", ")))",
+                          remedy: "say which with --instrument \(names[0])")
 }
 
 extension Calibctl {
@@ -31,6 +37,8 @@ extension Calibctl {
         @OptionGroup var output: OutputOptions
         @Option(help: "Only this observing night (YYYY-MM-DD).") var night: String?
         @Flag(help: "Only files that could not be used, with the reason.") var problems = false
+
+        func validate() throws { _ = try InputValidator.night(ifGiven: night) }
 
         func run() throws {
             let frames = try global.openDatabase(readOnly: true).frames(night: night, problemsOnly: problems)
@@ -60,11 +68,12 @@ extension Calibctl {
         var state: [String] = []
 
         func validate() throws {
-            for s in state where JobState(rawValue: s) == nil { throw ValidationError("unknown job state '\(s)'") }
+            _ = try InputValidator.night(ifGiven: night)
+            for s in state { _ = try InputValidator.jobState(s) }
         }
 
         func run() throws {
-            let states = state.isEmpty ? nil : state.compactMap(JobState.init(rawValue:))
+            let states = state.isEmpty ? nil : try state.map { try InputValidator.jobState($0) }
             let jobs = try global.openDatabase(readOnly: true).jobs(night: night, states: states)
             if output.json { return try printJSON(jobs) }
             print(table(["ID", "RECIPE", "NIGHT", "SETUP", "STATE", "TRIES", "REASON"], jobs.map { j in
@@ -84,14 +93,13 @@ extension Calibctl {
         @Flag(help: "Include superseded products.") var all = false
 
         func validate() throws {
-            if let type, ProductType(rawValue: type) == nil {
-                throw ValidationError("unknown product type '\(type)' (known: \(ProductType.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
+            _ = try InputValidator.productType(ifGiven: type)
+            _ = try InputValidator.night(ifGiven: night)
         }
 
         func run() throws {
             let database = try global.openDatabase(readOnly: true)
-            let products = try database.products(type: type.flatMap(ProductType.init(rawValue:)), night: night, includeSuperseded: all)
+            let products = try database.products(type: try InputValidator.productType(ifGiven: type), night: night, includeSuperseded: all)
             if output.json {
                 struct Entry: Encodable { var product: ProductRecord; var qc: [QCMetricRecord] }
                 return try printJSON(try products.map { Entry(product: $0, qc: try database.metrics(ofProduct: $0.id!)) })
@@ -126,41 +134,65 @@ extension Calibctl {
         @Flag(help: "List every candidate considered and the rule that set it aside.") var explain = false
 
         func validate() throws {
-            guard ProductType(rawValue: type) != nil else {
-                throw ValidationError("unknown product type '\(type)' (known: \(ProductType.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            guard ObservingNight(night) != nil else { throw ValidationError("night must be YYYY-MM-DD, got '\(night)'") }
-            for term in setup { _ = try Setup(parsing: term) }
+            _ = try InputValidator.productType(type)
+            _ = try InputValidator.night(night)
+            if let at, !at.isFinite { throw UserFacingError(.usage, "--at must be an MJD, got \(at)") }
         }
 
         func run() throws {
             let configuration = try global.loadConfiguration()
             let database = try global.openDatabase(readOnly: true)
-            let productType = ProductType(rawValue: type)!
+            let productType = try InputValidator.productType(type)
+            let theNight = try InputValidator.night(night)
             let profile = try resolveProfile(configuration, instrument: instrument, type: productType, database: database)
-            let theNight = ObservingNight(night)!
-            let request = AssociationRequest(type: productType, instrument: profile.name, night: theNight,
-                                             setup: try Setup(parsing: setup.joined(separator: " ")),
+            let rule = profile.associationRule(for: productType)
+            // The request must state every match key, or the answer could be a product of another setup:
+            // keys the person left out are completed when every candidate agrees, refused when they differ.
+            let given = try InputValidator.setup(setup, keys: profile.setupKeys.keys.sorted())
+            let completion = SetupCompletion(request: given, matchKeys: rule.match ?? profile.setupKeys.keys.sorted(),
+                                             available: try database.productSetups(type: productType, instrument: profile.name))
+            if let (key, values) = completion.ambiguous.sorted(by: { $0.key < $1.key }).first {
+                throw UserFacingError(
+                    .usage, "the \(productType.rawValue) products of \(profile.name)\(given.values.isEmpty ? "" : " with \(given.canonical)") "
+                        + "differ in \(completion.ambiguityDescription): say which setup the calibration is for",
+                    remedy: "e.g. --setup \(key)=\(values[0])")
+            }
+            let request = AssociationRequest(type: productType, instrument: profile.name, night: theNight, setup: completion.setup,
                                              mjd: at ?? profile.midNightMJD(theNight))
-            let result = try CalibrationAssociator(database: database).best(request, rule: profile.associationRule(for: productType))
+            let result = try CalibrationAssociator(database: database).best(request, rule: rule)
             if output.json {
-                struct Answer: Encodable { var chosen: ProductRecord?; var result: AssociationResult }
-                try printJSON(Answer(chosen: try result.chosen.flatMap { try database.product(id: $0.candidate.id) }, result: result))
+                struct Answer: Encodable {
+                    var chosen: ProductRecord?; var result: AssociationResult
+                    var setup: String; var setupCompleted: String
+                }
+                try printJSON(Answer(chosen: try result.chosen.flatMap { try database.product(id: $0.candidate.id) }, result: result,
+                                     setup: request.setup.canonical, setupCompleted: completion.completed.canonical))
             } else {
                 if let chosen = result.chosen, let p = try database.product(id: chosen.candidate.id) {
                     print("\(p.productType.rawValue) for \(night) (\(profile.name) \(request.setup.canonical)): product \(p.id!)")
                     print("  \(p.path)")
                     print("  night \(p.night), setup \(p.setup), Δt \(String(format: "%+.3f", chosen.deltaDays)) d, "
-                          + (result.level.map { profile.associationRule(for: productType).levelName($0) } ?? result.basis.rawValue)
+                          + (result.level.map { rule.levelName($0) } ?? result.basis.rawValue)
                           + ", QC \(p.qcPassed ? "passed" : "FAILED")")
                     for m in try database.metrics(ofProduct: p.id!) {
                         print("    \(m.name) = \(m.value.map { String(format: "%.4g", $0) } ?? "NaN") \(m.unit)\(m.passed ? "" : "  OUT OF RANGE")")
                     }
                 } else {
-                    print("no usable \(type) for \(night) (\(profile.name) \(request.setup.canonical))")
+                    print("no usable \(productType.rawValue) for \(night) (\(profile.name) \(request.setup.canonical))")
+                }
+                if !completion.completed.values.isEmpty {
+                    print("setup completed: \(completion.completed.canonical) (every \(productType.rawValue) of \(profile.name)"
+                          + "\(given.values.isEmpty ? "" : " with \(given.canonical)") has it)")
                 }
                 print("why: \(result.explanation)")
                 if explain {
+                    let pins = try database.pins(type: productType, instrument: profile.name, night: theNight)
+                    if !pins.isEmpty {
+                        print("\npins covering \(night) (\(pins.count)):")
+                        for pin in pins {
+                            print("  product \(pin.productId), setup \(pin.setup.canonical.isEmpty ? "(any: made before pins named their setup)" : pin.setup.canonical): \(pin.provenance)")
+                        }
+                    }
                     print("\ncandidates considered (\(result.verdicts.count)):")
                     print(table(["ID", "NIGHT", "SETUP", "ΔDAYS", "VERDICT"], result.verdicts.map { v in
                         [String(v.candidate.id), v.candidate.night.description, v.candidate.setup.canonical,
@@ -168,7 +200,7 @@ extension Calibctl {
                     }))
                 }
             }
-            if result.chosen == nil { throw ExitCode(2) }
+            if result.chosen == nil { throw ExitCode(ExitStatus.nothingQualifies.rawValue) }
         }
     }
 

@@ -108,6 +108,6 @@ struct CalibrationAssociationTests {
     func nothing() {
         let result = CalibrationAssociation.choose(request(), candidates: [], rule: AssociationRule(match: ["arm"], time: .before, maxAgeDays: 7))
         #expect(result.chosen == nil)
-        #expect(result.explanation == "no MFLAT product exists; needed: a QC-passed MFLAT of SIMECH with arm=RED within 7 days taken before the data")
+        #expect(result.explanation == "no MFLAT product exists; needed: a QC-passed MFLAT of SIMECH with arm=RED within 7 days taken before the data; setup matches on arm")
     }
 }

@@ -94,6 +94,10 @@ struct HostileInputTests {
             header.set("ESO DPR TYPE", .string(type))
             header.set("ESO DPR TECH", .string("IMAGE"))
             header.set("ESO SEQ ARM", .string("RED"))
+            // Every setup keyword of the profile: a frame lacking one is a problem (see InputValidationTests).
+            header.set("ESO DET BINX", .integer(1))
+            header.set("ESO DET BINY", .integer(1))
+            header.set("ESO DET READ SPEED", .string("100k/1pt/hg"))
             header.set("MJD-OBS", .real(Double(oddNight)! + Double(corpus.count) * 1e-3))
             header.set("EXPTIME", .real(0))
             for (k, v) in extra { header.set(k, v) }
