@@ -80,4 +80,24 @@ struct SchemaUpgradeTests {
         }
         #expect(Set(completed) == Set(ProductType.allCases))
     }
+
+    @Test("The release's cross-arm pin (a BLUE DISP_MAP pinned without a setup) is never served to RED after the upgrade")
+    func legacyCrossArmPinSetAside() throws {
+        // Given the upgraded database, whose pin 2 names BLUE DISP_MAP product 3 for 2026-11-21 with no setup
+        let (db, _) = try upgradedCopy()
+        let night = try #require(ObservingNight("2026-11-21"))
+        let red = try Setup(parsing: "arm=RED binx=8 biny=8")
+        let request = AssociationRequest(type: .dispersionMap, instrument: "SIMECH", night: night, setup: red,
+                                         mjd: night.startDateMJD + 0.9)
+
+        // When the association engine is asked for RED's DISP_MAP with SIMECH's match keys
+        let result = try CalibrationAssociator(database: db).best(request, rule: AssociationRule(match: ["arm", "binx", "biny"]))
+
+        // Then the pinned BLUE product is set aside with a reason, and nothing BLUE is chosen
+        #expect(result.chosen?.candidate.id != 3)
+        #expect(result.basis != .pin)
+        let verdict = try #require(result.verdicts.first { $0.candidate.id == 3 })
+        #expect(verdict.rejection?.isEmpty == false)
+        if let chosen = result.chosen { #expect(chosen.candidate.setup.canonical.contains("arm=RED")) }
+    }
 }
