@@ -19,12 +19,9 @@ extension Calibctl {
         @Argument(help: "Job id.") var job: Int64
 
         func run() throws {
-            do {
-                let record = try global.openDatabase().rerun(jobId: job, requestedBy: requester())
-                print("job \(job) queued (\(record.recipe) \(record.night) \(record.setup))")
-            } catch let error as ControlError {
-                throw ValidationError(error.message)
-            }
+            // A ControlError ("no job 9", "job 9 is running") goes up: the top level turns it into exit 66 or 65.
+            let record = try global.openDatabase().rerun(jobId: job, requestedBy: requester())
+            print("job \(job) queued (\(record.recipe) \(record.night) \(record.setup))")
         }
     }
 
@@ -36,12 +33,8 @@ extension Calibctl {
         @Argument(help: "Job id.") var job: Int64
 
         func run() throws {
-            do {
-                try global.openDatabase().cancel(jobId: job, requestedBy: requester())
-                print("job \(job) cancelled")
-            } catch let error as ControlError {
-                throw ValidationError(error.message)
-            }
+            try global.openDatabase().cancel(jobId: job, requestedBy: requester())
+            print("job \(job) cancelled")
         }
     }
 
@@ -123,21 +116,19 @@ extension Calibctl {
             func run() throws {
                 let configuration = try global.loadConfiguration()
                 let database = try global.openDatabase(readOnly: true)
-                guard let job = try database.job(id: id) else { throw ValidationError("no job \(id)") }
+                guard let job = try database.job(id: id) else {
+                    throw UserFacingError(.noInput, "no job \(id)", remedy: "calibctl jobs lists the jobs")
+                }
                 let inputs = try database.inputs(ofJob: id)
                 let products = try database.products().filter { $0.jobId == id }
                 let events = try database.events(ofJob: id)
                 let logPath = (configuration.logsDirectory as NSString).appendingPathComponent("\(job.night)/job-\(id)-\(job.recipe).log")
                 let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 if output.json {
-                    struct Detail: Encodable {
-                        var job: JobRecord; var inputs: [FrameListing]; var products: [ProductRecord]
-                        var calibrations: [CalibrationDatabase.CalibrationChoiceRecord]
-                        var qc: [String: [QCMetricRecord]]; var events: [JobEventRecord]; var log: String
-                    }
-                    let qc = Dictionary(uniqueKeysWithValues: try products.map { ("\($0.id!)", try database.metrics(ofProduct: $0.id!)) })
-                    return try printJSON(Detail(job: job, inputs: inputs, products: products,
-                                                calibrations: try database.calibrationChoices(ofJob: id), qc: qc, events: events, log: log))
+                    return try printJSON(JobDetailJSON(
+                        job: job, inputs: inputs, calibrations: try database.calibrationChoices(ofJob: id),
+                        products: try products.map { ProductJSON($0, qc: try database.metrics(ofProduct: $0.id!)) },
+                        events: events, logPath: logPath, log: log))
                 }
                 print("job \(id): \(job.recipe) \(job.recipeVersion)  \(job.night)  \(job.setup)")
                 print("state: \(job.state.rawValue)\(job.reason.map { " — \($0)" } ?? "")   attempts: \(job.attempts)/\(job.maxAttempts)")
