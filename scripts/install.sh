@@ -58,8 +58,9 @@ install -d "$root/bin" "$root/share/man/man1" "$share/config" "$share/schema" "$
 for tool in calibd calibctl calib-bench; do install -m 0755 "$bindir_from/$tool" "$root/bin/$tool"; done
 
 # Man pages and completions come from the binaries' own argument definitions.
-"$root/bin/calibctl" generate-manpages "$root/share/man/man1" > /dev/null
-"$root/bin/calibctl" generate-manpages "$root/share/man/man1" --tool "$root/bin/calibd" > /dev/null
+for tool in calibctl calibd; do
+  "$root/bin/$tool" --experimental-dump-help | "$root/bin/calibctl" generate-manpages "$root/share/man/man1" --dump - > /dev/null
+done
 for tool in calibd calibctl; do
   "$root/bin/$tool" --generate-completion-script bash > "$root/share/bash-completion/completions/$tool"
   "$root/bin/$tool" --generate-completion-script zsh > "$root/share/zsh/site-functions/_$tool"

@@ -4,29 +4,22 @@ import Foundation
 
 extension Calibctl {
     /// Used by scripts/install.sh; hidden because it is a build step, not an operator's verb.
+    /// It reads the dump rather than running the binary: calibctl starts no processes (SecurityTests).
     struct GenerateManpages: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "generate-manpages",
-            abstract: "Write man pages (one per command and verb) for calibctl or another calibd binary.",
-            discussion: "Example: calibctl generate-manpages share/man/man1 --tool .build/release/calibd",
+            abstract: "Write man pages (one per command and verb) from a calibd binary's --experimental-dump-help.",
+            discussion: "Example: calibd --experimental-dump-help | calibctl generate-manpages share/man/man1 --dump -",
             shouldDisplay: false)
         @Argument(help: "Directory to write the pages into (created if missing).") var directory: String
-        @Option(help: "The binary to document (default: this calibctl).") var tool: String?
+        @Option(help: "The JSON that BINARY --experimental-dump-help printed: a file, or - for standard input.") var dump: String
 
         func run() throws {
-            let executable = tool ?? URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["--experimental-dump-help"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0,
-                  let info = try? JSONDecoder().decode(ManualPageWriter.ToolInfo.self, from: data) else {
-                throw UserFacingError(.dataError, "\(executable) did not describe its command line (--experimental-dump-help)",
-                                      remedy: "give --tool a calibd, calibctl or calib-bench binary of this version")
+            let data = dump == "-" ? FileHandle.standardInput.readDataToEndOfFile()
+                : try Data(contentsOf: URL(fileURLWithPath: dump))
+            guard let info = try? JSONDecoder().decode(ManualPageWriter.ToolInfo.self, from: data) else {
+                throw UserFacingError(.dataError, "\(dump == "-" ? "standard input" : dump) is not a command-line description",
+                                      remedy: "give the output of calibd --experimental-dump-help or calibctl --experimental-dump-help")
             }
             let date = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap(Double.init)
                 .map { Date(timeIntervalSince1970: $0) } ?? Date()

@@ -24,8 +24,9 @@ enum GlobalOptionPlacement {
             }
             rest.append(word); index += 1
         }
-        // No verb (e.g. `calibctl --config F --help`): nothing to move them after.
-        guard !moved.isEmpty, index < arguments.count, arguments[index] != "--" else { return arguments }
+        guard !moved.isEmpty else { return arguments }
+        // No verb (`calibctl --config F --help`): the options configure nothing, and the root command would reject them.
+        guard index < arguments.count, arguments[index] != "--" else { return rest + arguments[index...] }
         var tail = Array(arguments[index...])
         // Before a `--` terminator, which ends option parsing.
         let insertAt = tail.firstIndex(of: "--") ?? tail.endIndex
