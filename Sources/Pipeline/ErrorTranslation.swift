@@ -37,6 +37,14 @@ public enum ErrorTranslation {
             return UserFacingError(.usage, error.description, remedy: "give setup terms as key=value, e.g. --setup arm=RED")
         case let error as WorkspacePermissions.Failure:
             return UserFacingError(.cantCreate, error.description)
+        case let error as WorkspaceLostError:
+            return UserFacingError(.unavailable, error.description)
+        case let error as PipelineError:
+            switch error {
+            case .configuration, .unknownRecipe: return UserFacingError(.config, error.description, remedy: "correct the instrument profile and run again")
+            case .productWrite: return UserFacingError(.ioError, error.description)
+            case .inputMismatch: return UserFacingError(.dataError, error.description)
+            }
         case let error as FITSError:
             return UserFacingError(.ioError, error.description)
         case let error as DecodingError:

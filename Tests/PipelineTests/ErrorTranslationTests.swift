@@ -1,7 +1,7 @@
 @testable import CalibCore
 @testable import CalibDB
 import Foundation
-import Pipeline
+@testable import Pipeline
 import Testing
 @testable import ctl
 
@@ -33,6 +33,8 @@ struct ErrorTranslationTests {
         #expect(ErrorTranslation.userFacing(ControlError(message: "no job 9")).status == .noInput)
         #expect(ErrorTranslation.userFacing(ControlError(message: "job 9 is running; cancel it first")).status == .dataError)
         #expect(ErrorTranslation.userFacing(SetupParseError(word: "armRED")).status == .usage)
+        #expect(ErrorTranslation.userFacing(WorkspaceLostError(path: "/ws/calibd.sqlite")).status == .unavailable)
+        #expect(ErrorTranslation.userFacing(PipelineError.unknownRecipe("mfalt")).status == .config)
         struct Opaque: Error {}
         let unknown = ErrorTranslation.userFacing(Opaque())
         #expect(unknown.status == .software && unknown.remedy?.contains("report") == true)
