@@ -37,6 +37,14 @@ struct InstallTests {
         let unit = try String(contentsOfFile: destination + "/etc/systemd/system/calibd.service", encoding: .utf8)
         #expect(unit.contains("ExecStart=/usr/local/bin/calibd --config /etc/calibd/calibd.yaml"))
 
+        // The completion scripts are what the visible verb prints, and bash can read them
+        let bashCompletion = root + "/share/bash-completion/completions/calibctl"
+        #expect(try runCommand("/bin/bash", ["-n", bashCompletion]).status == 0)
+        let verb = try runCommand(Binaries.calibctl, ["completion", "bash"])
+        let installed = try String(contentsOfFile: bashCompletion, encoding: .utf8)
+        #expect(verb.status == 0 && verb.stdout == installed)
+        #expect(verb.stdout.contains("lamp-flux"))
+
         // And the man page renders, found the way a person finds it
         var manEnvironment = environment
         manEnvironment["MANPATH"] = root + "/share/man"
