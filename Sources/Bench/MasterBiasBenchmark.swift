@@ -21,10 +21,26 @@ let masterBiasBenchmark = BenchmarkCase(
 
 /// Simulated raw frames on disk for benchmarks.
 enum BenchmarkFrames {
-    static let configDirectory: String = {
-        if let dir = ProcessInfo.processInfo.environment["CALIBD_CONFIG_DIR"] { return dir }
-        return FileManager.default.currentDirectoryPath + "/config"
-    }()
+    /// Where a run looks for the configuration directory: `$CALIBD_CONFIG_DIR`,
+    /// `./config` (a checkout), the checkout holding this binary
+    /// (`.build/release/calib-bench` → `config/`), and an installed tree
+    /// (`PREFIX/bin/calib-bench` → `PREFIX/share/calibd/config`).
+    static var searchPath: [String] {
+        var list: [String] = []
+        if let dir = ProcessInfo.processInfo.environment["CALIBD_CONFIG_DIR"], !dir.isEmpty { list.append(dir) }
+        list.append(FileManager.default.currentDirectoryPath + "/config")
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        list.append(binary.appendingPathComponent("../../config").standardizedFileURL.path)
+        list.append(binary.appendingPathComponent("../../../config").standardizedFileURL.path)
+        list.append(binary.appendingPathComponent("../share/calibd/config").standardizedFileURL.path)
+        return list.reduce(into: []) { unique, path in if !unique.contains(path) { unique.append(path) } }
+    }
+
+    static let locatedConfigDirectory: String? = searchPath.first {
+        FileManager.default.fileExists(atPath: $0 + "/simulator/simechelle.yaml")
+    }
+
+    static let configDirectory: String = locatedConfigDirectory ?? FileManager.default.currentDirectoryPath + "/config"
 
     static func simulator() throws -> NightSimulator {
         try NightSimulator(modelPath: configDirectory + "/simulator/simechelle.yaml",

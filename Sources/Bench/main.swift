@@ -1,3 +1,4 @@
+import CalibCore
 import Foundation
 import Glibc
 
@@ -10,6 +11,37 @@ import Glibc
 /// Times are the best of N runs; a baseline (memory copy of 64 MiB) is
 /// measured in the same session so figures can be read as ratios on a noisy machine.
 let arguments = CommandLine.arguments
+
+/// `--help` and `--version` answer before anything else, so that neither
+/// needs the simulator's model (which a run reads from the configuration directory).
+if arguments.contains("--help") || arguments.contains("-h") {
+    print("""
+        USAGE: calib-bench [--size N] [--only NAME] [--repeat N]
+
+        Release-build benchmarks of calibd: each case in its own child process (its peak resident
+        memory is its own), the best of N runs, beside its target and as a ratio to a 64 MiB memory copy.
+
+        OPTIONS:
+          --size N       detector size in pixels (default 4096)
+          --only NAME    run only this case (names below)
+          --repeat N     runs per case, the best is shown (default 3)
+          --version      print the version
+          -h, --help     print this help
+
+        INPUTS: the simulator model (simulator/simechelle.yaml), line list (linelists/) and instrument
+        profiles (instruments/) of a calibd configuration directory, looked for in order in:
+        \(BenchmarkFrames.searchPath.map { "  " + $0 }.joined(separator: "\n"))
+
+        CASES:
+        \(allBenchmarks.map { "  " + $0.name }.joined(separator: "\n"))
+        """)
+    exit(0)
+}
+if arguments.contains("--version") {
+    print(CalibdVersion.current)
+    exit(0)
+}
+
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     return arguments[i + 1]
@@ -63,6 +95,20 @@ func baselineSeconds() -> Double {
 }
 
 let only = option("--only")
+// Before any child starts: without the inputs every case would fail the same way.
+guard BenchmarkFrames.locatedConfigDirectory != nil else {
+    FileHandle.standardError.write(Data("""
+        calib-bench: cannot find the calibd configuration directory (simulator/simechelle.yaml); looked in:
+        \(BenchmarkFrames.searchPath.map { "  " + $0 }.joined(separator: "\n"))
+          set CALIBD_CONFIG_DIR to the repository's config/ or an installed share/calibd/config
+
+        """.utf8))
+    exit(66)
+}
+if let only, !allBenchmarks.contains(where: { $0.name == only }) {
+    FileHandle.standardError.write(Data("calib-bench: no case named '\(only)' (calib-bench --help lists them)\n".utf8))
+    exit(64)
+}
 let baseline = baselineSeconds()
 let machine = "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB"
 print("calib-bench — size \(size)², best of \(repeats), \(machine); baseline: copy 64 MiB = \(String(format: "%.1f", baseline * 1000)) ms")

@@ -33,13 +33,13 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equa
                 message: "required key is missing")
         case .typeMismatch(let type, let context):
             return ConfigurationError(file: file, key: path(context.codingPath),
-                                      message: "expected \(Self.describe(type)): \(context.debugDescription)")
+                                      message: Self.mismatch(expected: Self.describe(type), plain(context.debugDescription)))
         case .valueNotFound(let type, let context):
             return ConfigurationError(file: file, key: path(context.codingPath),
                                       message: "expected \(Self.describe(type)), found nothing")
         case .dataCorrupted(let context):
             return ConfigurationError(file: file, key: path(context.codingPath),
-                                      message: Self.clean(context.debugDescription, underlying: context.underlyingError))
+                                      message: Self.clean(plain(context.debugDescription), underlying: context.underlyingError))
         @unknown default:
             return ConfigurationError(file: file, key: "", message: "\(error)")
         }
@@ -51,8 +51,16 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equa
         case is Int.Type: "an integer"
         case is Double.Type: "a number"
         case is Bool.Type: "true or false"
-        default: "\(type)".hasPrefix("Array") ? "a list" : "\(type)".hasPrefix("Dictionary") ? "a mapping" : "\(type)"
+        // Yams names its node kinds when the target type is not known yet.
+        default: "\(type)".hasPrefix("Array") || "\(type)" == "Sequence" ? "a list"
+            : "\(type)".hasPrefix("Dictionary") || "\(type)" == "Mapping" ? "a mapping"
+            : "\(type)" == "Scalar" ? "a single value" : "\(type)"
         }
+    }
+
+    /// "expected an integer, found a list"; a scalar of the wrong kind ("abc" for an integer) just "expected an integer".
+    private static func mismatch(expected: String, _ found: String) -> String {
+        found == "found a single value" ? "expected \(expected)" : "expected \(expected), \(found)"
     }
 
     private static func clean(_ text: String, underlying: (any Error)?) -> String {

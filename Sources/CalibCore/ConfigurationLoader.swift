@@ -222,7 +222,14 @@ public enum ConfigurationLoader {
     static func compose(_ path: String) throws(ConfigurationError) -> (String, Node) {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigurationError(file: path, key: "", message: "cannot read the file (\(error.localizedDescription))")
+            // Foundation's own text is "Error Domain=NSCocoaErrorDomain Code=4 …" on Linux: say it in words.
+            let why = switch (error as? CocoaError)?.code {
+            case .fileReadNoSuchFile?, .fileNoSuchFile?: "no such file"
+            case .fileReadNoPermission?: "permission denied"
+            case .fileReadInapplicableStringEncoding?, .fileReadCorruptFile?: "not UTF-8 text"
+            default: FileManager.default.fileExists(atPath: path) ? "unreadable" : "no such file"
+            }
+            throw ConfigurationError(file: path, key: "", message: "cannot read the file: \(why)")
         }
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch {

@@ -19,7 +19,27 @@ struct CalibdCommand: AsyncParsableCommand {
             Examples:
               calibd --config /etc/calibd/calibd.yaml
               calibd --config config/calibd.yaml --watch /data/raw --workspace /tmp/ws --once
-            """)
+
+            Exit status (--once; the daemon exits 0 after a graceful stop):
+            \(ExitStatus.helpTable)
+            """,
+        version: CalibdVersion.current)
+
+    /// The parser's own errors keep its handling; every other error is put in
+    /// plain words with a remedy and its `ExitStatus` (systemd's
+    /// `RestartPreventExitStatus=` keeps a wrong configuration, 78, from restarting in a loop).
+    static func main() async {
+        do {
+            // The parser may answer with its own command (help); calibd itself is the only async one.
+            var command = try parseAsRoot()
+            if let daemon = command as? CalibdCommand { try await daemon.run() } else { try command.run() }
+        } catch {
+            if ErrorTranslation.isArgumentParserError(error) || error is ValidationError { exit(withError: error) }
+            let failure = ErrorTranslation.userFacing(error)
+            FileHandle.standardError.write(Data(failure.text(tool: "calibd").utf8))
+            Glibc.exit(failure.status.rawValue)
+        }
+    }
 
     @Option(help: "Configuration file (default: $CALIBD_CONFIG, ./config/calibd.yaml, /etc/calibd/calibd.yaml).")
     var config: String?
@@ -57,11 +77,10 @@ struct CalibdCommand: AsyncParsableCommand {
         let configuration: CalibdConfiguration
         do {
             configuration = try ConfigurationLocator.load(configPath: config, watch: watch, workspace: workspace)
-        } catch let error as ConfigurationError {
-            throw ValidationError("\(error)")
         }
         guard !configuration.watch.isEmpty else {
-            throw ValidationError("no raw-data directory to watch: give --watch DIR or 'watch:' in \(configuration.source ?? "the configuration")")
+            throw UserFacingError(.config, "no raw-data directory to watch",
+                                  remedy: "give --watch DIR or 'watch:' in \(configuration.source ?? "the configuration")")
         }
         let engine = try CalibrationEngine(configuration: configuration, logger: logger)
         if once {
@@ -79,13 +98,23 @@ struct CalibdCommand: AsyncParsableCommand {
             }
             if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             let seconds = Date().timeIntervalSince(started)
+            // Jobs of this run that ended badly: a batch run that hides them behind exit 0 hides them from cron and CI.
+            let failed = try engine.database.jobs(states: [.failed, .qcFailed]).filter { ($0.finishedAt ?? .distantPast) >= started }
+            let failedCount = failed.filter { $0.state == .failed }.count
+            let qcFailedCount = failed.count - failedCount
             print("calibd --once: \(summary.scan.recorded) frames recorded, \(summary.scan.problems) problems, "
-                  + "\(summary.scan.aliases) duplicates, \(summary.jobsRun) jobs run in \(String(format: "%.1f", seconds)) s")
+                  + "\(summary.scan.aliases) duplicates, \(summary.jobsRun) jobs run in \(String(format: "%.1f", seconds)) s"
+                  + (failed.isEmpty ? "" : ", \(failedCount) failed, \(qcFailedCount) failed QC"))
             print("workspace: \(configuration.workspace)\n")
             print(try NightReport(database: engine.database).render(), terminator: "")
             if !summary.waiting.isEmpty {
                 print("\nInput sets not run:")
                 for w in summary.waiting { print("  \(w.recipe) \(w.night) \(w.setup): \(w.reason)") }
+            }
+            if !failed.isEmpty {
+                let list = failed.map { "job \($0.id!) \($0.recipe) \($0.night) \($0.setup): \($0.state.rawValue)\($0.reason.map { " — \($0)" } ?? "")" }
+                throw UserFacingError(.finding, "\(failed.count) of \(summary.jobsRun) jobs did not succeed:\n  " + list.joined(separator: "\n  "),
+                                      remedy: "calibctl job show ID tells why; calibctl reprocess --night N runs them again")
             }
             return
         }

@@ -55,6 +55,17 @@ func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CC
 @main
 struct ReplayCorpus {
     static func main() throws {
+        if CommandLine.arguments.contains("--version") { print(CalibdVersion.current); return }
+        if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
+            print("""
+                USAGE: calibd-fuzz FILE...
+
+                Replays inputs (e.g. a libFuzzer crash file) through the header classifier and the profile
+                loader, with the instrument profiles of $CALIBD_CONFIG_DIR (default ./config). The fuzzing
+                build itself is scripts/fuzz.sh. A crash is a bug; a clean replay prints a count.
+                """)
+            return
+        }
         for path in CommandLine.arguments.dropFirst() {
             let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
             _ = data.withUnsafeBufferPointer { fuzzOneInput($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }

@@ -23,7 +23,7 @@ extension Calibctl {
                     throw UserFacingError(.noInput, "no product \(product)", remedy: "calibctl calibs lists the products")
                 }
                 let metrics = try database.metrics(ofProduct: product)
-                if output.json { return try printJSON(metrics) }
+                if output.json { return try printJSON(metrics.map(QCMetricJSON.init)) }
                 print("\(p.productType.rawValue) \(p.night) \(p.setup): QC \(p.qcPassed ? "PASS" : "FAIL")  \(p.path)")
                 print(table(["METRIC", "VALUE", "UNIT", "RANGE", "VERDICT"], metrics.map { m in
                     [m.name, m.value.map { String(format: "%.6g", $0) } ?? "NaN", m.unit,
@@ -53,8 +53,9 @@ extension Calibctl {
                 let metric = try InputValidator.metric(self.metric, in: try global.loadConfiguration())
                 let points = try global.openDatabase(readOnly: true).trend(metric: metric, type: try InputValidator.productType(ifGiven: type), since: since)
                 if output.json {
-                    struct Point: Encodable { var night: String; var setup: String; var product: Int64; var value: Double? }
-                    return try printJSON(points.map { Point(night: $0.product.night, setup: $0.product.setup, product: $0.product.id!, value: $0.value) })
+                    return try printJSON(points.map {
+                        QCTrendPointJSON(night: $0.product.night, setup: $0.product.setup, productId: $0.product.id!, value: $0.value)
+                    })
                 }
                 print(table(["NIGHT", "SETUP", "PRODUCT", metric.uppercased()], points.map {
                     [$0.product.night, $0.product.setup, "\($0.product.id!)", $0.value.map { String(format: "%.6g", $0) } ?? "NaN"]
@@ -192,7 +193,7 @@ extension Calibctl {
             @OptionGroup var output: OutputOptions
             func run() throws {
                 let pins = try global.openDatabase().pinListing()
-                if output.json { return try printJSON(pins.map(\.pin)) }
+                if output.json { return try printJSON(pins.map { PinJSON(id: $0.id, pin: $0.pin, createdAt: $0.createdAt) }) }
                 print(table(["PIN", "PRODUCT", "TYPE", "INSTRUMENT", "NIGHTS", "SETUP", "BY", "AT", "FORCED", "NOTE"], pins.map {
                     ["\($0.id)", "\($0.pin.productId)", $0.pin.type.rawValue, $0.pin.instrument, "\($0.pin.firstNight)…\($0.pin.lastNight)",
                      $0.pin.setup.canonical.isEmpty ? "(any)" : $0.pin.setup.canonical, $0.pin.createdBy,
@@ -268,41 +269,18 @@ extension Calibctl {
 
         func run() throws {
             let database = try global.openDatabase(readOnly: true)
-            var rows: [[String: String]] = []
-            func text(_ v: Double?) -> String { v.map { String(format: "%.10g", $0) } ?? "" }
+            // The same entities as the verbs' --json answers, so the keys (and CSV columns) agree.
             switch what {
-            case "frames":
-                rows = try database.frames(night: night).map { f in
-                    ["id": "\(f.frame.id!)", "checksum": f.frame.checksum, "path": f.paths.first ?? f.frame.path, "status": f.frame.status.rawValue,
-                     "problem": f.frame.problem ?? "", "instrument": f.frame.instrument ?? "", "type": f.frame.frameType.rawValue,
-                     "lamp": f.frame.lamp ?? "", "night": f.frame.night ?? "", "setup": f.frame.setup ?? "",
-                     "mjd_obs": text(f.frame.mjdObs), "exptime": text(f.frame.exptime)]
-                }
-            case "jobs":
-                rows = try database.jobs(night: night).map { j in
-                    ["id": "\(j.id!)", "recipe": j.recipe, "version": j.recipeVersion, "night": j.night, "setup": j.setup,
-                     "state": j.state.rawValue, "attempts": "\(j.attempts)", "reason": j.reason ?? ""]
-                }
-            case "products":
-                rows = try database.products(night: night).map { p in
-                    ["id": "\(p.id!)", "type": p.productType.rawValue, "instrument": p.instrument, "night": p.night, "setup": p.setup,
-                     "mjd": text(p.mjd), "qc_passed": "\(p.qcPassed)", "superseded_by": p.supersededBy.map { "\($0)" } ?? "",
-                     "reference": "\(p.isReference)", "availability": p.availability.rawValue, "path": p.path, "sha256": p.checksum]
-                }
-            default:
-                for p in try database.products(night: night) {
-                    for m in try database.metrics(ofProduct: p.id!) {
-                        rows.append(["product": "\(p.id!)", "type": p.productType.rawValue, "night": p.night, "setup": p.setup,
-                                     "metric": m.name, "value": text(m.value), "unit": m.unit, "min": text(m.rangeMin),
-                                     "max": text(m.rangeMax), "passed": "\(m.passed)"])
-                    }
-                }
+            case "frames": try emit(try database.frames(night: night).map(FrameJSON.init))
+            case "jobs": try emit(try database.jobs(night: night).map(JobJSON.init))
+            case "products": try emit(try database.products(night: night).map { ProductJSON($0) })
+            default: try emit(try database.products(night: night).flatMap { try database.metrics(ofProduct: $0.id!).map(QCMetricJSON.init) })
             }
+        }
+
+        private func emit<T: Encodable>(_ rows: [T]) throws {
             if format == "json" { return try printJSON(rows) }
-            let columns = rows.first.map { Array($0.keys).sorted() } ?? []
-            func csv(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
-            print(columns.joined(separator: ","))
-            for row in rows { print(columns.map { csv(row[$0] ?? "") }.joined(separator: ",")) }
+            print(try TableExport.csv(rows, columns: []), terminator: "")
         }
     }
 }

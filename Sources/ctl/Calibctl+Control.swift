@@ -142,14 +142,10 @@ extension Calibctl {
                 let logPath = (configuration.logsDirectory as NSString).appendingPathComponent("\(job.night)/job-\(id)-\(job.recipe).log")
                 let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 if output.json {
-                    struct Detail: Encodable {
-                        var job: JobRecord; var inputs: [FrameListing]; var products: [ProductRecord]
-                        var calibrations: [CalibrationDatabase.CalibrationChoiceRecord]
-                        var qc: [String: [QCMetricRecord]]; var events: [JobEventRecord]; var log: String
-                    }
-                    let qc = Dictionary(uniqueKeysWithValues: try products.map { ("\($0.id!)", try database.metrics(ofProduct: $0.id!)) })
-                    return try printJSON(Detail(job: job, inputs: inputs, products: products,
-                                                calibrations: try database.calibrationChoices(ofJob: id), qc: qc, events: events, log: log))
+                    return try printJSON(JobDetailJSON(
+                        job: job, inputs: inputs, calibrations: try database.calibrationChoices(ofJob: id),
+                        products: try products.map { ProductJSON($0, qc: try database.metrics(ofProduct: $0.id!)) },
+                        events: events, logPath: logPath, log: log))
                 }
                 print("job \(id): \(job.recipe) \(job.recipeVersion)  \(job.night)  \(job.setup)")
                 print("state: \(job.state.rawValue)\(job.reason.map { " — \($0)" } ?? "")   attempts: \(job.attempts)/\(job.maxAttempts)")

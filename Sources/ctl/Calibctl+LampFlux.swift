@@ -55,16 +55,16 @@ extension Calibctl {
             }
             for message in skipped { FileHandle.standardError.write(Data("calibctl: skipped \(message)\n".utf8)) }
             guard !history.nights.isEmpty else {
-                throw ValidationError("no LAMP_FLUX products match (setup '\(wanted.canonical)'\(lamp.map { ", lamp \($0)" } ?? ""))")
+                throw UserFacingError(.noInput, "no LAMP_FLUX products match (setup '\(wanted.canonical)'\(lamp.map { ", lamp \($0)" } ?? ""))",
+                                      remedy: "calibctl calibs --type LAMP_FLUX lists them with their setups")
             }
-            if output.json { return try printJSON(history) }
-
-            // The brightest lines by their median flux over the nights.
+            // The brightest lines by their median flux over the nights; the JSON answer shows the same lines as the table.
             func median(_ v: [Double?]) -> Double {
                 let s = v.compactMap { $0 }.sorted()
                 return s.isEmpty ? -.infinity : s[s.count / 2]
             }
             let shown = history.lines.sorted { median($0.fluxADUPerSecond) > median($1.fluxADUPerSecond) }.prefix(lines)
+            if output.json { return try printJSON(LampFluxJSON(history: history, lines: Array(shown))) }
             let header = ["ORDER", "λ (nm)"] + history.nights.map(\.night)
             var rows = shown.map { line in
                 ["\(line.order)", String(format: "%.4f", line.wavelength)]

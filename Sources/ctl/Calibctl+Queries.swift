@@ -42,7 +42,7 @@ extension Calibctl {
 
         func run() throws {
             let frames = try global.openDatabase(readOnly: true).frames(night: night, problemsOnly: problems)
-            if output.json { return try printJSON(frames) }
+            if output.json { return try printJSON(frames.map(FrameJSON.init)) }
             if problems {
                 print(table(["ID", "PATH", "REASON"], frames.map { f in
                     ["\(f.frame.id!)", f.paths.first ?? f.frame.path, f.frame.problem ?? ""]
@@ -75,7 +75,7 @@ extension Calibctl {
         func run() throws {
             let states = state.isEmpty ? nil : try state.map { try InputValidator.jobState($0) }
             let jobs = try global.openDatabase(readOnly: true).jobs(night: night, states: states)
-            if output.json { return try printJSON(jobs) }
+            if output.json { return try printJSON(jobs.map(JobJSON.init)) }
             print(table(["ID", "RECIPE", "NIGHT", "SETUP", "STATE", "TRIES", "REASON"], jobs.map { j in
                 ["\(j.id!)", j.recipe, j.night, j.setup, j.state.rawValue, "\(j.attempts)", j.reason ?? ""]
             }))
@@ -101,8 +101,7 @@ extension Calibctl {
             let database = try global.openDatabase(readOnly: true)
             let products = try database.products(type: try InputValidator.productType(ifGiven: type), night: night, includeSuperseded: all)
             if output.json {
-                struct Entry: Encodable { var product: ProductRecord; var qc: [QCMetricRecord] }
-                return try printJSON(try products.map { Entry(product: $0, qc: try database.metrics(ofProduct: $0.id!)) })
+                return try printJSON(try products.map { ProductJSON($0, qc: try database.metrics(ofProduct: $0.id!)) })
             }
             print(table(["ID", "TYPE", "NIGHT", "SETUP", "QC", "SUPERSEDED", "PATH"], products.map { p in
                 ["\(p.id!)", p.productType.rawValue, p.night, p.setup, p.qcPassed ? "pass" : "FAIL",
@@ -161,12 +160,10 @@ extension Calibctl {
                                              mjd: at ?? profile.midNightMJD(theNight))
             let result = try CalibrationAssociator(database: database).best(request, rule: rule)
             if output.json {
-                struct Answer: Encodable {
-                    var chosen: ProductRecord?; var result: AssociationResult
-                    var setup: String; var setupCompleted: String
-                }
-                try printJSON(Answer(chosen: try result.chosen.flatMap { try database.product(id: $0.candidate.id) }, result: result,
-                                     setup: request.setup.canonical, setupCompleted: completion.completed.canonical))
+                let chosen = try result.chosen.flatMap { try database.product(id: $0.candidate.id) }
+                try printJSON(BestAnswerJSON(request: request, result: result,
+                                             chosen: try chosen.map { ProductJSON($0, qc: try database.metrics(ofProduct: $0.id!)) },
+                                             setupCompleted: completion.completed))
             } else {
                 if let chosen = result.chosen, let p = try database.product(id: chosen.candidate.id) {
                     print("\(p.productType.rawValue) for \(night) (\(profile.name) \(request.setup.canonical)): product \(p.id!)")
@@ -216,15 +213,13 @@ extension Calibctl {
             let heartbeat = state["heartbeat"].flatMap(Double.init).map { Date(timeIntervalSince1970: $0) }
             let alive = heartbeat.map { Date().timeIntervalSince($0) < 10 } ?? false
             if output.json {
-                struct StatusJSON: Encodable {
-                    var running: Bool; var paused: Bool; var owner: String?; var startedAt: String?
-                    var watch: [String]; var jobs: [String: Int]; var frames: Int
-                }
+                // The daemon stores its times as epoch seconds in text; the answer carries them as times.
                 return try printJSON(StatusJSON(
-                    running: alive, paused: state["paused"] == "1", owner: state["owner"], startedAt: state["started_at"],
+                    running: alive, paused: state["paused"] == "1", owner: state["owner"],
+                    startedAt: state["started_at"].flatMap(Double.init).map { Date(timeIntervalSince1970: $0) }, heartbeatAt: heartbeat,
                     watch: state["watch"]?.split(separator: "\n").map(String.init) ?? [],
-                    jobs: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
-                    frames: try database.frameCount()))
+                    jobs: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
+                    frames: try database.frameCount(), database: database.path))
             }
             if alive, let started = state["started_at"].flatMap(Double.init) {
                 print("calibd running (\(state["owner"] ?? "?")), up \(Int(Date().timeIntervalSince1970 - started)) s\(state["paused"] == "1" ? ", PAUSED" : "")")

@@ -10,16 +10,38 @@ struct Calibctl: ParsableCommand {
         commandName: "calibctl",
         abstract: "Query the calibration database and control calibd.",
         discussion: """
-            Read-only commands work whether or not the daemon runs. Every listing takes --json.
+            Read-only commands work whether or not the daemon runs. Every listing takes --json; the JSON \
+            schemas are in docs/schema/ (installed in share/calibd/schema/).
+
+            Global options, before or after the verb: --config FILE (default: $CALIBD_CONFIG, \
+            ./config/calibd.yaml, /etc/calibd/calibd.yaml) and --workspace DIR.
+
+            Exit status:
+            \(ExitStatus.helpTable)
 
             Examples:
               calibctl simulate --out /tmp/night --night 2026-11-21 --size 1024
-              calibctl frames --problems
+              calibctl --workspace /tmp/night/ws frames --problems
               calibctl best --type MBIAS --night 2026-11-21 --setup arm=RED --explain
             """,
+        version: CalibdVersion.current,
         subcommands: [Simulate.self, Status.self, Frames.self, Jobs.self, JobCommand.self, Calibs.self, Best.self,
                       QC.self, Rerun.self, Reprocess.self, Cancel.self, Pause.self, Resume.self, Ingest.self,
-                      Pin.self, Reference.self, Verify.self, Export.self, Report.self, LampFlux.self, CheckConfig.self])
+                      Pin.self, Reference.self, Verify.self, Export.self, Report.self, LampFlux.self, CheckConfig.self,
+                      Completion.self, GenerateManpages.self])
+
+    /// The parser's own errors (usage, help) keep its handling; every other
+    /// error is put in plain words with a remedy and its `ExitStatus`.
+    static func main() {
+        let arguments = GlobalOptionPlacement.reorder(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            if ErrorTranslation.isArgumentParserError(error) || error is ValidationError { exit(withError: error) }
+            CommandLineFailure.report(ErrorTranslation.userFacing(error), tool: "calibctl")
+        }
+    }
 }
 
 /// Options every database command shares.
@@ -31,9 +53,8 @@ struct GlobalOptions: ParsableArguments {
     var workspace: String?
 
     func loadConfiguration() throws -> CalibdConfiguration {
-        do { return try ConfigurationLocator.load(configPath: config, workspace: workspace) } catch let error as ConfigurationError {
-            throw ValidationError("\(error)")
-        }
+        // A ConfigurationError goes up as it is: the top level makes it exit 78 with the file and key.
+        try ConfigurationLocator.load(configPath: config, workspace: workspace)
     }
 
     /// Opens the database; `readOnly` for queries, which then never take the
@@ -41,7 +62,8 @@ struct GlobalOptions: ParsableArguments {
     func openDatabase(readOnly: Bool = false) throws -> CalibrationDatabase {
         let configuration = try loadConfiguration()
         guard FileManager.default.fileExists(atPath: configuration.database) else {
-            throw ValidationError("no calibration database at \(configuration.database) (has calibd run with this workspace?)")
+            throw UserFacingError(.noInput, "no calibration database at \(configuration.database)",
+                                  remedy: "run calibd with this workspace first, or name the right one with --workspace DIR or --config FILE")
         }
         return try CalibrationDatabase(path: configuration.database, readOnly: readOnly)
     }
@@ -50,14 +72,6 @@ struct GlobalOptions: ParsableArguments {
 struct OutputOptions: ParsableArguments {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
-}
-
-/// Prints values as pretty JSON with ISO-8601 dates.
-func printJSON<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.dateEncodingStrategy = .iso8601
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 /// Left-aligned columns for terminal tables.

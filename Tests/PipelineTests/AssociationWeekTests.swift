@@ -15,7 +15,9 @@ struct AssociationWeekTests {
                                                          "--size", "512", "--arms", "RED", "--seed", "5", "--flat-scales", "1,0.6,1.4,1,0.7"])
         #expect(flicker.status == 0, "\(flicker.stderr)")
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
-        #expect(run.status == 0, "\(run.stderr)")
+        // A QC failure is a finding: exit 1, and the summary says so.
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(run.stdout.contains("failed QC"), "\(run.stdout)")
         let database = try CalibrationDatabase(path: ws.database)
 
         let masterFlats = try database.products(type: .masterFlat)
@@ -43,7 +45,7 @@ struct AssociationWeekTests {
             .write(toFile: profile, atomically: true, encoding: .utf8)
         let changes = try #require(try ws.json(["qc", "reevaluate", "--type", "MFLAT"]) as? [[String: Any]])
         #expect(changes.contains { $0["productId"] as? Int == Int(failed.id!) && $0["isPassed"] as? Bool == true })
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let replanned = try #require(try database.jobs(night: "2026-11-22").last { $0.recipe == "flatblaze" })
         #expect(replanned.id != job.id)
         let now = try #require(try database.calibrationChoices(ofJob: replanned.id!).first { $0.type == .masterFlat })

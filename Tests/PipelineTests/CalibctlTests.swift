@@ -11,7 +11,7 @@ struct CalibctlTests {
         let ws = try TestWorkspace()
         try ws.simulate(size: 256, arms: "BLUE,RED")
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
-        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.batchRanToEnd, "\(run.stderr)")
         return ws
     }
 
@@ -40,7 +40,7 @@ struct CalibctlTests {
         #expect(report["unrecorded"] as? [String] == [stray])
 
         #expect(try ws.calibctl(["verify", "--repair"]).status == 0)
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let after = try ws.calibctl(["verify"])
         #expect(after.status == 0, "\(after.stdout)")
         let usable = try database.products(type: .masterBias).filter { $0.availability == .available && $0.supersededBy == nil }
@@ -82,9 +82,9 @@ struct CalibctlTests {
         let biasLines = csv.stdout.split(separator: "\n").filter { $0.hasSuffix(",MBIAS") }
         #expect(biasLines.count == 2)  // one master bias per arm
         let products = try #require(try ws.json(["calibs", "--type", "MBIAS"]) as? [[String: Any]])
-        let red = try #require(products.first { (($0["product"] as? [String: Any])?["setup"] as? String)?.contains("arm=RED") == true })
-        let redId = try #require((red["product"] as? [String: Any])?["id"] as? Int)
-        let redJob = try #require((red["product"] as? [String: Any])?["jobId"] as? Int)
+        let red = try #require(products.first { ($0["setup"] as? [String: Any])?["arm"] as? String == "RED" })
+        let redId = try #require(red["id"] as? Int)
+        let redJob = try #require(red["jobId"] as? Int)
 
         #expect(try ws.calibctl(["pin", "add", "\(redId)", "--from", "2026-11-25", "--note", "test pin"]).status == 0)
         let pinned = try ws.calibctl(["best", "--type", "MBIAS", "--night", "2026-11-25", "--setup", "arm=RED"])
@@ -93,7 +93,7 @@ struct CalibctlTests {
 
         let rerun = try ws.calibctl(["rerun", "\(redJob)"])
         #expect(rerun.status == 0)
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let show = try ws.calibctl(["job", "show", "\(redJob)"])
         #expect(show.stdout.contains("re-run requested by"))
         #expect(show.stdout.contains("superseded by"))

@@ -64,7 +64,7 @@ struct CrashRecoveryTests {
         defer { reference.remove() }
         let started = Date()
         let uninterrupted = try runCommand(Binaries.calibd, ["--config", reference.config, "--once", "--log-level", "error"])
-        #expect(uninterrupted.status == 0)
+        #expect(uninterrupted.batchRanToEnd)
         let referenceDuration = Date().timeIntervalSince(started)
         let expected = try DatabaseContent(try CalibrationDatabase(path: reference.database))
         #expect(!expected.products.isEmpty)
@@ -86,7 +86,7 @@ struct CrashRecoveryTests {
             process.waitUntilExit()
 
             let restart = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
-            #expect(restart.status == 0, "run \(run): restart failed: \(restart.stderr)")
+            #expect(restart.batchRanToEnd, "run \(run): restart failed: \(restart.stderr)")
             let database = try CalibrationDatabase(path: ws.database)
             let content = try DatabaseContent(database)
             #expect(content == expected, "run \(run) killed after \(String(format: "%.2f", delay)) s: \(content) vs \(expected)")
@@ -109,7 +109,7 @@ struct CrashRecoveryTests {
         let ws = try TestWorkspace()
         defer { ws.remove() }
         try ws.simulate(size: 256)
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let database = try CalibrationDatabase(path: ws.database)
         let first = try #require(try database.products(type: .masterBias).first)
 
@@ -127,7 +127,7 @@ struct CrashRecoveryTests {
         try late.writeImage(pixels.map { $0 &+ 1 }, width: shape[0], height: shape[1], header: header)
         try late.close()
 
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let biases = try database.products(type: .masterBias)
         #expect(biases.count == 2)
         let second = try #require(biases.first { $0.id != first.id })
@@ -146,7 +146,7 @@ struct LateFrameTests {
         let ws = try TestWorkspace()
         defer { ws.remove() }
         try ws.simulate(size: 512)
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let database = try CalibrationDatabase(path: ws.database)
         let firstFlat = try #require(try database.products(type: .masterFlat).first)
         let firstBlaze = try #require(try database.products(type: .blaze).first)
@@ -165,7 +165,7 @@ struct LateFrameTests {
         try late.writeImage(pixels.map { $0 == 0 ? 0 : $0 &- 1 }, width: shape[0], height: shape[1], header: header)
         try late.close()
 
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let secondFlat = try #require(try database.products(type: .masterFlat).first { $0.id != firstFlat.id })
         #expect(try database.inputs(ofJob: secondFlat.jobId).count == 6)
         #expect(try database.product(id: firstFlat.id!)?.supersededBy == secondFlat.id)

@@ -160,7 +160,7 @@ struct HostileInputTests {
         defer { clean.remove() }
         try FileManager.default.createDirectory(atPath: clean.raw, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: goodNight, toPath: clean.raw + "/2026-11-21")
-        #expect(try runCommand(Binaries.calibd, ["--config", clean.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", clean.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let reference = try CalibrationDatabase(path: clean.database)
         func biasMetrics(_ db: CalibrationDatabase) throws -> [String: Double?] {
             let product = try #require(try db.products(type: .masterBias).first { $0.night == "2026-11-21" && $0.supersededBy == nil })
@@ -176,7 +176,7 @@ struct HostileInputTests {
         let path = ws.raw + "/locked.fits"
         try writeSmallFrame(path, sequence: 1)
         chmod(path, 0)
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let frames = try CalibrationDatabase(path: ws.database).frames(problemsOnly: true)
         #expect(frames.first?.frame.problem?.contains("permission denied") == true)
     }

@@ -11,7 +11,7 @@ struct SecurityTests {
         let ws = try TestWorkspace()
         defer { ws.remove() }
         try ws.simulate(size: 256)
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         func mode(_ path: String) -> mode_t {
             var st = stat()
             return stat(path, &st) == 0 ? st.st_mode & 0o777 : 0o7777
@@ -46,7 +46,7 @@ struct SecurityTests {
             try out.close()
         }
         try? FileManager.default.removeItem(atPath: "/tmp/calibd-escape")
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let products = try CalibrationDatabase(path: ws.database).products(type: .masterBias)
         let escaped = try #require(products.first { $0.setup.contains("calibd-escape") })
         #expect(escaped.path.hasPrefix(ws.workspace + "/products/"))
