@@ -34,8 +34,9 @@ struct CalibdCommand: AsyncParsableCommand {
             var command = try parseAsRoot()
             if let daemon = command as? CalibdCommand { try await daemon.run() } else { try command.run() }
         } catch {
-            if ErrorTranslation.isArgumentParserError(error) || error is ValidationError { exit(withError: error) }
-            let failure = ErrorTranslation.userFacing(error)
+            let wrapped = ErrorTranslation.wrappedUserFacing(error)
+            if wrapped == nil, ErrorTranslation.isArgumentParserError(error) || error is ValidationError { exit(withError: error) }
+            let failure = wrapped ?? ErrorTranslation.userFacing(error)
             FileHandle.standardError.write(Data(failure.text(tool: "calibd").utf8))
             Glibc.exit(failure.status.rawValue)
         }

@@ -17,6 +17,22 @@ public enum ErrorTranslation {
         String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
     }
 
+    /// A `UserFacingError` that a command's `validate()` threw, which the
+    /// argument parser wraps in its own (internal) error type and would
+    /// otherwise report with exit status 1 and the usage line. Found by
+    /// walking the wrapper's stored values, a few levels deep.
+    public static func wrappedUserFacing(_ error: any Error) -> UserFacingError? {
+        func search(_ value: Any, depth: Int) -> UserFacingError? {
+            if let found = value as? UserFacingError { return found }
+            guard depth < 4 else { return nil }
+            for child in Mirror(reflecting: value).children {
+                if let found = search(child.value, depth: depth + 1) { return found }
+            }
+            return nil
+        }
+        return search(error, depth: 0)
+    }
+
     public static func userFacing(_ error: any Error) -> UserFacingError {
         switch error {
         case let error as UserFacingError:

@@ -38,8 +38,9 @@ struct Calibctl: ParsableCommand {
             var command = try parseAsRoot(arguments)
             try command.run()
         } catch {
-            if ErrorTranslation.isArgumentParserError(error) || error is ValidationError { exit(withError: error) }
-            CommandLineFailure.report(ErrorTranslation.userFacing(error), tool: "calibctl")
+            let wrapped = ErrorTranslation.wrappedUserFacing(error)
+            if wrapped == nil, ErrorTranslation.isArgumentParserError(error) || error is ValidationError { exit(withError: error) }
+            CommandLineFailure.report(wrapped ?? ErrorTranslation.userFacing(error), tool: "calibctl")
         }
     }
 }

@@ -13,7 +13,7 @@ struct InputValidationTests {
         let ws = try TestWorkspace()
         defer { ws.remove() }
         try ws.simulate(size: 256, arms: "BLUE,RED")
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
 
         let refused: [([String], String)] = [
             (["frames", "--night", "21-11-2026"], "'21-11-2026' is not a night: nights are written YYYY-MM-DD"),
@@ -43,7 +43,9 @@ struct InputValidationTests {
         ]
         for (arguments, message) in refused {
             let result = try ws.calibctl(arguments)
-            #expect(result.status != 0, "calibctl \(arguments.joined(separator: " ")) exited 0: \(result.stdout)")
+            // A missing job, product or pin is missing input (66); everything else is a malformed argument (64).
+            let expected: Int32 = message.hasPrefix("no job") || message.hasPrefix("no product") || message.hasPrefix("no pin") ? 66 : 64
+            #expect(result.status == expected, "calibctl \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
             #expect(result.stderr.contains(message), "calibctl \(arguments.joined(separator: " ")): \(result.stderr)")
         }
         // The valid values are listed with the refusal
@@ -100,21 +102,21 @@ struct InputValidationTests {
             #expect(result.stdout.contains("findings in"))
         }
         let start = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
-        #expect(start.status != 0)
+        #expect(start.status == 78)
         #expect(start.stderr.contains("stableSecs"))
         #expect(!FileManager.default.fileExists(atPath: ws.database), "calibd started on a configuration with findings")
 
         // With the daemon file fixed, a run still refuses the profile's mistakes (the first, and how many more)
         try daemonFile.write(toFile: ws.config, atomically: true, encoding: .utf8)
         let again = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
-        #expect(again.status != 0)
+        #expect(again.status == 78)
         #expect(again.stderr.contains("more: run calibd --check-config"), "\(again.stderr)")
     }
 
     @Test("CALIBD_CONFIG naming a missing file is refused, not replaced by ./config/calibd.yaml")
     func missingConfigFromEnvironment() throws {
         let result = try runCommand("/usr/bin/env", ["CALIBD_CONFIG=/nonexistent/calibd.yaml", Binaries.calibctl, "frames"])
-        #expect(result.status != 0)
+        #expect(result.status == 66)
         #expect(result.stderr.contains("/nonexistent/calibd.yaml: no such configuration file (named by CALIBD_CONFIG)"), "\(result.stderr)")
         let daemon = try runCommand("/usr/bin/env", ["CALIBD_CONFIG=/nonexistent/calibd.yaml", Binaries.calibd, "--check-config"])
         #expect(daemon.status == 78)
@@ -137,7 +139,7 @@ struct InputValidationTests {
         let file = try FITSFile.create(ws.raw + "/no-arm.fits")
         try file.writeImage([Float](repeating: 1000, count: 32 * 32), width: 32, height: 32, header: header)
         try file.close()
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let frames = try CalibrationDatabase(path: ws.database).frames()
         let frame = try #require(frames.first)
         #expect(frame.frame.status == .problem)

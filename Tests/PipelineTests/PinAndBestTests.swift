@@ -16,7 +16,7 @@ struct PinAndBestTests {
         let ws = try TestWorkspace()
         try ws.simulate(size: 256, arms: "BLUE,RED")
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
-        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.batchRanToEnd, "\(run.stderr)")
         let database = try CalibrationDatabase(path: ws.database)
         let maps = try database.products(type: .dispersionMap)
         let blue = try #require(maps.first { $0.setup.contains("arm=BLUE") }?.id)
@@ -36,22 +36,22 @@ struct PinAndBestTests {
         defer { ws.remove() }
         // Given the BLUE DISP_MAP that failed QC, pinned without --setup
         let failed = try ws.calibctl(["pin", "add", "\(blueMap)", "--from", "2026-11-21"])
-        #expect(failed.status != 0)
+        #expect(failed.status == 65)
         #expect(failed.stderr.contains("pin refused: product \(blueMap) failed QC"), "\(failed.stderr)")
         #expect(failed.stderr.contains("--force"))
         // A BLUE master bias pinned for RED: refused, and --force does not change that
         let otherArm = try ws.calibctl(["pin", "add", "\(blueBias)", "--from", "2026-11-19", "--setup", "arm=RED"])
-        #expect(otherArm.status != 0)
+        #expect(otherArm.status == 65)
         #expect(otherArm.stderr.contains("is a MBIAS of arm=BLUE, not arm=RED"), "\(otherArm.stderr)")
         let forcedOtherArm = try ws.calibctl(["pin", "add", "\(blueBias)", "--from", "2026-11-19", "--setup", "arm=RED",
                                               "--force", "--note", "try"])
-        #expect(forcedOtherArm.status != 0)
+        #expect(forcedOtherArm.status == 65)
         #expect(forcedOtherArm.stderr.contains("not even with --force"))
         // --force without a reason, a product that does not exist, nights in the wrong order
         #expect(try ws.calibctl(["pin", "add", "\(blueMap)", "--from", "2026-11-21", "--force"]).stderr.contains("--force needs --note"))
         let missing = try ws.calibctl(["pin", "add", "999999", "--from", "2026-11-21"])
-        #expect(missing.status != 0 && missing.stderr.contains("no product 999999"))
-        #expect(try ws.calibctl(["pin", "add", "\(blueBias)", "--from", "2026-11-22", "--to", "2026-11-21"]).status != 0)
+        #expect(missing.status == 66 && missing.stderr.contains("no product 999999"))
+        #expect(try ws.calibctl(["pin", "add", "\(blueBias)", "--from", "2026-11-22", "--to", "2026-11-21"]).status == 64)
         // Nothing was pinned
         #expect(try #require(try ws.json(["pin", "list"]) as? [Any]).isEmpty)
     }
@@ -62,7 +62,7 @@ struct PinAndBestTests {
         defer { ws.remove() }
         // Without --setup the two arms' products disagree on arm: refused with the values
         let open = try ws.calibctl(["best", "--type", "DISP_MAP", "--night", "2026-11-21"])
-        #expect(open.status != 0 && open.status != 2)
+        #expect(open.status == 64)
         #expect(open.stderr.contains("differ in arm (BLUE, RED)"), "\(open.stderr)")
         // arm=RED alone: binning completed from the candidates (all agree), said so, and every match key checked
         let red = try ws.calibctl(["best", "--type", "DISP_MAP", "--night", "2026-11-21", "--setup", "arm=RED"])
@@ -81,7 +81,7 @@ struct PinAndBestTests {
         // Types and setup keys as people type them
         #expect(try ws.calibctl(["best", "--type", "mbias", "--night", "2026-11-21", "--setup", "ARM=RED"]).status == 0)
         let badKey = try ws.calibctl(["best", "--type", "MBIAS", "--night", "2026-11-21", "--setup", "binz=1"])
-        #expect(badKey.status != 0 && badKey.stderr.contains("did you mean binx?"))
+        #expect(badKey.status == 64 && badKey.stderr.contains("did you mean binx?"))
         // One instrument's products in the database: no --instrument needed even for a type no recipe names as its product
         let blaze = try ws.calibctl(["best", "--type", "BLAZE", "--night", "2026-11-21", "--setup", "arm=RED"])
         #expect(!blaze.stderr.contains("--instrument"), "\(blaze.stderr)")
@@ -129,7 +129,7 @@ struct PinAndBestTests {
         #expect(blueAgain.status == 2)
         #expect(blueAgain.stdout.contains("failed QC and the pin was not forced"))
         // And the planner hands RED recipes the RED DISP_MAP
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let database = try CalibrationDatabase(path: ws.database)
         let redJobs = try database.jobs().filter { ["spatial_solution", "lamp_flux"].contains($0.recipe) && $0.setup.contains("arm=RED") }
         #expect(!redJobs.isEmpty)
@@ -146,7 +146,7 @@ struct PinAndBestTests {
         let ws = try TestWorkspace()
         defer { ws.remove() }
         try ws.simulate(size: 512, arms: "BLUE,RED")
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).batchRanToEnd)
         let database = try CalibrationDatabase(path: ws.database)
         var recipes: Set<String> = []
         for product in try database.products() {
