@@ -57,6 +57,10 @@ public enum ConfigurationLoader {
         where !(value >= 0) {
             throw ConfigurationError(file: url.path, key: "ingest.\(key)", message: "must be a non-negative number of seconds")
         }
+        guard ingest.maxDecompressedBytes >= 2880 else {
+            throw ConfigurationError(file: url.path, key: "ingest.maxDecompressedBytes",
+                                     message: "must be at least 2880 bytes (one FITS block), got \(ingest.maxDecompressedBytes)")
+        }
         let instrumentsDirectory = resolve(file.instruments ?? "instruments")
         let profiles = try loadProfiles(directory: instrumentsDirectory, configFile: url.path)
         if let group = file.controlGroup, getgrnam(group) == nil {
