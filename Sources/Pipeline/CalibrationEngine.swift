@@ -64,16 +64,22 @@ public final class CalibrationEngine: Sendable {
     /// directories are not followed, so a loop cannot trap the scan.
     public func filesUnderRoots() -> [String] {
         var files: [String] = []
-        for root in configuration.watch {
-            guard let walker = FileManager.default.enumerator(atPath: root) else { continue }
-            for case let relative as String in walker {
-                let path = (root as NSString).appendingPathComponent(relative)
+        // Every entry but directories: FIFOs, sockets and devices are offered too, so that they
+        // are recorded as problems rather than silently passed over. Names that are not UTF-8
+        // arrive escaped (RawFileName). Directories are entered only when real, never through links.
+        func walk(_ directory: String) {
+            guard let names = RawFileName.entries(of: directory) else { return }
+            for name in names {
+                let path = (directory as NSString).appendingPathComponent(name)
                 var st = stat()
-                guard lstat(path, &st) == 0 else { continue }
-                let kind = st.st_mode & S_IFMT
-                if kind == S_IFREG || kind == S_IFLNK { files.append(path) }
+                if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+                    walk(path)
+                } else {
+                    files.append(path)
+                }
             }
         }
+        for root in configuration.watch { walk(root) }
         return files.sorted()
     }
 
