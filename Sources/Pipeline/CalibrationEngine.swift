@@ -96,6 +96,7 @@ public final class CalibrationEngine: Sendable {
     public func scan(final: Bool, now: Date = Date(), progress: (Int, Int) -> Void = { _, _ in }) throws -> ScanReport {
         var report = ScanReport()
         let files = filesUnderRoots()
+        try noticeDeletedFrames(present: files)
         var done = 0
         // Batches: one database commit per 256 files rather than per file.
         for start in stride(from: 0, to: files.count, by: 256) {
@@ -107,6 +108,19 @@ public final class CalibrationEngine: Sendable {
             }
         }
         return report
+    }
+
+    /// Marks the usable frames whose every recorded path under the roots is missing from a
+    /// scan's listing `present` (and still absent when looked at again) as deleted.
+    public func noticeDeletedFrames(present: [String]) throws {
+        let listed = Set(present)
+        let missing = try database.recordedPaths(under: configuration.watch).filter { !listed.contains($0) }
+        guard !missing.isEmpty else { return }
+        let marked = try database.markDeleted(paths: missing, exists: { path in
+            var info = stat()
+            return lstat(path, &info) == 0 || RawFileName.bytes(ofEscapedPath: path).map { RawFileName.lstat(bytes: $0, &info) } == true
+        })
+        for id in marked { logger.warning("recorded frame deleted from disk", metadata: ["frame.id": "\(id)"]) }
     }
 
     func tally(_ outcome: IngestOutcome, path: String, into report: inout ScanReport) {

@@ -96,6 +96,7 @@ public struct FrameIngester: Sendable {
         var linkInfo = stat()
         guard lstat(path, &linkInfo) == 0 else {
             if let bytes = RawFileName.bytes(ofEscapedPath: path), RawFileName.lstat(bytes: bytes, &linkInfo) {
+                if let known, known.sizeBytes == Int64(linkInfo.st_size), known.mtime == Self.mtime(linkInfo) { return .done(.unchanged) }
                 return problem(RawFileName.notUTF8Reason, size: Int64(linkInfo.st_size), mtime: Self.mtime(linkInfo),
                                identity: "name:\(path):\(linkInfo.st_size):\(Self.mtime(linkInfo))")
             }
@@ -112,6 +113,7 @@ public struct FrameIngester: Sendable {
         case S_IFDIR: return .done(.ignored("directory"))
         default:
             // Never opened: a FIFO would block the reader, a device would feed it forever.
+            if let known, known.sizeBytes == 0, known.mtime == Self.mtime(linkInfo) { return .done(.unchanged) }
             let kind = Self.kindName(info.st_mode)
             let target = isLink ? Self.resolved(path).map { " (a symbolic link to \($0))" } ?? " (a symbolic link)" : ""
             return problem("not a regular file: a \(kind)\(target); only regular FITS files are read", size: 0,
