@@ -62,15 +62,15 @@ public struct FrameIngester: Sendable {
             if isNew {
                 if frame.status == .ok {
                     logger.info("frame recorded", metadata: [
-                        "frame.path": "\(entry.path)", "frame.id": "\(frame.id!)", "frame.type": "\(frame.frameType.rawValue)",
+                        "frame.path": "\(LogText.escaped(entry.path))", "frame.id": "\(frame.id!)", "frame.type": "\(frame.frameType.rawValue)",
                         "night": "\(frame.night ?? "-")", "setup": "\(frame.setup ?? "")",
                     ])
                 } else {
-                    logger.warning("frame not usable", metadata: ["frame.path": "\(entry.path)", "reason": "\(frame.problem ?? "")"])
+                    logger.warning("frame not usable", metadata: ["frame.path": "\(LogText.escaped(entry.path))", "reason": "\(LogText.escaped(frame.problem ?? ""))"])
                 }
                 outcomes[entry.index] = .recorded(frame)
             } else {
-                logger.info("same bytes as an already recorded frame", metadata: ["frame.path": "\(entry.path)", "frame.id": "\(frame.id!)"])
+                logger.info("same bytes as an already recorded frame", metadata: ["frame.path": "\(LogText.escaped(entry.path))", "frame.id": "\(frame.id!)"])
                 outcomes[entry.index] = .alias(frameId: frame.id!)
             }
         }
