@@ -53,7 +53,7 @@ public enum FITSIntegrity {
             throw FITSError(kind: .notFITS, path: path, operation: "checking structure",
                             detail: "file starts with \"\(FITSStructureScanner.shown(lead.prefix(9)))\", not \"SIMPLE  =\"")
         }
-        try scanPlain(fd, size: size, path: path)
+        let layout = try scanPlain(fd, size: size, path: path)
 
         let file = try FITSFile.open(path)
         let count = try file.hduCount()
@@ -64,7 +64,8 @@ public enum FITSIntegrity {
             if span.dataEnd > size {
                 throw truncated(path, "data unit of HDU \(hdu) needs \(span.dataEnd.grouped) bytes, file ends after \(size.grouped)")
             }
-            if try file.currentKind() == .image, try file.isCompressedImage() {
+            // Only where the scan saw ZIMAGE: asking cfitsio of every HDU costs a locked call per HDU at ingest.
+            if layout.compressedImageHDUs.contains(hdu), try file.isCompressedImage() {
                 try file.verifyCompressedTiles()
             }
             shapes.append(try file.imageShape())
@@ -77,7 +78,7 @@ public enum FITSIntegrity {
 
     /// Walks a plain file's HDUs header by header, seeking over data units, so that a file of
     /// any size costs a few block reads.
-    private static func scanPlain(_ fd: Int32, size: Int64, path: String) throws(FITSError) {
+    private static func scanPlain(_ fd: Int32, size: Int64, path: String) throws(FITSError) -> FITSStructureScanner.Layout {
         var scanner = FITSStructureScanner(path: path)
         var offset: Int64 = 0
         while offset < size {
@@ -103,7 +104,7 @@ public enum FITSIntegrity {
             if let failure { throw failure }
             offset += Int64(chunk.count)
         }
-        _ = try scanner.finish()
+        return try scanner.finish()
     }
 
     private static func bytes(_ fd: Int32, at offset: Int64, count: Int) -> [UInt8] {

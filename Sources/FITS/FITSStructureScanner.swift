@@ -31,6 +31,9 @@ public struct FITSStructureScanner {
         public var imageExtensionCards: [UInt8]?
         /// Bytes after the last HDU (whole blocks only; a partial block is refused).
         public var trailingBytes: Int64 = 0
+        /// 1-based numbers of the HDUs holding a tile-compressed image (BINTABLE with ZIMAGE),
+        /// whose tiles a checker must decompress.
+        public var compressedImageHDUs: [Int] = []
     }
 
     private enum State {
@@ -237,6 +240,9 @@ public struct FITSStructureScanner {
             }
             bytes = total
             paddedBytes = padded / Self.blockSize * Self.blockSize
+        }
+        if !isPrimary, Self.xtension(cards) == "BINTABLE", Self.hasZImage(cards) {
+            layout.compressedImageHDUs.append(hdu)
         }
         if isPrimary {
             layout.primaryCards = cards
