@@ -37,7 +37,9 @@ public enum FITSIntegrity {
         if size == 0 {
             throw truncated(path, "file is empty (0 bytes); a FITS file holds at least one \(blockSize.grouped)-byte header block")
         }
-        let lead = bytes(fd, at: 0, count: 80)
+        // One read serves the magic-number check and the structure scan of a header-only file.
+        let firstBlock = bytes(fd, at: 0, count: Int(min(blockSize, size)))
+        let lead = Array(firstBlock.prefix(80))
         if lead.starts(with: CompressedFileCheck.gzipMagic) {
             let layout = try CompressedFileCheck.checkGzip(path: path, maxDecompressedBytes: maxDecompressedBytes)
             return FITSSummary(hduCount: layout.shapes.count, primaryHeader: FITSHeader(cardImages: layout.primaryCards),
@@ -53,7 +55,7 @@ public enum FITSIntegrity {
             throw FITSError(kind: .notFITS, path: path, operation: "checking structure",
                             detail: "file starts with \"\(FITSStructureScanner.shown(lead.prefix(9)))\", not \"SIMPLE  =\"")
         }
-        let layout = try scanPlain(fd, size: size, path: path)
+        let layout = try scanPlain(fd, size: size, path: path, firstBlock: firstBlock)
 
         let file = try FITSFile.open(path)
         let count = try file.hduCount()
@@ -78,9 +80,10 @@ public enum FITSIntegrity {
 
     /// Walks a plain file's HDUs header by header, seeking over data units, so that a file of
     /// any size costs a few block reads.
-    private static func scanPlain(_ fd: Int32, size: Int64, path: String) throws(FITSError) -> FITSStructureScanner.Layout {
+    private static func scanPlain(_ fd: Int32, size: Int64, path: String, firstBlock: [UInt8]) throws(FITSError) -> FITSStructureScanner.Layout {
         var scanner = FITSStructureScanner(path: path)
         var offset: Int64 = 0
+        var firstUnread: [UInt8]? = firstBlock.isEmpty ? nil : firstBlock
         while offset < size {
             let pending = scanner.pendingDataBytes
             if pending > 0 {
@@ -92,7 +95,8 @@ public enum FITSIntegrity {
                 continue
             }
             if scanner.reachedTrailing { break }
-            let chunk = bytes(fd, at: offset, count: Int(min(blockSize, size - offset)))
+            let chunk: [UInt8]
+            if let first = firstUnread { chunk = first; firstUnread = nil } else { chunk = bytes(fd, at: offset, count: Int(min(blockSize, size - offset))) }
             guard !chunk.isEmpty else {
                 throw FITSError(kind: .cfitsio, path: path, operation: "checking structure",
                                 detail: "cannot read at byte \(offset.grouped): \(String(cString: strerror(errno)))")

@@ -183,6 +183,11 @@ public struct FITSStructureScanner {
         for c in 0..<(cards.count / 80) {
             let image = cards[(c * 80)..<(c * 80 + 80)]
             guard image[image.startIndex + 8] == UInt8(ascii: "="), image[image.startIndex + 9] == UInt8(ascii: " ") else { continue }
+            // Only B…, G…, N…, P… keys can be structural: skip the others before making strings (ingest speed).
+            switch image[image.startIndex] {
+            case UInt8(ascii: "B"), UInt8(ascii: "G"), UInt8(ascii: "N"), UInt8(ascii: "P"): break
+            default: continue
+            }
             let key = String(decoding: image.prefix(8), as: UTF8.self).trimmingBlanks()
             guard key == "BITPIX" || key == "GROUPS" || key == "PCOUNT" || key == "GCOUNT" || key.hasPrefix("NAXIS"),
                   values[key] == nil else { continue }

@@ -144,6 +144,7 @@ struct DamagedInputTests {
         // The bomb decompresses to 256 MiB; cfitsio's open would have held all of it. Tolerance:
         // the daemon's whole peak stays under 200 MiB.
         let peakKiB = try #require(peak)
+        print("calibd peak RSS while refusing the 256 MiB bomb: \(peakKiB / 1024) MiB (limit 200 MiB)")
         #expect(peakKiB < 200 * 1024, "calibd peak RSS \(peakKiB) KiB")
         #expect(daemon.stop())
     }
