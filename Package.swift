@@ -36,6 +36,11 @@ let package = Package(
             name: "CFITSIO", path: "Sources/CFITSIO", pkgConfig: "cfitsio",
             providers: [.apt(["libcfitsio-dev"])]),
 
+        // Streaming gzip decompression: ingest checks a .fits.gz to its last byte without holding it.
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
         .systemLibrary(
             name: "CLAPACK", path: "Sources/CLAPACK", pkgConfig: "lapacke",
             providers: [.apt(["liblapacke-dev", "libopenblas-dev"])]),
@@ -44,7 +49,7 @@ let package = Package(
             providers: [.apt(["libgsl-dev"])]),
 
         // FITS reading and writing over cfitsio: values in, values out.
-        .target(name: "FITS", dependencies: ["CFITSIO"], swiftSettings: swiftSettings),
+        .target(name: "FITS", dependencies: ["CFITSIO", "CZlib"], swiftSettings: swiftSettings),
 
         // The frame model: configuration, instrument profiles, header rules,
         // observing nights, setups, images. Pure values, no I/O beyond YAML.
@@ -107,7 +112,8 @@ let package = Package(
             path: "Sources/Bench",
             swiftSettings: swiftSettings),
 
-        // libFuzzer target for the header classifier and the profile loader (scripts/fuzz.sh).
+        // libFuzzer target for the header examination at ingest (validation, classification, night,
+        // setup), the recipes' detector windows and the profile loader (scripts/fuzz.sh).
         .executableTarget(name: "Fuzz", dependencies: ["CalibCore", "FITS"], path: "Sources/Fuzz", swiftSettings: swiftSettings),
 
         .testTarget(name: "FITSTests", dependencies: ["FITS"], swiftSettings: swiftSettings),

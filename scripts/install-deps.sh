@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages calibd builds against, if any is missing.
 set -euo pipefail
-packages=(libcfitsio-dev libsqlite3-dev liblapacke-dev libopenblas-dev libgsl-dev pkg-config)
+packages=(libcfitsio-dev zlib1g-dev libsqlite3-dev liblapacke-dev libopenblas-dev libgsl-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -69,11 +69,14 @@ public struct IngestSettings: Sendable, Codable, Equatable {
     public var ignore: [String] = [".*", "*.tmp", "*.part", "*.partial", "*~", "*.swp", "#*#"]
     /// Only names matching one of these are considered raw frames.
     public var include: [String] = ["*.fits", "*.fit", "*.fts", "*.fits.gz", "*.fits.fz", "*.fz"]
+    /// A `.gz` file that decompresses to more bytes than this is refused (a decompression bomb);
+    /// the check streams, so memory stays bounded whatever the bound. Default 4 GiB.
+    public var maxDecompressedBytes: Int64 = 4 << 30
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case stableSeconds, settleSeconds, reconcileSeconds, giveUpSeconds, ignore, include
+        case stableSeconds, settleSeconds, reconcileSeconds, giveUpSeconds, ignore, include, maxDecompressedBytes
     }
 
     public init(from decoder: any Decoder) throws {
@@ -85,6 +88,7 @@ public struct IngestSettings: Sendable, Codable, Equatable {
         giveUpSeconds = try c.decodeIfPresent(Double.self, forKey: .giveUpSeconds) ?? d.giveUpSeconds
         ignore = try c.decodeIfPresent([String].self, forKey: .ignore) ?? d.ignore
         include = try c.decodeIfPresent([String].self, forKey: .include) ?? d.include
+        maxDecompressedBytes = try c.decodeIfPresent(Int64.self, forKey: .maxDecompressedBytes) ?? d.maxDecompressedBytes
     }
 
     /// True when a file name should be considered at all.

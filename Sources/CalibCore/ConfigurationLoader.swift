@@ -51,6 +51,10 @@ public enum ConfigurationLoader {
         where !(value >= 0) {
             throw ConfigurationError(file: url.path, key: "ingest.\(key)", message: "must be a non-negative number of seconds")
         }
+        guard ingest.maxDecompressedBytes >= 2880 else {
+            throw ConfigurationError(file: url.path, key: "ingest.maxDecompressedBytes",
+                                     message: "must be at least 2880 bytes (one FITS block), got \(ingest.maxDecompressedBytes)")
+        }
         let instrumentsDirectory = resolve(file.instruments ?? "instruments")
         let profiles = try loadProfiles(directory: instrumentsDirectory, configFile: url.path)
         if let group = file.controlGroup, getgrnam(group) == nil {
@@ -160,6 +164,17 @@ public enum ConfigurationLoader {
         }
         if p.night.utcOffsetHours == nil && p.night.siteLongitudeDeg == nil {
             throw fail("night", "needs utcOffsetHours or siteLongitudeDeg to know when the night changes")
+        }
+        // Values the night computation and the recipes do arithmetic with: finite and meaningful.
+        if let longitude = p.night.siteLongitudeDeg, !(-180...180).contains(longitude) {
+            throw fail("night.siteLongitudeDeg", "must be between -180 and 180 degrees")
+        }
+        guard (0...24).contains(p.night.changeoverHour) else { throw fail("night.changeoverHour", "must be between 0 and 24") }
+        if let saturation = p.detector.saturationADU, !(saturation > 0 && saturation.isFinite) {
+            throw fail("detector.saturationADU", "must be a positive finite number of ADU")
+        }
+        if let gain = p.detector.defaultGain, !HeaderValidation.gainRange.contains(gain) {
+            throw fail("detector.defaultGain", "must be a gain between 0 and \(Int(HeaderValidation.gainRange.upperBound)) e-/ADU")
         }
         var seen: Set<String> = []
         for (i, recipe) in p.recipes.enumerated() {

@@ -44,9 +44,15 @@ public struct ObservingNight: Hashable, Comparable, Sendable, Codable, CustomStr
     }
 
     /// The civil date containing MJD `mjd` (UTC).
+    ///
+    /// Defined for every Double: values outside ±10⁷ days (about ±27,000 years) are clamped
+    /// there and NaN reads as MJD 0, since the integer arithmetic below would otherwise trap.
+    /// Callers with a header value validate it first (`HeaderValidation.observationMJD`); the
+    /// clamp only keeps a missed case from taking the daemon down.
     public init(mjdDate mjd: Double) {
+        let safe = mjd.isNaN ? 0 : Swift.min(Swift.max(mjd, -10_000_000), 10_000_000)
         // Inverse of the Julian Day Number formula (Richards, Explanatory Supplement 1992).
-        let jdn = Int((mjd + 2_400_001).rounded(.down))
+        let jdn = Int((safe + 2_400_001).rounded(.down))
         let f = jdn + 1401 + (((4 * jdn + 274_277) / 146_097) * 3) / 4 - 38
         let e = 4 * f + 3
         let g = (e % 1461) / 4

@@ -72,11 +72,15 @@ extension CalibrationDatabase {
             stored = inserted
             isNew = true
         }
+        let previous = try Int64.fetchOne(db.cachedStatement(sql: "SELECT frame_id FROM frame_path WHERE path = ?"), arguments: [path])
         try db.cachedStatement(sql: """
             INSERT INTO frame_path (path, frame_id, size_bytes, mtime, seen_at) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(path) DO UPDATE SET frame_id = excluded.frame_id, size_bytes = excluded.size_bytes,
                 mtime = excluded.mtime, seen_at = excluded.seen_at
             """).execute(arguments: [path, stored!.id!, frame.sizeBytes, mtime, frame.recordedAt])
+        if let previous, previous != stored!.id! {
+            try markReplaced(db, path: path, previousFrameId: previous, newFrameId: stored!.id!)
+        }
         return (stored!, isNew)
     }
 
@@ -101,7 +105,7 @@ extension CalibrationDatabase {
     public func frames(night: String? = nil, problemsOnly: Bool = false, limit: Int = 10_000) throws -> [FrameListing] {
         try read { db in
             var sql = """
-                SELECT f.*, (SELECT group_concat(p.path, char(10)) FROM frame_path p WHERE p.frame_id = f.id) AS paths
+                SELECT f.*, (SELECT json_group_array(p.path) FROM frame_path p WHERE p.frame_id = f.id) AS paths
                 FROM frame f WHERE 1 = 1
                 """
             var arguments: StatementArguments = []
@@ -111,7 +115,7 @@ extension CalibrationDatabase {
             arguments += [limit]
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 FrameListing(frame: try FrameRecord(row: row),
-                             paths: (row["paths"] as String?)?.split(separator: "\n").map(String.init) ?? [])
+                             paths: FrameListing.decodePaths(row["paths"]))
             }
         }
     }
@@ -133,4 +137,11 @@ extension CalibrationDatabase {
 public struct FrameListing: Sendable, Codable, Equatable {
     public var frame: FrameRecord
     public var paths: [String]
+
+    /// The paths from SQLite's `json_group_array`: a JSON array, since a file name may hold any
+    /// character a separator could be (a newline split one path in two when they were joined).
+    static func decodePaths(_ json: String?) -> [String] {
+        guard let json, let paths = try? JSONDecoder().decode([String].self, from: Data(json.utf8)) else { return [] }
+        return paths
+    }
 }

@@ -280,11 +280,11 @@ extension CalibrationDatabase {
     public func inputs(ofJob id: Int64) throws -> [FrameListing] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT f.*, (SELECT group_concat(p.path, char(10)) FROM frame_path p WHERE p.frame_id = f.id) AS paths
+                SELECT f.*, (SELECT json_group_array(p.path) FROM frame_path p WHERE p.frame_id = f.id) AS paths
                 FROM frame f JOIN job_input i ON i.frame_id = f.id WHERE i.job_id = ? ORDER BY f.mjd_obs, f.id
                 """, arguments: [id]).map { row in
                 FrameListing(frame: try FrameRecord(row: row),
-                             paths: (row["paths"] as String?)?.split(separator: "\n").map(String.init) ?? [])
+                             paths: FrameListing.decodePaths(row["paths"]))
             }
         }
     }

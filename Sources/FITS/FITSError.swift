@@ -15,6 +15,11 @@ public struct FITSError: Error, CustomStringConvertible, Sendable {
         case invalidArgument
         /// A keyword that had to be present is absent.
         case keywordMissing
+        /// The bytes contradict themselves: compressed data that do not decompress or fail their
+        /// check, a structural keyword that is not a valid value, bytes after the last HDU.
+        case damaged
+        /// Larger than a configured bound allows (e.g. a decompressed size).
+        case tooLarge
     }
 
     public let kind: Kind
@@ -79,6 +84,8 @@ extension FITSError.Kind {
         case .unsupported: "unsupported"
         case .invalidArgument: "invalid argument"
         case .keywordMissing: "keyword missing"
+        case .damaged: "damaged"
+        case .tooLarge: "too large"
         }
     }
 }

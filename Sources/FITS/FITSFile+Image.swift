@@ -74,7 +74,16 @@ extension FITSFile {
                             detail: "HDU \(try currentHDU()) is a table")
         }
         let shape = try imageShape()
-        let count = shape.isEmpty ? 0 : shape.reduce(1, *)
+        // Checked: NAXISn come from the file, and a product that overflows must not trap.
+        var count = shape.isEmpty ? 0 : 1
+        for length in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: length)
+            guard !overflow, length >= 0 else {
+                throw FITSError(kind: .damaged, path: path, operation: "reading image",
+                                detail: "image axes \(shape) overflow a pixel count")
+            }
+            count = product
+        }
         var failure: FITSError?
         let pixels = [P](unsafeUninitializedCapacity: count) { buffer, initialized in
             do throws(FITSError) {

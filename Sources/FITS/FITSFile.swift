@@ -26,13 +26,16 @@ public final class FITSFile {
         }
     }
 
-    /// Opens an existing file. cfitsio reads gzip-compressed files (decompressing into memory)
-    /// and tile-compressed ".fz" images transparently; cfitsio's extended filename syntax
-    /// (e.g. "file.fits[SCI]") is honoured.
+    /// Opens an existing file by its name as it stands on disk. cfitsio reads gzip-compressed
+    /// files (decompressing into memory) and tile-compressed ".fz" images transparently.
+    ///
+    /// cfitsio's extended filename syntax is deliberately not interpreted (`fits_open_diskfile`):
+    /// a raw file may be called `a[1].fits`, `+x.fits` or `!x.fits`, and must open as that file,
+    /// not as an HDU selection, a filter or an instruction to overwrite.
     public static func open(_ path: String, writable: Bool = false) throws(FITSError) -> FITSFile {
         var handle: UnsafeMutablePointer<fitsfile>?
         var status: Int32 = 0
-        let messages = exclusiveCFITSIO { ffopen(&handle, path, writable ? READWRITE : READONLY, &status) }
+        let messages = exclusiveCFITSIO { ffdkopn(&handle, path, writable ? READWRITE : READONLY, &status) }
         guard status == 0, let handle else {
             throw openError(path: path, status: status, messages: messages)
         }

@@ -1,36 +1,76 @@
-import Foundation
+import Glibc
 
-/// Structural checks that catch half-written or foreign files before any pixels are read.
+/// Structural checks that catch half-written, damaged or foreign files before any pixels are
+/// used, with memory bounded whatever the file claims.
 public enum FITSIntegrity {
     private static let blockSize: Int64 = 2880
 
-    /// Compares, for every HDU, the byte span its header promises (ffghadll) with the file size.
+    /// Checks a file's whole structure.
     ///
-    /// The leading bytes are checked here before cfitsio sees the file, so non-FITS input gives a
-    /// clean `.notFITS` instead of cfitsio echoing binary garbage. gzip/bzip2/compress files are
-    /// only checked by cfitsio's own decompression on open; tile-compressed ".fz" files are plain
-    /// FITS on disk and get the full check.
-    public static func check(path: String) -> Result<FITSSummary, FITSError> {
-        Result { () throws(FITSError) in try summarize(path) }
+    /// - Plain FITS: every HDU's header is read and its structural keywords validated
+    ///   (`FITSStructureScanner`: BITPIX, NAXIS, NAXISn, PCOUNT, GCOUNT, overflow-checked sizes)
+    ///   by seeking from header to header, before cfitsio sees the file; then cfitsio walks it
+    ///   too, and every tile-compressed image (`.fz`) has all its tiles decompressed.
+    /// - gzip (`.gz`): streamed through zlib to the last byte (`CompressedFileCheck`), never
+    ///   given to cfitsio, which would decompress it wholly into memory; the headers come from
+    ///   the stream.
+    /// - Unix compress and bzip2: refused (cfitsio would decompress them into memory unbounded).
+    ///
+    /// Leading bytes are checked first, so non-FITS input gives a clean `.notFITS` instead of
+    /// cfitsio echoing binary garbage.
+    public static func check(path: String, maxDecompressedBytes: Int64 = CompressedFileCheck.defaultMaxDecompressedBytes)
+        -> Result<FITSSummary, FITSError> {
+        Result { () throws(FITSError) in try summarize(path, maxDecompressedBytes: maxDecompressedBytes) }
     }
 
-    private static func summarize(_ path: String) throws(FITSError) -> FITSSummary {
-        let diskSize = try plainFITSSize(path)
+    private static func summarize(_ path: String, maxDecompressedBytes: Int64) throws(FITSError) -> FITSSummary {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw FITSError(kind: .cfitsio, path: path, operation: "opening file", detail: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw FITSError(kind: .unsupported, path: path, operation: "opening file", detail: "not a regular file")
+        }
+        let size = Int64(info.st_size)
+        if size == 0 {
+            throw truncated(path, "file is empty (0 bytes); a FITS file holds at least one \(blockSize.grouped)-byte header block")
+        }
+        // One read serves the magic-number check and the structure scan of a header-only file.
+        let firstBlock = bytes(fd, at: 0, count: Int(min(blockSize, size)))
+        let lead = Array(firstBlock.prefix(80))
+        if lead.starts(with: CompressedFileCheck.gzipMagic) {
+            let layout = try CompressedFileCheck.checkGzip(path: path, maxDecompressedBytes: maxDecompressedBytes)
+            return FITSSummary(hduCount: layout.shapes.count, primaryHeader: FITSHeader(cardImages: layout.primaryCards),
+                               hduShapes: layout.shapes,
+                               imageExtensionHeader: layout.imageExtensionCards.map { FITSHeader(cardImages: $0) })
+        }
+        if lead.starts(with: [0x1F, 0x9D]) || lead.starts(with: Array("BZh".utf8)) {
+            let what = lead.starts(with: [0x1F, 0x9D]) ? "Unix compress (.Z)" : "bzip2"
+            throw FITSError(kind: .unsupported, path: path, operation: "checking structure",
+                            detail: "compressed with \(what): only gzip (.gz) and tile-compressed (.fz) files are accepted; recompress it with gzip or fpack")
+        }
+        guard lead.starts(with: Array("SIMPLE  =".utf8)) else {
+            throw FITSError(kind: .notFITS, path: path, operation: "checking structure",
+                            detail: "file starts with \"\(FITSStructureScanner.shown(lead.prefix(9)))\", not \"SIMPLE  =\"")
+        }
+        let layout = try scanPlain(fd, size: size, path: path, firstBlock: firstBlock)
+
         let file = try FITSFile.open(path)
         let count = try file.hduCount()
         var shapes: [[Int]] = []
-        var end: Int64 = 0
         for hdu in stride(from: 1, through: count, by: 1) {
             try file.moveTo(hdu: hdu)
             let span = try file.span()
-            if let diskSize, span.dataEnd > diskSize {
-                throw truncated(path, "data unit of HDU \(hdu) needs \(span.dataEnd.grouped) bytes, file ends after \(diskSize.grouped)")
+            if span.dataEnd > size {
+                throw truncated(path, "data unit of HDU \(hdu) needs \(span.dataEnd.grouped) bytes, file ends after \(size.grouped)")
             }
-            end = span.dataEnd
+            // Only where the scan saw ZIMAGE: asking cfitsio of every HDU costs a locked call per HDU at ingest.
+            if layout.compressedImageHDUs.contains(hdu), try file.isCompressedImage() {
+                try file.verifyCompressedTiles()
+            }
             shapes.append(try file.imageShape())
-        }
-        if let diskSize, diskSize > end, bytes(of: path, at: end, count: 9) == Array("XTENSION=".utf8) {
-            throw truncated(path, "header of HDU \(count + 1) starts at byte \(end.grouped) but file ends after \(diskSize.grouped)")
         }
         try file.moveTo(hdu: 1)
         let summary = FITSSummary(hduCount: count, primaryHeader: try file.readHeader(), hduShapes: shapes)
@@ -38,35 +78,50 @@ public enum FITSIntegrity {
         return summary
     }
 
-    /// Size of an uncompressed FITS file, nil for gzip/bzip2/compress streams (which cfitsio
-    /// decompresses itself), or an error when the leading bytes cannot start a FITS file.
-    /// A missing or unreadable file is left for cfitsio to report.
-    private static func plainFITSSize(_ path: String) throws(FITSError) -> Int64? {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let size = (attributes[.size] as? NSNumber)?.int64Value else { return nil }
-        if size == 0 {
-            throw truncated(path, "file is empty (0 bytes); a FITS file holds at least one \(blockSize.grouped)-byte header block")
+    /// Walks a plain file's HDUs header by header, seeking over data units, so that a file of
+    /// any size costs a few block reads.
+    private static func scanPlain(_ fd: Int32, size: Int64, path: String, firstBlock: [UInt8]) throws(FITSError) -> FITSStructureScanner.Layout {
+        var scanner = FITSStructureScanner(path: path)
+        var offset: Int64 = 0
+        var firstUnread: [UInt8]? = firstBlock.isEmpty ? nil : firstBlock
+        while offset < size {
+            let pending = scanner.pendingDataBytes
+            if pending > 0 {
+                guard size - offset >= pending else {
+                    throw truncated(path, "data unit of HDU \(scanner.layout.shapes.count) needs \((offset + pending).grouped) bytes, file ends after \(size.grouped)")
+                }
+                scanner.skipData(pending)
+                offset += pending
+                continue
+            }
+            if scanner.reachedTrailing { break }
+            let chunk: [UInt8]
+            if let first = firstUnread { chunk = first; firstUnread = nil } else { chunk = bytes(fd, at: offset, count: Int(min(blockSize, size - offset))) }
+            guard !chunk.isEmpty else {
+                throw FITSError(kind: .cfitsio, path: path, operation: "checking structure",
+                                detail: "cannot read at byte \(offset.grouped): \(String(cString: strerror(errno)))")
+            }
+            var failure: FITSError?
+            chunk.withUnsafeBytes { raw in
+                do throws(FITSError) { try scanner.consume(raw) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            offset += Int64(chunk.count)
         }
-        let lead = bytes(of: path, at: 0, count: 80)
-        let compressedMagic: [[UInt8]] = [[0x1F, 0x8B], [0x1F, 0x9D], Array("BZh".utf8)]
-        if compressedMagic.contains(where: { lead.starts(with: $0) }) { return nil }
-        guard lead.starts(with: Array("SIMPLE  =".utf8)) else {
-            let shown = String(decoding: lead.prefix(9).map { (0x20...0x7E).contains($0) ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
-            throw FITSError(kind: .notFITS, path: path, operation: "checking structure",
-                            detail: "file starts with \"\(shown)\", not \"SIMPLE  =\"")
-        }
-        if size < blockSize {
-            throw truncated(path, "primary header needs at least \(blockSize.grouped) bytes, file ends after \(size.grouped)")
-        }
-        return size
+        return try scanner.finish()
     }
 
-    private static func bytes(of path: String, at offset: Int64, count: Int) -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
-        defer { try? handle.close() }
-        guard (try? handle.seek(toOffset: UInt64(offset))) != nil,
-              let data = try? handle.read(upToCount: count) else { return [] }
-        return Array(data)
+    private static func bytes(_ fd: Int32, at offset: Int64, count: Int) -> [UInt8] {
+        guard offset >= 0, count > 0 else { return [] }
+        var buffer = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, count - filled, off_t(offset) + off_t(filled)) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            filled += n
+        }
+        return Array(buffer.prefix(filled))
     }
 
     private static func truncated(_ path: String, _ detail: String) -> FITSError {

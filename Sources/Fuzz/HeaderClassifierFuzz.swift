@@ -2,9 +2,11 @@ import CalibCore
 import FITS
 import Foundation
 
-/// libFuzzer target: arbitrary bytes as FITS header card images, classified
-/// by every shipped instrument profile (setup, night and classification),
-/// and as an instrument profile's YAML.
+/// libFuzzer target: arbitrary bytes as FITS header card images, put through
+/// the whole header examination of ingest by every shipped instrument profile
+/// (validation, classification, night, setup) and the recipes' frame
+/// preparation (detector windows, gain, binning); as a FITS byte stream
+/// through the structure scanner; and as an instrument profile's YAML.
 ///
 /// Built with the fuzzer (see scripts/fuzz.sh), libFuzzer supplies `main`;
 /// built normally, `main` below replays files given as arguments (a crash
@@ -23,11 +25,37 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for profile in profiles {
         let classification = profile.classify(header)
         precondition(classification.type != .unknown || classification.problem == nil || !classification.problem!.isEmpty)
-        _ = profile.setup(of: header)
-        if let mjd = header.double(profile.timeKey), mjd.isFinite, abs(mjd) < 1e7 { _ = profile.night.night(forMJD: mjd) }
+        // Ingest: a verdict always, a problem naming what is wrong or every field a usable frame needs.
+        let verdict = FrameHeaderExamination(header: header, profile: profile)
+        precondition(verdict.problem != nil || (verdict.night != nil && verdict.mjd != nil && verdict.setup != nil))
+        precondition(verdict.problem.map { !$0.isEmpty } ?? true)
+        // Recipes' frame preparation on the same header, at the stated width and at awkward ones.
+        let stated = header.int("NAXIS1").map { Int(clamping: $0) }
+        for width in [stated ?? 0, 0, 1, 64, 4096, Int.max] {
+            if case .success(let windows) = DetectorWindows.read(header, layout: profile.detector, width: width) {
+                precondition(!windows.science.isEmpty && windows.science.upperBound <= width)
+                if let overscan = windows.overscanColumns { precondition(overscan.lowerBound == windows.science.upperBound && overscan.upperBound == width) }
+            }
+        }
+        if case .success(let gain) = HeaderValidation.gain(header, layout: profile.detector) { precondition(gain.isNaN || gain > 0) }
+        for name in HeaderValidation.binningSetupNames {
+            if case .success(let factor?) = HeaderValidation.binning(header, profile: profile, name: name) { precondition(factor >= 1) }
+        }
+        // The night rule must not trap even on a value ingest would refuse.
+        if let mjd = header.double(profile.timeKey) { _ = profile.night.night(forMJD: mjd) }
     }
-    // The same bytes as a profile: a ConfigurationError is fine, a crash is not.
-    if (try? Data(bytes).write(to: URL(fileURLWithPath: scratchProfile))) != nil {
+    // The bytes as a FITS file's stream: any verdict, never a trap, memory bounded by the header cap.
+    var scanner = FITSStructureScanner(path: "fuzz")
+    let streamed: Bool = bytes.withUnsafeBytes { raw in
+        do throws(FITSError) { try scanner.consume(raw); _ = try scanner.finish(); return true } catch { return false }
+    }
+    _ = streamed
+    // The same bytes as a profile: a ConfigurationError is fine, a crash is not. Only inputs that
+    // look like YAML (a ':' and no '=' in the first card's worth): writing and parsing a file
+    // per input otherwise caps the header paths at about a hundred runs a second.
+    let lead = bytes.prefix(80)
+    if lead.contains(UInt8(ascii: ":")) && !lead.contains(UInt8(ascii: "=")),
+       (try? Data(bytes).write(to: URL(fileURLWithPath: scratchProfile))) != nil {
         _ = try? ConfigurationLoader.loadProfile(path: scratchProfile)
     }
     return 0

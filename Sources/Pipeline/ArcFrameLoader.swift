@@ -32,7 +32,7 @@ struct ArcFrameLoader {
         guard bias.count == raw.pixels.count else {
             throw PipelineError.inputMismatch("master bias \(biasPath) has \(bias.count) pixels, the arc frame \(raw.pixels.count)")
         }
-        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0])
         var subtracted = raw
         for i in subtracted.pixels.indices { subtracted.pixels[i] -= bias[i] }
         image = subtracted.cropped(x: regions.science, y: 0..<raw.height)
@@ -43,10 +43,10 @@ struct ArcFrameLoader {
             for (i, x) in regions.science.enumerated() where raw.pixels[y * raw.width + x] >= level { mask[y * image.width + i] = true }
         }
         saturated = mask
-        gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
+        gain = try DetectorGeometry.gain(header: header, layout: context.profile.detector, path: stack.paths[0])
         let frameHeader = header
         // The profile's own setup reading, which knows that a setup may live in one of several keywords.
-        let frameBinning = context.profile.setup(of: frameHeader)["binx"].flatMap { Int($0) } ?? 1
+        let frameBinning = try DetectorGeometry.binning(header: frameHeader, profile: context.profile, path: stack.paths[0])
         binning = frameBinning
         exposureTime = frameHeader.double(context.profile.exposureTimeKey) ?? .nan
         map = try Self.pinholeMap(context: context, header: frameHeader).rebinned(to: frameBinning)

@@ -64,16 +64,22 @@ public final class CalibrationEngine: Sendable {
     /// directories are not followed, so a loop cannot trap the scan.
     public func filesUnderRoots() -> [String] {
         var files: [String] = []
-        for root in configuration.watch {
-            guard let walker = FileManager.default.enumerator(atPath: root) else { continue }
-            for case let relative as String in walker {
-                let path = (root as NSString).appendingPathComponent(relative)
+        // Every entry but directories: FIFOs, sockets and devices are offered too, so that they
+        // are recorded as problems rather than silently passed over. Names that are not UTF-8
+        // arrive escaped (RawFileName). Directories are entered only when real, never through links.
+        func walk(_ directory: String) {
+            guard let names = RawFileName.entries(of: directory) else { return }
+            for name in names {
+                let path = (directory as NSString).appendingPathComponent(name)
                 var st = stat()
-                guard lstat(path, &st) == 0 else { continue }
-                let kind = st.st_mode & S_IFMT
-                if kind == S_IFREG || kind == S_IFLNK { files.append(path) }
+                if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+                    walk(path)
+                } else {
+                    files.append(path)
+                }
             }
         }
+        for root in configuration.watch { walk(root) }
         return files.sorted()
     }
 
@@ -90,6 +96,7 @@ public final class CalibrationEngine: Sendable {
     public func scan(final: Bool, now: Date = Date(), progress: (Int, Int) -> Void = { _, _ in }) throws -> ScanReport {
         var report = ScanReport()
         let files = filesUnderRoots()
+        try noticeDeletedFrames(present: files)
         var done = 0
         // Batches: one database commit per 256 files rather than per file.
         for start in stride(from: 0, to: files.count, by: 256) {
@@ -101,6 +108,19 @@ public final class CalibrationEngine: Sendable {
             }
         }
         return report
+    }
+
+    /// Marks the usable frames whose every recorded path under the roots is missing from a
+    /// scan's listing `present` (and still absent when looked at again) as deleted.
+    public func noticeDeletedFrames(present: [String]) throws {
+        let listed = Set(present)
+        let missing = try database.recordedPaths(under: configuration.watch).filter { !listed.contains($0) }
+        guard !missing.isEmpty else { return }
+        let marked = try database.markDeleted(paths: missing, exists: { path in
+            var info = stat()
+            return lstat(path, &info) == 0 || RawFileName.bytes(ofEscapedPath: path).map { RawFileName.lstat(bytes: $0, &info) } == true
+        })
+        for id in marked { logger.warning("recorded frame deleted from disk", metadata: ["frame.id": "\(id)"]) }
     }
 
     func tally(_ outcome: IngestOutcome, path: String, into report: inout ScanReport) {

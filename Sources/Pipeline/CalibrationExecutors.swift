@@ -72,8 +72,8 @@ struct FlatInputs {
     init(_ context: JobContext) throws {
         let stack = try FITSFrameStack(paths: try context.inputPaths)
         let header = stack.headers[0]
-        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
-        gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0])
+        gain = try DetectorGeometry.gain(header: header, layout: context.profile.detector, path: stack.paths[0])
         bias = try UpstreamBias(context)
         guard let centresProduct = context.calibrations[.orderCentres] else { throw PipelineError.inputMismatch("no ORDER_CENTRES chosen") }
         centres = try OrderTableFile.read(path: centresProduct.path)
@@ -107,8 +107,8 @@ struct MasterDarkExecutor: RecipeExecutor {
         let recipe = try MasterDark(parameters: context.parameters)
         let stack = try FITSFrameStack(paths: try context.inputPaths)
         let header = stack.headers[0]
-        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
-        let gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0])
+        let gain = try DetectorGeometry.gain(header: header, layout: context.profile.detector, path: stack.paths[0])
         guard gain > 0 else { throw PipelineError.configuration("no gain for the dark current in e-/s (detector.gainKey/defaultGain)") }
         let bias = try UpstreamBias(context)
         let times = Set(context.exposureTimes)
@@ -136,7 +136,7 @@ struct OrderTraceExecutor: RecipeExecutor {
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try OrderTrace(parameters: context.parameters)
         let stack = try FITSFrameStack(paths: try context.inputPaths)
-        let regions = DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector, path: stack.paths[0])
         let bias = try UpstreamBias(context)
         let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
         let image = source.frameCount == 1 ? try source.image(0)

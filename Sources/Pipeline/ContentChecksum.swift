@@ -8,11 +8,17 @@ import Glibc
 /// the same frame; a file that changed has another and is a new frame.
 public enum ContentChecksum {
     public static func sha256(ofFile path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK and the check below: a FIFO or device put in the file's place between the
+        // caller's stat and this open must neither block nor feed endless bytes.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             throw CocoaError(.fileReadNoPermission, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
         }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "not a regular file"])
+        }
         return try sha256(fileDescriptor: fd, path: path)
     }
 

@@ -46,7 +46,11 @@ public struct IngestService: Service {
                     while !Task.isCancelled && !Task.isShuttingDownGracefully {
                         if await pending.takeRescanRequest() || ContinuousClock.now - lastReconcile >= .seconds(settings.reconcileSeconds) {
                             lastReconcile = .now
-                            for path in engine.filesUnderRoots() { await pending.watch(path) }
+                            let files = engine.filesUnderRoots()
+                            do { try engine.noticeDeletedFrames(present: files) } catch {
+                                logger.error("could not check for deleted frames", metadata: ["error": "\(error)"])
+                            }
+                            for path in files { await pending.watch(path) }
                         }
                         let ready = await pending.ready()
                         for (final, paths) in [(false, ready.tentative), (true, ready.final)] where !paths.isEmpty {

@@ -103,7 +103,7 @@ public final class DirectoryWatcher: @unchecked Sendable {
             return
         }
         lock.withLock { directories[wd] = directory }
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        guard let entries = RawFileName.entries(of: directory) else { return }
         for name in entries.sorted() {
             let path = (directory as NSString).appendingPathComponent(name)
             var st = stat()
@@ -141,7 +141,7 @@ public final class DirectoryWatcher: @unchecked Sendable {
                     var name = ""
                     if nameLength > 0 {
                         let namePointer = buffer.advanced(by: offset + MemoryLayout<inotify_event>.size).assumingMemoryBound(to: CChar.self)
-                        name = String(cString: namePointer)
+                        name = RawFileName.escaped(Array(UnsafeRawBufferPointer(start: namePointer, count: strnlen(namePointer, nameLength))))
                     }
                     handle(event, name: name)
                     offset += MemoryLayout<inotify_event>.size + nameLength

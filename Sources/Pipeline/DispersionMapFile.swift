@@ -90,7 +90,8 @@ public enum DispersionMapFile {
         }
         var limits: [Int: ClosedRange<Double>] = [:]
         for i in n.indices { limits[Int(n[i])] = min(lo[i], hi[i])...max(lo[i], hi[i]) }
-        let slit = header.double("SLITMIN").flatMap { a in header.double("SLITMAX").map { a...max(a, $0) } }
+        // Checked: a NaN bound would trap in the range's precondition.
+        let slit = header.double("SLITMIN").flatMap { a in header.double("SLITMAX").flatMap { b in a.isFinite && b.isFinite ? a...max(a, b) : nil } }
         return DispersionSolution(x: surface(0), y: surface(1), orders: n.map(Int.init).sorted(), wavelengthLimits: limits, slitRange: slit)
     }
 }

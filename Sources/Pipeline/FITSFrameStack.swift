@@ -19,6 +19,9 @@ public final class FITSFrameStack: FrameStripSource, @unchecked Sendable {
 
     public var frameCount: Int { readers.count }
 
+    /// Largest frame accepted, pixels: 2³² (a 65536² mosaic; 16 GiB as Float).
+    public static let maxPixels = 1 << 32
+
     public init(paths: [String]) throws {
         var files: [(FITSFile, [Int])] = []
         var headers: [FITSHeader] = []
@@ -30,6 +33,11 @@ public final class FITSFrameStack: FrameStripSource, @unchecked Sendable {
             let this = try file.imageShape()
             guard this.count == 2 else {
                 throw PipelineError.inputMismatch("\(path) is not a 2D image (NAXIS = \(this.count))")
+            }
+            // NAXISn come from the file, which may have changed since ingest checked it.
+            let (pixels, overflow) = this[0].multipliedReportingOverflow(by: this[1])
+            guard this[0] > 0, this[1] > 0, !overflow, pixels <= Self.maxPixels else {
+                throw PipelineError.inputMismatch("\(path) is \(this[0])×\(this[1]) pixels: not an image a recipe can hold (at most \(Self.maxPixels) pixels)")
             }
             if let shape, shape != this {
                 throw PipelineError.inputMismatch("\(path) is \(this[0])×\(this[1]) but \(paths[0]) is \(shape[0])×\(shape[1])")

@@ -19,12 +19,14 @@ public struct FileLogHandler: LogHandler {
         }
     }
 
-    public init(path: String) throws {
+    /// - Parameter permissions: the workspace's, given to the log file whatever the umask.
+    public init(path: String, permissions: WorkspacePermissions? = nil) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: path) {
             FileManager.default.createFile(atPath: path, contents: nil)
         }
+        try permissions?.applyToFile(path)
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
         }
@@ -40,8 +42,8 @@ public struct FileLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\(LogText.escaped("\($0.value)"))" }.joined(separator: " ")
         let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
-        sink.write("\(stamp) \(event.level) \(event.message)\(fields.isEmpty ? "" : " " + fields)\n")
+        sink.write("\(stamp) \(event.level) \(LogText.escaped("\(event.message)"))\(fields.isEmpty ? "" : " " + fields)\n")
     }
 }

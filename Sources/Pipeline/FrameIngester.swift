@@ -62,15 +62,15 @@ public struct FrameIngester: Sendable {
             if isNew {
                 if frame.status == .ok {
                     logger.info("frame recorded", metadata: [
-                        "frame.path": "\(entry.path)", "frame.id": "\(frame.id!)", "frame.type": "\(frame.frameType.rawValue)",
+                        "frame.path": "\(LogText.escaped(entry.path))", "frame.id": "\(frame.id!)", "frame.type": "\(frame.frameType.rawValue)",
                         "night": "\(frame.night ?? "-")", "setup": "\(frame.setup ?? "")",
                     ])
                 } else {
-                    logger.warning("frame not usable", metadata: ["frame.path": "\(entry.path)", "reason": "\(frame.problem ?? "")"])
+                    logger.warning("frame not usable", metadata: ["frame.path": "\(LogText.escaped(entry.path))", "reason": "\(LogText.escaped(frame.problem ?? ""))"])
                 }
                 outcomes[entry.index] = .recorded(frame)
             } else {
-                logger.info("same bytes as an already recorded frame", metadata: ["frame.path": "\(entry.path)", "frame.id": "\(frame.id!)"])
+                logger.info("same bytes as an already recorded frame", metadata: ["frame.path": "\(LogText.escaped(entry.path))", "frame.id": "\(frame.id!)"])
                 outcomes[entry.index] = .alias(frameId: frame.id!)
             }
         }
@@ -94,7 +94,14 @@ public struct FrameIngester: Sendable {
         }
 
         var linkInfo = stat()
-        guard lstat(path, &linkInfo) == 0 else { return .done(.ignored("vanished before it could be read")) }
+        guard lstat(path, &linkInfo) == 0 else {
+            if let bytes = RawFileName.bytes(ofEscapedPath: path), RawFileName.lstat(bytes: bytes, &linkInfo) {
+                if let known, known.sizeBytes == Int64(linkInfo.st_size), known.mtime == Self.mtime(linkInfo) { return .done(.unchanged) }
+                return problem(RawFileName.notUTF8Reason, size: Int64(linkInfo.st_size), mtime: Self.mtime(linkInfo),
+                               identity: "name:\(path):\(linkInfo.st_size):\(Self.mtime(linkInfo))")
+            }
+            return .done(.ignored("vanished before it could be read"))
+        }
         let isLink = (linkInfo.st_mode & S_IFMT) == S_IFLNK
         var info = stat()
         if stat(path, &info) != 0 {
@@ -104,7 +111,13 @@ public struct FrameIngester: Sendable {
         switch info.st_mode & S_IFMT {
         case S_IFREG: break
         case S_IFDIR: return .done(.ignored("directory"))
-        default: return .done(.ignored("not a regular file"))
+        default:
+            // Never opened: a FIFO would block the reader, a device would feed it forever.
+            if let known, known.sizeBytes == 0, known.mtime == Self.mtime(linkInfo) { return .done(.unchanged) }
+            let kind = Self.kindName(info.st_mode)
+            let target = isLink ? Self.resolved(path).map { " (a symbolic link to \($0))" } ?? " (a symbolic link)" : ""
+            return problem("not a regular file: a \(kind)\(target); only regular FITS files are read", size: 0,
+                           mtime: Self.mtime(linkInfo), identity: "kind:\(path):\(kind):\(Self.mtime(linkInfo))")
         }
         let size = Int64(info.st_size)
         let mtime = Self.mtime(info)
@@ -132,15 +145,17 @@ public struct FrameIngester: Sendable {
         }
 
         let header: FITSHeader
-        switch FITSIntegrity.check(path: path) {
+        let summary: FITSSummary
+        switch FITSIntegrity.check(path: path, maxDecompressedBytes: settings.maxDecompressedBytes) {
         case .failure(let error):
             if error.kind == .truncated && !final {
                 return .done(.deferred(reason: "incomplete FITS file (\(error.detail)); may still be written",
                                        retryAt: now.addingTimeInterval(settings.giveUpSeconds)))
             }
             return problem(Self.describe(error), size: size, mtime: mtime, identity: checksum)
-        case .success(let summary):
-            do { header = try Self.classificationHeader(path: path, summary: summary) } catch {
+        case .success(let found):
+            summary = found
+            do { header = try Self.classificationHeader(path: path, summary: found) } catch {
                 return problem(Self.describe(error), size: size, mtime: mtime, identity: checksum)
             }
         }
@@ -149,34 +164,29 @@ public struct FrameIngester: Sendable {
             let instrument = header.string("INSTRUME").map { "INSTRUME = '\($0)'" } ?? "no INSTRUME keyword"
             return problem("no instrument profile claims this file (\(instrument))", size: size, mtime: mtime, identity: checksum)
         }
-        let classification = profile.classify(header)
-        guard let mjd = header.double(profile.timeKey) ?? Self.mjd(fromISO: header.string("DATE-OBS")), mjd.isFinite else {
-            return problem("missing keyword \(profile.timeKey) (and no usable DATE-OBS): the observing night cannot be derived",
-                           size: size, mtime: mtime, identity: checksum, instrument: profile.name, type: classification.type)
-        }
-        let exposureTime = header.double(profile.exposureTimeKey)
-        if (exposureTime == nil || !(exposureTime! >= 0)) && classification.type != .unknown {
-            return problem("missing or invalid keyword \(profile.exposureTimeKey) (exposure time)",
-                           size: size, mtime: mtime, identity: checksum, instrument: profile.name, type: classification.type)
-        }
-        // A frame whose setup cannot be read would be filed under `arm=UNDEFINED`
-        // and matched with nothing (or, worse, with other such frames): say which keyword is missing.
-        let missingSetup = classification.type == .unknown ? [] : profile.missingSetupKeywords(in: header)
-        if !missingSetup.isEmpty {
-            let named = missingSetup.map { "\($0.keywords.joined(separator: " or ")) (setup key \($0.name))" }.joined(separator: ", ")
-            return problem("missing keyword\(missingSetup.count == 1 ? "" : "s") \(named) of the \(profile.name) profile: "
-                           + "the frame's setup cannot be known", size: size, mtime: mtime, identity: checksum,
-                           instrument: profile.name, type: classification.type)
-        }
+        let imageShape = summary.hduShapes.first { $0.count >= 2 }
+        let verdict = FrameHeaderExamination(header: header, profile: profile, imageShape: imageShape)
         return .record(FrameRecord(
             checksum: checksum, path: path, sizeBytes: size,
-            status: classification.problem == nil ? .ok : .problem, problem: classification.problem,
-            instrument: profile.name, frameType: classification.type, lamp: classification.lamp,
-            night: profile.night.night(forMJD: mjd).description, setup: profile.setup(of: header).canonical,
-            mjdObs: mjd, exptime: exposureTime,
-            tplStart: profile.template.flatMap { header.string($0.start) },
-            tplNexp: profile.template.flatMap { header.int($0.count) }.map(Int.init),
+            status: verdict.problem == nil ? .ok : .problem, problem: verdict.problem,
+            instrument: verdict.instrument, frameType: verdict.type, lamp: verdict.lamp,
+            night: verdict.night?.description, setup: verdict.setup?.canonical,
+            mjdObs: verdict.mjd, exptime: verdict.exposureTime,
+            tplStart: verdict.templateStart, tplNexp: verdict.templateCount,
             recordedAt: now), mtime: mtime)
+    }
+
+    /// What `ls -l` would call a file of this mode.
+    static func kindName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: "FIFO (named pipe)"
+        case S_IFCHR: "character device"
+        case S_IFBLK: "block device"
+        case S_IFSOCK: "socket"
+        case S_IFDIR: "directory"
+        case S_IFLNK: "symbolic link"
+        default: "file of unknown kind"
+        }
     }
 
     /// The canonical target of a path (symbolic links resolved), or nil.
@@ -198,6 +208,12 @@ public struct FrameIngester: Sendable {
     static func classificationHeader(path: String, summary: FITSSummary) throws(FITSError) -> FITSHeader {
         var header = summary.primaryHeader
         guard summary.hduShapes.first?.isEmpty ?? true, summary.hduCount > 1 else { return header }
+        if let streamed = summary.imageExtensionHeader {
+            // A .gz file: its extension header came from the checking stream; opening it with
+            // cfitsio would decompress all of it into memory.
+            for card in streamed.cards where header[card.key] == nil { header.cards.append(card) }
+            return header
+        }
         let file = try FITSFile.open(path)
         defer { try? file.close() }
         let hdu = try file.firstImageHDU()
@@ -216,21 +232,10 @@ public struct FrameIngester: Sendable {
         switch error.kind {
         case .notFITS: "not a FITS file: \(error.detail)"
         case .truncated: "truncated: \(error.detail)"
+        case .damaged: "damaged: \(error.detail)"
+        case .tooLarge: "too large: \(error.detail)"
+        case .unsupported where !error.detail.isEmpty: "unsupported: \(error.detail)"
         default: "unreadable FITS: \(error.detail.isEmpty ? error.statusText : error.detail)"
         }
-    }
-
-    /// MJD from an ISO-8601 `DATE-OBS` (`2026-11-21T23:59:59.123`).
-    static func mjd(fromISO text: String?) -> Double? {
-        guard let text else { return nil }
-        let parts = text.split(separator: "T")
-        guard let date = parts.first.flatMap({ ObservingNight(String($0)) }) else { return nil }
-        var fraction = 0.0
-        if parts.count > 1 {
-            let hms = parts[1].split(separator: ":").compactMap { Double($0) }
-            guard hms.count == 3 else { return nil }
-            fraction = (hms[0] * 3600 + hms[1] * 60 + hms[2]) / 86400
-        }
-        return date.startDateMJD + fraction
     }
 }

@@ -25,7 +25,7 @@ public struct JobRunner: Sendable {
     @discardableResult
     public func run(_ job: JobRecord) async -> JobState {
         var jobLogger = logger
-        if let file = try? FileLogHandler(path: logPath(of: job)) {
+        if let file = try? FileLogHandler(path: logPath(of: job), permissions: WorkspacePermissions(configuration: configuration)) {
             let base = logger
             jobLogger = Logger(label: "calibd.job") { label in
                 MultiplexLogHandler([LoggerHandlerBox(base), file])
@@ -117,7 +117,8 @@ public struct JobRunner: Sendable {
             type: output.type, job: job, executor: executor, spec: context.spec, inputs: context.inputs,
             calibrations: context.calibrations, metrics: judged, summaries: output.metrics)
         let path = try productPath(type: output.type, job: job)
-        let checksum = try ProductWriter.write(path: path) { file in
+        let permissions = WorkspacePermissions(configuration: configuration)
+        let checksum = try ProductWriter.write(path: path, permissions: permissions) { file in
             for (index, hdu) in output.hdus.enumerated() {
                 switch hdu {
                 case .image(let image, let name, var header):
@@ -132,7 +133,7 @@ public struct JobRunner: Sendable {
         for attachment in output.attachments {
             // A missing plot must not lose the product: log and go on.
             let attachmentPath = Self.attachmentPath(product: path, suffix: attachment.suffix)
-            do { try ProductWriter.writeSidecar(attachment.contents, to: attachmentPath) } catch {
+            do { try ProductWriter.writeSidecar(attachment.contents, to: attachmentPath, permissions: permissions) } catch {
                 context.logger.warning("could not write product attachment", metadata: ["path": "\(attachmentPath)", "error": "\(error)"])
             }
         }

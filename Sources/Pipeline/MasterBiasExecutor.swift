@@ -12,8 +12,8 @@ struct MasterBiasExecutor: RecipeExecutor {
         let recipe = try MasterBias(parameters: context.spec.parameters)
         let stack = try FITSFrameStack(paths: try context.inputPaths)
         let header = stack.headers[0]
-        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
-        let gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0])
+        let gain = try DetectorGeometry.gain(header: header, layout: context.profile.detector, path: stack.paths[0])
         context.logger.info("combining bias frames", metadata: [
             "frames": "\(stack.frameCount)", "size": "\(stack.width)x\(stack.height)",
             "science.columns": "\(regions.science)", "overscan.columns": "\(regions.overscan.map { "\($0)" } ?? "none")",
@@ -27,19 +27,5 @@ struct MasterBiasExecutor: RecipeExecutor {
         return [ProductOutput(type: .masterBias, hdus: [.image(result.master, name: nil, header: FITSHeader()),
                                                         .flags(flags, width: scienceWidth, height: stack.height)],
                               metrics: result.metrics, mjd: mjd)]
-    }
-}
-
-/// Reads detector geometry and gain through the profile's keywords.
-enum DetectorGeometry {
-    static func regions(width: Int, header: FITSHeader, layout: DetectorLayout) -> DetectorRegions {
-        let overscan = layout.overscanColumnsKey.flatMap { header.int($0) }.map(Int.init) ?? 0
-        let prescan = layout.prescanColumnsKey.flatMap { header.int($0) }.map(Int.init) ?? 0
-        let scienceEnd = max(prescan, width - overscan)
-        return DetectorRegions(science: prescan..<scienceEnd, overscan: overscan > 0 ? scienceEnd..<width : nil)
-    }
-
-    static func gain(header: FITSHeader, layout: DetectorLayout) -> Double {
-        layout.gainKey.flatMap { header.double($0) } ?? layout.defaultGain ?? .nan
     }
 }

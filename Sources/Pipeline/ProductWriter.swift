@@ -12,7 +12,9 @@ public enum ProductWriter {
     public static let temporaryPrefix = ".calibd-tmp-"
 
     /// Writes `path` through `body` and returns the SHA-256 of the final file.
-    public static func write(path: String, _ body: (FITSFile) throws -> Void) throws -> String {
+    /// - Parameter permissions: the workspace's, applied before the rename so the product never
+    ///   appears with the mode the umask gave it; nil leaves the umask's.
+    public static func write(path: String, permissions: WorkspacePermissions? = nil, _ body: (FITSFile) throws -> Void) throws -> String {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let temporary = (directory as NSString).appendingPathComponent(
@@ -31,6 +33,7 @@ public enum ProductWriter {
             let hashing = BackgroundChecksum(reader)
             // Whatever happens next, the hash finishes before its handle closes.
             defer { _ = try? hashing.result(); try? reader.close() }
+            try permissions?.applyToFile(temporary)
             try fsyncPath(temporary)
             guard rename(temporary, path) == 0 else {
                 throw PipelineError.productWrite("rename to \(path): \(String(cString: strerror(errno)))")
@@ -76,12 +79,13 @@ public enum ProductWriter {
     /// the same prefix as products', so a crash mid-write leaves only an
     /// orphan the next start removes (Foundation's atomic write leaves its own
     /// `.dat.nosync…` names, which nothing would clean).
-    public static func writeSidecar(_ data: Data, to path: String) throws {
+    public static func writeSidecar(_ data: Data, to path: String, permissions: WorkspacePermissions? = nil) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = (directory as NSString).appendingPathComponent(
             "\(temporaryPrefix)\(UUID().uuidString)-\((path as NSString).lastPathComponent)")
         do {
             try data.write(to: URL(fileURLWithPath: temporary))
+            try permissions?.applyToFile(temporary)
             guard rename(temporary, path) == 0 else {
                 throw PipelineError.productWrite("rename to \(path): \(String(cString: strerror(errno)))")
             }

@@ -2,6 +2,7 @@ import CalibCore
 import CalibDB
 import FITS
 import Foundation
+import Glibc
 import Logging
 import Recipes
 
@@ -19,8 +20,13 @@ public struct JobContext: Sendable {
     public var inputPaths: [String] {
         get throws {
             try inputs.map { listing in
-                guard let path = listing.paths.first(where: { FileManager.default.isReadableFile(atPath: $0) }) else {
-                    throw PipelineError.inputMismatch("frame \(listing.frame.id!) (\(listing.frame.path)) is no longer on disk")
+                // A path whose file no longer has the recorded size holds other bytes now (replaced in place).
+                guard let path = listing.paths.first(where: { path in
+                    var info = stat()
+                    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && Int64(info.st_size) == listing.frame.sizeBytes
+                        && FileManager.default.isReadableFile(atPath: path)
+                }) else {
+                    throw InputFrameGone(frameId: listing.frame.id!, path: listing.frame.path)
                 }
                 return path
             }

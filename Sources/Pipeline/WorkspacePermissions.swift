@@ -35,6 +35,21 @@ public struct WorkspacePermissions: Sendable {
         }
     }
 
+    /// Mode of every file calibd writes in the workspace (products, plots, job logs): 0640, or
+    /// 0660 with a control group — set explicitly, since the process umask may be anything
+    /// (077 would hide products from the control group, 002 would open them to others).
+    public var fileMode: mode_t { configuration.controlGroup == nil ? 0o640 : 0o660 }
+
+    /// Gives one file the workspace's file mode and group, whatever the umask it was created under.
+    public func applyToFile(_ path: String) throws {
+        var group: gid_t?
+        if let name = configuration.controlGroup {
+            guard let entry = getgrnam(name) else { throw Failure(path: path, reason: "no group '\(name)'") }
+            group = entry.pointee.gr_gid
+        }
+        try set(path, mode: fileMode, group: group)
+    }
+
     private func set(_ path: String, mode: mode_t, group: gid_t?) throws {
         if let group, chown(path, getuid(), group) != 0 {
             throw Failure(path: path, reason: String(cString: strerror(errno)))

@@ -45,13 +45,14 @@ extension Calibctl {
             if output.json { return try printJSON(frames.map(FrameJSON.init)) }
             if problems {
                 print(table(["ID", "PATH", "REASON"], frames.map { f in
-                    ["\(f.frame.id!)", f.paths.first ?? f.frame.path, f.frame.problem ?? ""]
+                    // Names and reasons may hold newlines or terminal escapes: shown escaped, one row per frame.
+                    ["\(f.frame.id!)", LogText.escaped(f.paths.first ?? f.frame.path), LogText.escaped(f.frame.problem ?? "")]
                 }))
             } else {
                 print(table(["ID", "NIGHT", "TYPE", "LAMP", "SETUP", "EXPTIME", "STATUS", "PATH"], frames.map { f in
                     ["\(f.frame.id!)", f.frame.night ?? "-", f.frame.frameType.rawValue, f.frame.lamp ?? "",
                      f.frame.setup ?? "", f.frame.exptime.map { String(format: "%g", $0) } ?? "",
-                     f.frame.status.rawValue, f.paths.first ?? f.frame.path]
+                     f.frame.status.rawValue, LogText.escaped(f.paths.first ?? f.frame.path)]
                 }))
             }
         }

@@ -79,6 +79,27 @@ struct ConfigurationErrorTests {
         #expect(error.key == "recipes[0].inputs.min")
     }
 
+    @Test("Numbers the night and the recipes compute with must be finite and meaningful", arguments: [
+        ("detector: {saturationADU: .nan}", "detector.saturationADU"),
+        ("detector: {saturationADU: -5}", "detector.saturationADU"),
+        ("detector: {defaultGain: .inf}", "detector.defaultGain"),
+        ("detector: {defaultGain: 0}", "detector.defaultGain"),
+        ("night: {siteLongitudeDeg: 1e300}", "night.siteLongitudeDeg"),
+        ("night: {utcOffsetHours: 1, changeoverHour: .nan}", "night.changeoverHour"),
+        ("night: {utcOffsetHours: .nan}", "night.utcOffsetHours"),
+    ])
+    func numbers(line: String, key: String) throws {
+        let profile = goodProfile.replacingOccurrences(of: "night: {utcOffsetHours: -4}", with: line.hasPrefix("night") ? line : "night: {utcOffsetHours: -4}\n" + line)
+        let error = try loadError(profile: profile)
+        #expect(error.key == key, "\(error)")
+    }
+
+    @Test("ingest.maxDecompressedBytes below one FITS block is refused")
+    func decompressionBound() throws {
+        let error = try loadError(config: "workers: 1\ningest: {maxDecompressedBytes: 100}\n")
+        #expect(error.key == "ingest.maxDecompressedBytes")
+    }
+
     @Test("A recipe matching on a setup key the profile lacks")
     func unknownMatchKey() throws {
         let error = try loadError(profile: goodProfile.replacingOccurrences(of: "match: [arm]", with: "match: [arm, slit]"))

@@ -58,6 +58,58 @@ struct FuzzTests {
         #expect(seen.count >= 2, "the generator reached only \(seen)")
     }
 
+    @Test("Random hostile headers go through the whole ingest examination and the recipes' frame preparation without a trap")
+    func ingestExamination() throws {
+        let configuration = try ConfigurationLoader.load(path: repositoryConfig + "/calibd.yaml")
+        let detectorKeys = configuration.profiles.flatMap { p in
+            [p.detector.overscanColumnsKey, p.detector.prescanColumnsKey, p.detector.gainKey].compactMap { $0 }
+                + p.setupKeys.values.flatMap { $0 } + [p.template?.count, p.template?.start].compactMap { $0 }
+        }
+        let keys = Array(Set(detectorKeys + ["MJD-OBS", "DATE-OBS", "EXPTIME", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3"])).sorted()
+        let numbers: [Double] = [0, -1, 1, 2.5, -1e300, 1e300, .nan, .infinity, -.infinity, 61365.9, 1.1e12, 9.3e18, 4096, 16]
+        let integers: [Int64] = [0, -1, 1, 2, 16, 64, 65, 4096, 1 << 31, 1 << 40, .max, .min]
+        let strings = ["", "1", "-1", "2026-11-21T21:36:00", "2026-11-21T99:00:00", "9999-12-31", "1e308", "NaN", "RED", "'"]
+        var generator = Generator(state: 1018)
+        var usable = 0, problems = 0
+        for _ in 0..<Self.scale {
+            var cards = [HeaderCard(key: "INSTRUME", value: .string("SIMECH"), comment: ""),
+                         HeaderCard(key: "ESO DPR CATG", value: .string("CALIB"), comment: ""),
+                         HeaderCard(key: "ESO DPR TYPE", value: .string(generator.pick(["BIAS", "DARK", "LAMP,FLAT"])), comment: ""),
+                         HeaderCard(key: "ESO DPR TECH", value: .string("IMAGE"), comment: ""),
+                         HeaderCard(key: "MJD-OBS", value: .real(61365.9), comment: ""), HeaderCard(key: "EXPTIME", value: .real(1), comment: "")]
+            for _ in 0..<generator.below(6) {
+                let value: HeaderValue
+                switch generator.below(4) {
+                case 0: value = .real(generator.pick(numbers))
+                case 1: value = .integer(generator.pick(integers))
+                case 2: value = .string(generator.pick(strings))
+                default: value = .integer(Int64(bitPattern: generator.next()))
+                }
+                // In front, so that it wins over the defaults above (the first card with a key counts).
+                cards.insert(HeaderCard(key: generator.pick(keys), value: value, comment: ""), at: 0)
+            }
+            let header = FITSHeader(cards)
+            for profile in configuration.profiles {
+                let verdict = FrameHeaderExamination(header: header, profile: profile)
+                if let problem = verdict.problem {
+                    #expect(!problem.isEmpty)
+                    problems += 1
+                } else {
+                    #expect(verdict.night != nil && verdict.mjd.map(HeaderValidation.mjdRange.contains) == true)
+                    usable += 1
+                }
+                for width in [0, 1, 256, 4096, Int.max] {
+                    if case .success(let windows) = DetectorWindows.read(header, layout: profile.detector, width: width) {
+                        #expect(!windows.science.isEmpty && windows.science.upperBound <= width)
+                    }
+                }
+                if case .success(let gain) = HeaderValidation.gain(header, layout: profile.detector) { #expect(gain.isNaN || gain > 0) }
+                if let mjd = header.double(profile.timeKey) { _ = profile.night.night(forMJD: mjd) }
+            }
+        }
+        #expect(usable > 0 && problems > 0, "usable \(usable), problems \(problems)")
+    }
+
     @Test("Mutated instrument profiles load or fail with a ConfigurationError naming the file — never crash")
     func configurationLoader() throws {
         let original = try String(contentsOfFile: repositoryConfig + "/instruments/simech.yaml", encoding: .utf8)
