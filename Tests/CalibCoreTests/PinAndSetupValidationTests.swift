@@ -124,7 +124,7 @@ struct PinAndSetupValidationTests {
         #expect(findings.contains { $0.hasPrefix("x.yaml: classification[0].when.all[0].equal: unknown key; did you mean equals?") })
         let daemon = try #require(try Yams.compose(yaml: "ingest: {stableSecs: 1}\nworkers: 1"))
         #expect(ConfigurationKeySchema.daemonFile.unknownKeys(in: daemon, file: "c.yaml").map(\.description)
-                == ["c.yaml: ingest.stableSecs: unknown key; did you mean stableSeconds? (known here: giveUpSeconds, ignore, include, reconcileSeconds, settleSeconds, stableSeconds)"])
+                == ["c.yaml: ingest.stableSecs: unknown key; did you mean stableSeconds? (known here: giveUpSeconds, ignore, include, maxDecompressedBytes, reconcileSeconds, settleSeconds, stableSeconds)"])
     }
 
     @Test("Nearest names: typos and prefixes are suggested, unrelated words are not")

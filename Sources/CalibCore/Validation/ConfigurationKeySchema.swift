@@ -23,7 +23,7 @@ public indirect enum ConfigurationKeySchema: Sendable {
         "watch": .value, "workspace": .value, "database": .value, "instruments": .value, "workers": .value,
         "extraIngestRoots": .value, "controlGroup": .value,
         "ingest": .fields(["stableSeconds": .value, "settleSeconds": .value, "reconcileSeconds": .value,
-                           "giveUpSeconds": .value, "ignore": .value, "include": .value]),
+                           "giveUpSeconds": .value, "maxDecompressedBytes": .value, "ignore": .value, "include": .value]),
     ])
 
     /// An instrument profile (`instruments/*.yaml`).
