@@ -19,7 +19,8 @@ struct CalibdCommand: AsyncParsableCommand {
             Examples:
               calibd --config /etc/calibd/calibd.yaml
               calibd --config config/calibd.yaml --watch /data/raw --workspace /tmp/ws --once
-            """)
+            """,
+        subcommands: [WorkerCommand.self])
 
     @Option(help: "Configuration file (default: $CALIBD_CONFIG, ./config/calibd.yaml, /etc/calibd/calibd.yaml).")
     var config: String?
@@ -59,7 +60,11 @@ struct CalibdCommand: AsyncParsableCommand {
         guard !configuration.watch.isEmpty else {
             throw ValidationError("no raw-data directory to watch: give --watch DIR or 'watch:' in \(configuration.source ?? "the configuration")")
         }
-        let engine = try CalibrationEngine(configuration: configuration, logger: logger)
+        // Files are read and recipes run in worker processes (this same binary), so that
+        // a file or recipe that crashes ends a worker and is recorded, not the daemon.
+        let engine = try CalibrationEngine(configuration: configuration, logger: logger,
+                                           workers: try WorkerLauncher.forDaemon(configuration: configuration, configPath: config, logLevel: logLevel))
+        defer { engine.stopWorkers() }
         if once {
             let started = Date()
             // A progress line on a terminal; nothing when output goes to a file or a pipe.

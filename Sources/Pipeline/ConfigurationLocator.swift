@@ -13,13 +13,13 @@ public enum ConfigurationLocator {
         return list
     }
 
+    /// The file `load` reads: `configPath` when given, else the first candidate that exists.
+    public static func path(for configPath: String?) -> String? {
+        configPath ?? candidates().first(where: { FileManager.default.fileExists(atPath: $0) })
+    }
+
     public static func load(configPath: String?, watch: [String] = [], workspace: String? = nil) throws -> CalibdConfiguration {
-        let path: String
-        if let configPath {
-            path = configPath
-        } else if let found = candidates().first(where: { FileManager.default.fileExists(atPath: $0) }) {
-            path = found
-        } else {
+        guard let path = path(for: configPath) else {
             throw ConfigurationError(file: "(none)", key: "",
                                      message: "no configuration found; pass --config FILE or set CALIBD_CONFIG (looked in \(candidates().joined(separator: ", ")))")
         }

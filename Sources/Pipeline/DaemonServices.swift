@@ -218,7 +218,7 @@ public struct SchedulerService: Service {
                             engine.logger.error("could not claim a job; retrying", metadata: ["error": "\(error)"])
                             job = nil
                         }
-                        if let job { await engine.runner.run(job) } else { try? await Task.sleep(for: pollInterval) }
+                        if let job { await engine.run(job) } else { try? await Task.sleep(for: pollInterval) }
                     }
                 }
             }
