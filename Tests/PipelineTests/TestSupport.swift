@@ -29,10 +29,12 @@ struct CommandResult {
 
 /// Runs a command to completion (bounded by `timeout` seconds).
 @discardableResult
-func runCommand(_ executable: String, _ arguments: [String], timeout: TimeInterval = 300) throws -> CommandResult {
+func runCommand(_ executable: String, _ arguments: [String], timeout: TimeInterval = 300,
+                environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -120,12 +122,20 @@ struct TestWorkspace {
 final class DaemonProcess {
     let process = Process()
 
-    init(config: String, logLevel: String = "warning") throws {
+    /// - Parameters:
+    ///   - environment: added to the test's environment (e.g. the fault-injection hook `CALIBD_TEST_TRAP_ON`).
+    ///   - log: a file for the daemon's (and its workers') standard error; nil discards it.
+    init(config: String, logLevel: String = "warning", environment: [String: String] = [:], log: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: Binaries.calibd)
         process.arguments = ["--config", config, "--log-level", logLevel]
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let sink = FileHandle(forWritingAtPath: "/dev/null")
         process.standardOutput = sink
-        process.standardError = sink
+        if let log, FileManager.default.createFile(atPath: log, contents: nil), let handle = FileHandle(forWritingAtPath: log) {
+            process.standardError = handle
+        } else {
+            process.standardError = sink
+        }
         try process.run()
     }
 
