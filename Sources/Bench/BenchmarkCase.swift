@@ -18,6 +18,7 @@ struct BenchmarkCase: Sendable {
 /// Every benchmark, in the order the table lists them. Recipes add theirs here.
 let allBenchmarks: [BenchmarkCase] = [
     headerIngestBenchmark,
+    isolatedHeaderIngestBenchmark,
     closeToDatabaseLatencyBenchmark,
     masterBiasBenchmark,
     masterFlatBenchmark,

@@ -7,6 +7,10 @@ public struct KnownPath: Sendable, Equatable {
     public var frameId: Int64
     public var sizeBytes: Int64
     public var mtime: Double
+
+    public init(frameId: Int64, sizeBytes: Int64, mtime: Double) {
+        self.frameId = frameId; self.sizeBytes = sizeBytes; self.mtime = mtime
+    }
 }
 
 extension CalibrationDatabase {

@@ -23,16 +23,17 @@ struct CalibdCommand: AsyncParsableCommand {
             Exit status (--once; the daemon exits 0 after a graceful stop):
             \(ExitStatus.helpTable)
             """,
-        version: CalibdVersion.current)
+        version: CalibdVersion.current,
+        subcommands: [WorkerCommand.self])
 
     /// The parser's own errors keep its handling; every other error is put in
     /// plain words with a remedy and its `ExitStatus` (systemd's
     /// `RestartPreventExitStatus=` keeps a wrong configuration, 78, from restarting in a loop).
     static func main() async {
         do {
-            // The parser may answer with its own command (help); calibd itself is the only async one.
+            // The parser may answer with its own command (help), or a worker subcommand; some are async.
             var command = try parseAsRoot()
-            if let daemon = command as? CalibdCommand { try await daemon.run() } else { try command.run() }
+            if var asynchronous = command as? any AsyncParsableCommand { try await asynchronous.run() } else { try command.run() }
         } catch {
             let wrapped = ErrorTranslation.wrappedUserFacing(error)
             if wrapped == nil, ErrorTranslation.isArgumentParserError(error) || error is ValidationError { exit(withError: error) }
@@ -83,7 +84,11 @@ struct CalibdCommand: AsyncParsableCommand {
             throw UserFacingError(.config, "no raw-data directory to watch",
                                   remedy: "give --watch DIR or 'watch:' in \(configuration.source ?? "the configuration")")
         }
-        let engine = try CalibrationEngine(configuration: configuration, logger: logger)
+        // Files are read and recipes run in worker processes (this same binary), so that
+        // a file or recipe that crashes ends a worker and is recorded, not the daemon.
+        let engine = try CalibrationEngine(configuration: configuration, logger: logger,
+                                           workers: try WorkerLauncher.forDaemon(configuration: configuration, configPath: config, logLevel: logLevel))
+        defer { engine.stopWorkers() }
         if once {
             let started = Date()
             // A progress line on a terminal; nothing when output goes to a file or a pipe.

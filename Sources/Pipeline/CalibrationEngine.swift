@@ -15,8 +15,14 @@ public final class CalibrationEngine: Sendable {
     public let ingester: FrameIngester
     public let planner: JobPlanner
     public let runner: JobRunner
+    /// Set when files are read and recipes run in worker processes (the
+    /// daemon and `calibd --once`); nil runs them in this process (tests, benchmarks).
+    public let isolation: IsolatedJobRunner?
 
-    public init(configuration: CalibdConfiguration, logger: Logger) throws {
+    /// - Parameter workers: how to start worker processes; with it, a file or a
+    ///   recipe that crashes ends a worker, not this process. Without it,
+    ///   everything runs in this process.
+    public init(configuration: CalibdConfiguration, logger: Logger, workers launcher: WorkerLauncher? = nil) throws {
         self.configuration = configuration
         self.logger = logger
         for directory in [configuration.workspace, configuration.productsDirectory, configuration.logsDirectory] {
@@ -25,38 +31,69 @@ public final class CalibrationEngine: Sendable {
         database = try CalibrationDatabase(path: configuration.database)
         try WorkspacePermissions(configuration: configuration).apply()
         owner = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(Int(Date().timeIntervalSince1970))"
-        ingester = FrameIngester(configuration: configuration, database: database, logger: logger)
+        var ingester = FrameIngester(configuration: configuration, database: database, logger: logger)
+        ingester.isolation = launcher.map { IsolatedExaminer(launcher: $0, logger: logger) }
+        self.ingester = ingester
         planner = JobPlanner(configuration: configuration, database: database, logger: logger)
-        runner = JobRunner(configuration: configuration, database: database, logger: logger)
+        let runner = JobRunner(configuration: configuration, database: database, logger: logger)
+        self.runner = runner
+        isolation = launcher.map { IsolatedJobRunner(launcher: $0, runner: runner) }
     }
 
-    /// After a crash: re-queues jobs whose daemon is gone and removes
-    /// half-written product files. Only at start: while this daemon runs,
-    /// a temporary file may be a product being written.
+    /// Runs one claimed job: in a worker process when isolated, else here.
+    @discardableResult
+    public func run(_ job: JobRecord) async -> JobState {
+        if let isolation { return await isolation.run(job) }
+        return await runner.run(job)
+    }
+
+    /// Stops the worker processes this engine keeps (the file reader).
+    public func stopWorkers() {
+        ingester.isolation?.stop()
+    }
+
+    /// After a crash: re-queues jobs whose daemon is gone (or fails them,
+    /// once their attempts reach the cap) and removes half-written product
+    /// files. Only at start: while this daemon runs, a temporary file may be a
+    /// product being written.
     @discardableResult
     public func recoverAfterRestart() throws -> (requeued: Int, orphansRemoved: Int) {
-        let requeued = try recoverLeases()
+        let recovered = try recoverAbandonedJobs()
         let orphans = ProductWriter.removeOrphans(under: configuration.productsDirectory)
-        if requeued > 0 || orphans > 0 {
-            logger.notice("recovered after restart", metadata: ["jobs.requeued": "\(requeued)", "orphans.removed": "\(orphans)"])
+        if recovered.requeued + recovered.failed > 0 || orphans > 0 {
+            logger.notice("recovered after restart", metadata: [
+                "jobs.requeued": "\(recovered.requeued)", "jobs.failed": "\(recovered.failed)", "orphans.removed": "\(orphans)",
+            ])
         }
-        return (requeued, orphans)
+        return (recovered.requeued, orphans)
     }
 
     /// Re-queues jobs whose lease lapsed, and at once those held by a dead
-    /// process on this host (no need to wait for the lease to lapse).
+    /// process on this host (no need to wait for the lease to lapse). Each
+    /// counts as a crashed attempt: past `max_attempts` the job fails for good
+    /// with the reason. This daemon's own jobs are never taken: it knows
+    /// whether their workers live and records their end itself.
     @discardableResult
     public func recoverLeases() throws -> Int {
-        var requeued = try database.recoverLeases()
+        let recovered = try recoverAbandonedJobs()
+        return recovered.requeued + recovered.failed
+    }
+
+    func recoverAbandonedJobs() throws -> (requeued: Int, failed: Int) {
         let host = ProcessInfo.processInfo.hostName
+        var dead: Set<String> = []
         for job in try database.jobs(states: [.running]) {
             guard let holder = job.leaseOwner, holder != owner else { continue }
             let parts = holder.split(separator: "/")
             if parts.count == 3, parts[0] == host, let pid = Int32(parts[1]), kill(pid, 0) != 0 || pid == getpid() {
-                requeued += try database.recoverLeases(owner: holder)
+                dead.insert(holder)
             }
         }
-        return requeued
+        let recovered = try database.recoverAbandonedJobs(deadOwners: dead, excluding: owner)
+        if recovered.failed > 0 {
+            logger.error("jobs failed for good: their process died during every allowed attempt", metadata: ["jobs": "\(recovered.failed)"])
+        }
+        return recovered
     }
 
     /// Every file under the watched roots, in a stable order. Symbolic links
@@ -143,7 +180,7 @@ public final class CalibrationEngine: Sendable {
                 group.addTask { [self] in
                     var ran = 0
                     while shouldContinue(), let job = try? database.claimNextJob(owner: owner, lease: runner.leaseSeconds) {
-                        await runner.run(job)
+                        await run(job)
                         onFinished()
                         ran += 1
                     }
@@ -193,7 +230,12 @@ public final class CalibrationEngine: Sendable {
             })
             counter.reset()
             jobsRun += ran
-            if report.created.isEmpty && ran == 0 { break }
+            if report.created.isEmpty && ran == 0 {
+                // Retries waiting out a back-off (after a crash or a full disk) belong to this run too.
+                let retries = try database.jobs(states: [.queued]).compactMap(\.notBefore)
+                guard let next = retries.min() else { break }
+                try await Task.sleep(for: .seconds(min(max(next.timeIntervalSinceNow, 0.1), 60)))
+            }
         }
         return BatchSummary(scan: scan, jobsRun: jobsRun, waiting: waiting)
     }

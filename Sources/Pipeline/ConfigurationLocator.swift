@@ -39,6 +39,12 @@ public enum ConfigurationLocator {
                                  message: "no configuration found; pass --config FILE or set CALIBD_CONFIG (looked in \(candidates(environment: environment).joined(separator: ", ")))")
     }
 
+    /// The file `load` reads, or nil when none would be found (worker processes are
+    /// handed the same file explicitly, so that they cannot pick another).
+    public static func path(for configPath: String?) -> String? {
+        try? locate(configPath: configPath)
+    }
+
     /// Loads the configuration for a run, refusing one whose recipes name a
     /// parameter, QC metric or static file their executors do not have (the
     /// first such finding; `ConfigurationChecker` lists them all).

@@ -28,6 +28,8 @@ public struct IngestService: Service {
         try watcher.start()
         logger.info("watching", metadata: ["roots": "\(engine.configuration.watch)", "directories": "\(watcher.watchedDirectoryCount)"])
         let pending = PendingFiles(stable: .seconds(settings.stableSeconds), giveUp: .seconds(settings.giveUpSeconds))
+        // A database locked for minutes is logged once, with its remedy, not every second.
+        let faults = FaultNoticeBoard()
         for path in engine.filesUnderRoots() { await pending.watch(path) }
 
         try await withGracefulShutdownHandler {
@@ -59,10 +61,14 @@ public struct IngestService: Service {
                                 for (path, outcome) in zip(paths, outcomes) {
                                     if case .deferred = outcome { await pending.watch(path, attempted: true) }
                                 }
+                                faults.clear()
                             } catch {
-                                logger.error("ingest failed; the files will be offered again", metadata: [
-                                    "error": "\(error)", "files": "\(paths.count)",
-                                ])
+                                let fault = EnvironmentalFault.classify(error, database: engine.configuration.database)
+                                if fault.map({ faults.isNew($0) }) ?? true {
+                                    logger.error("ingest failed; the files will be offered again", metadata: [
+                                        "error": "\(fault.map { "\($0)" } ?? "\(error)")", "files": "\(paths.count)",
+                                    ])
+                                }
                                 for path in paths { await pending.retryLater(path) }
                             }
                         }
@@ -222,7 +228,7 @@ public struct SchedulerService: Service {
                             engine.logger.error("could not claim a job; retrying", metadata: ["error": "\(error)"])
                             job = nil
                         }
-                        if let job { await engine.runner.run(job) } else { try? await Task.sleep(for: pollInterval) }
+                        if let job { await engine.run(job) } else { try? await Task.sleep(for: pollInterval) }
                     }
                 }
             }

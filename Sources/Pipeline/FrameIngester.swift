@@ -27,6 +27,8 @@ public struct FrameIngester: Sendable {
     public let configuration: CalibdConfiguration
     public let database: CalibrationDatabase
     public let logger: Logger
+    /// When set, files are examined in a worker process (see `IsolatedExaminer`); else here.
+    public var isolation: IsolatedExaminer?
 
     public init(configuration: CalibdConfiguration, database: CalibrationDatabase, logger: Logger) {
         self.configuration = configuration; self.database = database; self.logger = logger
@@ -49,8 +51,8 @@ public struct FrameIngester: Sendable {
         var outcomes: [IngestOutcome?] = []
         var pending: [(index: Int, frame: FrameRecord, path: String, mtime: Double)] = []
         let known = try database.knownPaths(paths)
-        for (index, path) in paths.enumerated() {
-            switch try examine(path: path, known: known[path], now: now, final: final) {
+        for (index, (path, examination)) in zip(paths, try examinations(of: paths, known: known, now: now, final: final)).enumerated() {
+            switch examination {
             case .done(let outcome): outcomes.append(outcome)
             case .record(let frame, let mtime):
                 outcomes.append(nil)
@@ -75,6 +77,12 @@ public struct FrameIngester: Sendable {
             }
         }
         return outcomes.map { $0! }
+    }
+
+    /// Each file examined, in a worker process when isolated.
+    func examinations(of paths: [String], known: [String: KnownPath], now: Date, final: Bool) throws -> [Examination] {
+        if let isolation { return try isolation.examine(paths, known: known, now: now, final: final) }
+        return try paths.map { try examine(path: $0, known: known[$0], now: now, final: final) }
     }
 
     enum Examination {

@@ -94,11 +94,21 @@ public struct JobPlanner: Sendable {
                 job.productType == type && job.instrument == profile.name
                     && ((try? Setup(parsing: job.setup)) ?? Setup()).agrees(with: upstreamSetup)
             }) {
-                return .failure(MissingUpstream(reason: "waiting for job \(busy.id!) (\(busy.recipe)) to make this night's \(type.rawValue)"))
+                // A retry after a crash or a full disk says what happened to the last attempt.
+                let last = busy.state == .queued && busy.reason != nil ? "; its last attempt ended: \(busy.reason!)" : ""
+                return .failure(MissingUpstream(reason: "waiting for job \(busy.id!) (\(busy.recipe)) to make this night's \(type.rawValue)\(last)"))
             }
             let request = AssociationRequest(type: type, instrument: profile.name, night: night, setup: upstreamSetup, mjd: mjd)
             let result = try associator.best(request, rule: profile.associationRule(for: type))
             guard result.chosen != nil else {
+                // This night's job for it failed for good: name it and its reason, which is what a person needs.
+                if isRequired, let failed = try database.jobs(night: night.description, states: [.failed]).last(where: { job in
+                    job.productType == type && job.instrument == profile.name
+                        && ((try? Setup(parsing: job.setup)) ?? Setup()).agrees(with: upstreamSetup)
+                }) {
+                    return .failure(MissingUpstream(reason: "waiting for a usable \(type.rawValue): job \(failed.id!) (\(failed.recipe)), "
+                                                    + "which makes this night's \(type.rawValue), failed: \(failed.reason ?? "no reason recorded")"))
+                }
                 if isRequired {
                     return .failure(MissingUpstream(reason: "waiting for a usable \(type.rawValue): \(result.explanation)"))
                 }

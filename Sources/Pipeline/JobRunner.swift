@@ -21,9 +21,28 @@ public struct JobRunner: Sendable {
         self.configuration = configuration; self.database = database; self.logger = logger
     }
 
+    /// Logs each environmental fault once (nil: log them at debug level only,
+    /// as a recipe process does, whose parent logs them once for the daemon).
+    public var faultNotices: FaultNoticeBoard? = FaultNoticeBoard()
+
+    /// How one attempt ended, as a recipe process reports it to the daemon.
+    public struct AttemptReport: Sendable, Codable, Equatable {
+        /// The job's state afterwards (`running` if nothing could be recorded).
+        public var state: JobState
+        /// Set when the attempt was postponed, or could not be recorded, because of its surroundings.
+        public var fault: String?
+        /// The fault's kind and path, so the daemon can log a lasting fault once.
+        public var faultKey: String?
+    }
+
     /// Runs one claimed job to its end and returns its final state.
     @discardableResult
     public func run(_ job: JobRecord) async -> JobState {
+        await attempt(job).state
+    }
+
+    /// Runs one claimed job to its end and reports how it ended.
+    public func attempt(_ job: JobRecord) async -> AttemptReport {
         var jobLogger = logger
         if let file = try? FileLogHandler(path: logPath(of: job), permissions: WorkspacePermissions(configuration: configuration)) {
             let base = logger
@@ -62,22 +81,50 @@ public struct JobRunner: Sendable {
             try database.complete(job: job, outcome: outcome, products: drafts)
             let elapsed = String(format: "%.2f", Date().timeIntervalSince(started))
             jobLogger.info("job finished", metadata: ["state": "\(failures.isEmpty ? "succeeded" : "qc_failed")", "seconds": "\(elapsed)"])
-            return failures.isEmpty ? .succeeded : .qcFailed
+            faultNotices?.clear()
+            return AttemptReport(state: failures.isEmpty ? .succeeded : .qcFailed)
         } catch let error as LeaseLostError {
             // Cancelled, or taken over after a stall: whatever this attempt
             // wrote is not recorded and must not linger on disk.
             for path in written where (try? database.product(path: path)) == nil { unlink(path) }
             jobLogger.warning("result discarded", metadata: ["error": "\(error)"])
-            return (try? database.job(id: job.id!))?.state ?? .cancelled
+            return AttemptReport(state: (try? database.job(id: job.id!))?.state ?? .cancelled)
+        } catch let error where EnvironmentalFault.classify(error, database: database.path) != nil {
+            let fault = EnvironmentalFault.classify(error, database: database.path)!
+            return postpone(job, fault: fault, logger: jobLogger)
         } catch {
             let backoff = min(600, 5 * pow(2, Double(max(job.attempts - 1, 0))))
             jobLogger.error("job failed", metadata: ["error": "\(error)", "attempt": "\(job.attempts)"])
             do {
                 try database.fail(job: job, error: "\(error)", retryAfter: backoff, permanent: error is PermanentRecipeFailure)
-            } catch {
-                jobLogger.error("could not record the failure", metadata: ["error": "\(error)"])
+            } catch let recordError {
+                jobLogger.error("could not record the failure", metadata: ["error": "\(recordError)"])
+                if let fault = EnvironmentalFault.classify(recordError, database: database.path) {
+                    return AttemptReport(state: .running, fault: fault.description, faultKey: "\(fault.kind.rawValue) \(fault.path)")
+                }
             }
-            return (try? database.job(id: job.id!))?.state ?? .failed
+            return AttemptReport(state: (try? database.job(id: job.id!))?.state ?? .failed)
+        }
+    }
+
+    /// Re-queues an attempt stopped by its surroundings without counting it,
+    /// with back-off, and logs the fault once (with its path and remedy).
+    func postpone(_ job: JobRecord, fault: EnvironmentalFault, logger jobLogger: Logger) -> AttemptReport {
+        let key = "\(fault.kind.rawValue) \(fault.path)"
+        let postponements = (try? database.postponementCount(ofJob: job.id!)) ?? 0
+        let delay = EnvironmentalFault.retryDelay(postponements: postponements)
+        if faultNotices?.isNew(fault) ?? false {
+            logger.error("jobs wait for the environment to recover", metadata: ["fault": "\(fault)", "path": "\(fault.path)"])
+        } else {
+            jobLogger.debug("job postponed", metadata: ["fault": "\(fault)", "retry.seconds": "\(Int(delay))"])
+        }
+        do {
+            try database.postpone(job: job, reason: fault.description, retryAfter: delay)
+            return AttemptReport(state: .queued, fault: fault.description, faultKey: key)
+        } catch {
+            // The database itself may be the fault: the daemon records the postponement once it can.
+            jobLogger.debug("could not record the postponement", metadata: ["error": "\(error)"])
+            return AttemptReport(state: .running, fault: fault.description, faultKey: key)
         }
     }
 

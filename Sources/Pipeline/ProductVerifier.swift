@@ -57,7 +57,7 @@ public struct ProductVerifier: Sendable {
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
                 // QC plots and other sidecars live beside products and belong to them.
                 guard path.hasSuffix(".fits"), !(relative as NSString).lastPathComponent.hasPrefix(ProductWriter.temporaryPrefix) else { continue }
-                if !recorded.contains(path) {
+                if !recorded.contains(path), try !isInProgress(path) {
                     report.unrecorded.append(path)
                     if repair { try quarantine(path) }
                 }
@@ -65,6 +65,22 @@ public struct ProductVerifier: Sendable {
         }
         report.unrecorded.sort()
         return report
+    }
+
+    /// True for a product file the daemon is about to record: the writer
+    /// renames a product into place before the transaction that records it,
+    /// and a retried attempt rewrites the file of the attempt before. Its
+    /// name carries its job (`…_j12.fits`, `…_j12g1.fits`); while that job is
+    /// running or queued the file is work in progress, not an orphan. Checked
+    /// in this order (job, then the file's record) so that a job finishing in
+    /// between is seen with its product recorded.
+    func isInProgress(_ path: String) throws -> Bool {
+        let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        guard let marker = name.range(of: "_j", options: .backwards) else { return false }
+        let digits = name[marker.upperBound...].prefix { $0.isNumber }
+        guard let jobId = Int64(digits) else { return false }
+        if let job = try database.job(id: jobId), job.state == .running || job.state == .queued { return true }
+        return try database.product(path: path) != nil
     }
 
     /// Moves a file aside (never deletes: a person decides).

@@ -16,10 +16,10 @@ public enum ProductWriter {
     ///   appears with the mode the umask gave it; nil leaves the umask's.
     public static func write(path: String, permissions: WorkspacePermissions? = nil, _ body: (FITSFile) throws -> Void) throws -> String {
         let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let temporary = (directory as NSString).appendingPathComponent(
             "\(temporaryPrefix)\(UUID().uuidString)-\((path as NSString).lastPathComponent)")
         do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let file = try FITSFile.create(temporary, overwrite: true)
             try body(file)
             try file.writeChecksums()
@@ -42,13 +42,11 @@ public enum ProductWriter {
             return try hashing.result()
         } catch {
             unlink(temporary)
-            // cfitsio reports a full disk as a generic write error; say what it was.
-            var fs = statvfs()
-            if statvfs(directory, &fs) == 0 {
-                let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
-                if free < 16 << 20 {
-                    throw PipelineError.productWrite("no space left on the device of \(directory) (\(free / 1024) KiB free): \(error)")
-                }
+            // cfitsio reports a full disk or a read-only file system as a generic
+            // write error; say what it was, so the job waits instead of failing.
+            if let fault = EnvironmentalFault.classify(error, database: directory, path: directory)
+                ?? EnvironmentalFault.diagnose(directory: directory) {
+                throw fault
             }
             throw error
         }

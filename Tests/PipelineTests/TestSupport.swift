@@ -41,12 +41,16 @@ extension CommandResult {
 /// `directory` when given, with `environment` when given.
 @discardableResult
 func runCommand(_ executable: String, _ arguments: [String], timeout: TimeInterval = 300, in directory: String? = nil,
-                environment: [String: String]? = nil) throws -> CommandResult {
+                environment: [String: String]? = nil, addingEnvironment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    // `environment` replaces the child's environment; `addingEnvironment` adds to this process's.
     if let environment { process.environment = environment }
+    if !addingEnvironment.isEmpty {
+        process.environment = (environment ?? ProcessInfo.processInfo.environment).merging(addingEnvironment) { $1 }
+    }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -134,12 +138,20 @@ struct TestWorkspace {
 final class DaemonProcess {
     let process = Process()
 
-    init(config: String, logLevel: String = "warning") throws {
+    /// - Parameters:
+    ///   - environment: added to the test's environment (e.g. the fault-injection hook `CALIBD_TEST_TRAP_ON`).
+    ///   - log: a file for the daemon's (and its workers') standard error; nil discards it.
+    init(config: String, logLevel: String = "warning", environment: [String: String] = [:], log: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: Binaries.calibd)
         process.arguments = ["--config", config, "--log-level", logLevel]
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let sink = FileHandle(forWritingAtPath: "/dev/null")
         process.standardOutput = sink
-        process.standardError = sink
+        if let log, FileManager.default.createFile(atPath: log, contents: nil), let handle = FileHandle(forWritingAtPath: log) {
+            process.standardError = handle
+        } else {
+            process.standardError = sink
+        }
         try process.run()
     }
 
