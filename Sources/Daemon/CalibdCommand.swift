@@ -82,11 +82,7 @@ struct CalibdCommand: AsyncParsableCommand {
             print("calibd --once: \(summary.scan.recorded) frames recorded, \(summary.scan.problems) problems, "
                   + "\(summary.scan.aliases) duplicates, \(summary.jobsRun) jobs run in \(String(format: "%.1f", seconds)) s")
             print("workspace: \(configuration.workspace)\n")
-            print(try NightReport(database: engine.database).render(), terminator: "")
-            if !summary.waiting.isEmpty {
-                print("\nInput sets not run:")
-                for w in summary.waiting { print("  \(w.recipe) \(w.night) \(w.setup): \(w.reason)") }
-            }
+            print(try NightVerdictBuilder(configuration: configuration, database: engine.database, settleSeconds: 0).batchSummary(), terminator: "")
             return
         }
         try engine.recoverAfterRestart()

@@ -17,7 +17,7 @@ struct Calibctl: ParsableCommand {
               calibctl frames --problems
               calibctl best --type MBIAS --night 2026-11-21 --setup arm=RED --explain
             """,
-        subcommands: [Simulate.self, Status.self, Frames.self, Jobs.self, JobCommand.self, Calibs.self, Best.self,
+        subcommands: [Simulate.self, Status.self, Night.self, Frames.self, Jobs.self, JobCommand.self, Calibs.self, Best.self,
                       QC.self, Rerun.self, Reprocess.self, Cancel.self, Pause.self, Resume.self, Ingest.self,
                       Pin.self, Reference.self, Verify.self, Export.self, Report.self, LampFlux.self, CheckConfig.self])
 }
