@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // The night report's HTML templates.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // C libraries from Debian.
@@ -41,6 +43,10 @@ let package = Package(
         .systemLibrary(
             name: "CGSL", path: "Sources/CGSL", pkgConfig: "gsl",
             providers: [.apt(["libgsl-dev"])]),
+        // deflate and CRC-32 for the report's PNG thumbnails.
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
 
         // FITS reading and writing over cfitsio: values in, values out.
         .target(name: "FITS", dependencies: ["CFITSIO"], swiftSettings: swiftSettings),
@@ -72,10 +78,11 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "FITS", "CalibCore", "CalibDB", "Recipes",
+                "FITS", "CalibCore", "CalibDB", "Recipes", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swiftSettings),
 

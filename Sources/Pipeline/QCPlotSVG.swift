@@ -11,6 +11,8 @@ public struct SVGPlot {
         public var xRange: ClosedRange<Double>
         public var yRange: ClosedRange<Double>
         var body: [String] = []
+        /// The panel's place in its figure, so that its tick labels can be told from another panel's.
+        var index = 0
         let x0: Double, y0: Double, w: Double, h: Double
 
         init(title: String, xLabel: String, yLabel: String, xRange: ClosedRange<Double>, yRange: ClosedRange<Double>,
@@ -52,7 +54,7 @@ public struct SVGPlot {
             body.append("<polygon fill=\"\(fill)\" fill-opacity=\"\(opacity)\" stroke=\"none\" points=\"\(d.joined(separator: " "))\"/>")
         }
 
-        public mutating func text(_ s: String, x: Double, y: Double, size: Int = 10) {
+        public mutating func text(_ s: String, x: Double, y: Double, size: Int = 11) {
             body.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" text-anchor=\"middle\">%@</text>", px(x), py(y), size, SVGPlot.escape(s)))
         }
 
@@ -64,10 +66,10 @@ public struct SVGPlot {
             // Nice-number ticks inside the panel's own range (which callers set to the detector or the data).
             let xTicks = AxisScale(values: [xRange.lowerBound, xRange.upperBound]), yTicks = AxisScale(values: [yRange.lowerBound, yRange.upperBound])
             for (fx, label) in zip(xTicks.ticks, xTicks.labels) where xRange.contains(fx) {
-                out.append(String(format: "<text class=\"tick-x\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%@</text>", px(fx), y0 + h + 14, label))
+                out.append(String(format: "<text class=\"tick-x panel-%d\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%@</text>", index, px(fx), y0 + h + 14, label))
             }
             for (fy, label) in zip(yTicks.ticks, yTicks.labels) where yRange.contains(fy) {
-                out.append(String(format: "<text class=\"tick-y\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%@</text>", x0 - 3, py(fy) + 4, label))
+                out.append(String(format: "<text class=\"tick-y panel-%d\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%@</text>", index, x0 - 3, py(fy) + 4, label))
             }
             out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">%@</text>", x0 + w / 2, y0 - 6, SVGPlot.escape(title)))
             out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%@</text>", x0 + w / 2, y0 + h + 30, SVGPlot.escape(xLabel)))
@@ -87,7 +89,9 @@ public struct SVGPlot {
     @discardableResult
     public mutating func addPanel(title: String, xLabel: String, yLabel: String, x: ClosedRange<Double>, y: ClosedRange<Double>) -> Int {
         let top = 30 + Double(panels.count) * (panelHeight + 60)
-        panels.append(Panel(title: title, xLabel: xLabel, yLabel: yLabel, xRange: x, yRange: y, frame: (70, top, width - 90, panelHeight)))
+        var panel = Panel(title: title, xLabel: xLabel, yLabel: yLabel, xRange: x, yRange: y, frame: (70, top, width - 90, panelHeight))
+        panel.index = panels.count
+        panels.append(panel)
         return panels.count - 1
     }
 
