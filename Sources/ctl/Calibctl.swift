@@ -19,7 +19,7 @@ struct Calibctl: ParsableCommand {
             """,
         subcommands: [Simulate.self, Status.self, Night.self, Frames.self, Jobs.self, JobCommand.self, Calibs.self, Best.self,
                       QC.self, Rerun.self, Reprocess.self, Cancel.self, Pause.self, Resume.self, Ingest.self,
-                      Pin.self, Reference.self, Verify.self, Export.self, Report.self, LampFlux.self, CheckConfig.self])
+                      Pin.self, Reference.self, Verify.self, Export.self, Report.self, LampFlux.self, CheckConfig.self, Metrics.self])
 }
 
 /// Options every database command shares.
