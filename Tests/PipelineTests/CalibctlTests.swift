@@ -116,7 +116,10 @@ struct CalibctlTests {
         #expect(try String(contentsOfFile: out + "/index.html", encoding: .utf8).contains("href=\"2026-11-21/index.html\""))
         #expect(page.contains("MBIAS"))
         #expect(page.contains("readNoiseADU"))
-        let sources = page.components(separatedBy: "<img src=\"").dropFirst().compactMap { $0.split(separator: "\"").first.map(String.init) }
+        let sources = page.components(separatedBy: "<img").dropFirst().compactMap { tag -> String? in
+            guard let src = tag.range(of: " src=\"") else { return nil }
+            return String(tag[src.upperBound...].prefix { $0 != "\"" })
+        }
         #expect(!sources.isEmpty)
         for source in sources {
             let data = try Data(contentsOf: URL(fileURLWithPath: out + "/2026-11-21/" + source))
