@@ -21,7 +21,8 @@ struct OrderPanelPlot {
 
     var title: String
     var panels: [Panel]
-    var columns = 5
+    /// Four 240 px panels a row: 960 px, shown unscaled in the report's 1100 px column, so 11 px stays 11 px.
+    var columns = 4
     var panelWidth = 240.0
     /// Tall enough for the title, the data and two caption lines at 11 px.
     var panelHeight = 160.0

@@ -60,27 +60,3 @@ struct NightVerdictJSON: Encodable {
         frameCount = verdict.frameCount; items = verdict.items; unusableFiles = verdict.unusableFiles
     }
 }
-
-/// `calibctl status`'s night part: the latest night (or `--night`) in full,
-/// or with `--short` one line per night and only what did not pass.
-struct NightStatus {
-    var builder: NightVerdictBuilder
-
-    func render(night: String?, short: Bool) throws -> [String] {
-        let nights = try night.map { [$0] } ?? (short ? builder.nights() : builder.latestNight().map { [$0] } ?? [])
-        guard !nights.isEmpty else { return ["no night recorded yet"] }
-        var lines: [String] = []
-        for night in nights {
-            let verdict = try builder.verdict(night: night)
-            lines.append(verdict.summaryLine)
-            if short {
-                lines += verdict.problemLines()
-            } else {
-                lines.append("  \(verdict.frameCount) usable frames, \(verdict.unusableFiles.count) unusable; \(verdict.madeLine)")
-                lines += verdict.fullLines()
-                lines.append("  (metrics: calibctl qc show PRODUCT; every night in one line each: calibctl status --short)")
-            }
-        }
-        return lines
-    }
-}

@@ -36,8 +36,7 @@ public struct NightVerdictBuilder: Sendable {
     /// Every night something was recorded for — usable frames, jobs, or
     /// unusable files placed by their path or header — oldest first.
     public func nights() throws -> [String] {
-        var nights = Set(try database.frames().compactMap(\.frame.night))
-        nights.formUnion(try database.jobs().map(\.night))
+        var nights = Set(try database.recordedNights())
         for listing in try database.frames(problemsOnly: true) {
             if let night = Self.night(of: listing) { nights.insert(night) }
         }
@@ -148,7 +147,7 @@ public struct NightVerdictBuilder: Sendable {
         case .waiting(let reason, let recheckAt):
             // Without a moment to look again, only a new frame can change the answer.
             item.outcome = recheckAt == nil ? .notPossible : .waiting
-            item.reason = recheckAt == nil ? "\(reason) (needs ≥ \(recipe.inputs.min))" : reason
+            item.reason = recheckAt == nil && !reason.contains("at least") ? "\(reason) (needs ≥ \(recipe.inputs.min))" : reason
         case .complete(let inputs):
             let mjd = inputs.map(\.mjd).reduce(0, +) / Double(inputs.count)
             switch try planner.chooseUpstream(recipe, profile: profile, night: set.night, setup: set.setup, mjd: mjd) {
