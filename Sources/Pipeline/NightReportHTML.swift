@@ -52,6 +52,12 @@ public struct NightReportHTML: Sendable {
         return page
     }
 
+    /// The daemon's call when a night settles: the night's page in `<workspace>/reports/NIGHT/` and the index beside it.
+    @discardableResult
+    public func writeIntoWorkspace(night: ObservingNight, now: Date = Date()) throws -> String {
+        try write(night: night, to: workspaceReports, now: now)
+    }
+
     /// `ROOT/index.html`: every night, newest first, with its verdict line and a link where its page exists.
     public func writeIndex(root: String, nights: [String]? = nil, builder: NightVerdictBuilder? = nil, now: Date = Date()) throws {
         let builder = builder ?? NightVerdictBuilder(configuration: configuration, database: database)

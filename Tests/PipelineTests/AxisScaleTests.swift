@@ -55,3 +55,35 @@ struct AxisScaleTests {
         #expect(far.upper < 10)
     }
 }
+
+/// The trend chart draws what AxisScale decides.
+@Suite("SVG chart axes")
+struct SVGChartAxisTests {
+    @Test("A chart of NaN-polluted, absurd residuals has finite, distinct, sub-pixel tick labels and a labelled QC range")
+    func pollutedChart() {
+        var points = (0..<100).map { SVGChart.Point(x: Double($0), y: Double($0 % 7) * 0.002 - 0.006) }
+        points += [.init(x: 50, y: .nan), .init(x: 60, y: .infinity), .init(x: 70, y: 2.01e158, passed: false)]
+        let svg = SVGChart(title: "residuals", xLabel: "x", yLabel: "px", series: [.init(name: "X", points: points, connect: false)],
+                           band: (nil, 0.1)).render()
+        let ticks = svg.components(separatedBy: "<text class=\"tick-y\"").dropFirst().compactMap { tail -> Double? in
+            guard let open = tail.firstIndex(of: ">"), let close = tail.range(of: "</text>") else { return nil }
+            return Double(tail[tail.index(after: open)..<close.lowerBound])
+        }
+        #expect(ticks.count >= 3)
+        #expect(ticks.allSatisfy { $0.isFinite && abs($0) < 1 }, "\(ticks)")
+        #expect(Set(ticks).count == ticks.count)
+        #expect(svg.contains(">QC range</text>") && svg.contains(">QC failed</text>"))
+        #expect(!svg.contains("e+"), "no scientific ticks for sub-pixel residuals")
+    }
+
+    @Test("A count gets whole-number ticks without being told")
+    func countAxis() {
+        let svg = SVGChart(title: "failedOrderCount", xLabel: "night", yLabel: "orders",
+                           series: [.init(name: "", points: [.init(x: 0, y: 0), .init(x: 1, y: 1), .init(x: 2, y: 0)])]).render()
+        let labels = svg.components(separatedBy: "<text class=\"tick-y\"").dropFirst().compactMap { tail -> String? in
+            guard let open = tail.firstIndex(of: ">"), let close = tail.range(of: "</text>") else { return nil }
+            return String(tail[tail.index(after: open)..<close.lowerBound])
+        }
+        #expect(!labels.isEmpty && labels.allSatisfy { Int($0) != nil }, "\(labels)")
+    }
+}

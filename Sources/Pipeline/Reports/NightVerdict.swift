@@ -36,6 +36,10 @@ public struct NightVerdict: Sendable, Codable, Equatable {
         public var min: Double?
         public var max: Double?
 
+        public init(productType: ProductType, name: String, value: Double?, unit: String, min: Double?, max: Double?) {
+            self.productType = productType; self.name = name; self.value = value; self.unit = unit; self.min = min; self.max = max
+        }
+
         /// "rejectedFrames=3 outside [-inf, 1]"
         public var description: String {
             let shown = value.map { String(format: "%.4g", $0) } ?? "NaN"
@@ -68,6 +72,12 @@ public struct NightVerdict: Sendable, Codable, Equatable {
         public var products: [MadeProduct]
         public var failedMetrics: [MetricFailure]
 
+        public init(instrument: String, recipe: String, productType: ProductType, setup: String, outcome: Outcome, reason: String?,
+                    jobId: Int64?, products: [MadeProduct], failedMetrics: [MetricFailure]) {
+            self.instrument = instrument; self.recipe = recipe; self.productType = productType; self.setup = setup
+            self.outcome = outcome; self.reason = reason; self.jobId = jobId; self.products = products; self.failedMetrics = failedMetrics
+        }
+
         /// "mflat arm=BLUE binx=1 …"
         public var label: String { setup.isEmpty ? recipe : "\(recipe) \(setup)" }
     }
@@ -77,6 +87,8 @@ public struct NightVerdict: Sendable, Codable, Equatable {
         public var frameId: Int64
         public var path: String
         public var reason: String
+
+        public init(frameId: Int64, path: String, reason: String) { self.frameId = frameId; self.path = path; self.reason = reason }
     }
 
     public var night: String
