@@ -33,7 +33,9 @@ struct MetricsTextfileTests {
         try FileManager.default.createDirectory(atPath: ws.root + "/textfile", withIntermediateDirectories: true)
         let yaml = try String(contentsOfFile: ws.config, encoding: .utf8) + "\nmetrics:\n  textfile: ../textfile/calibd.prom\n"
         try yaml.write(toFile: ws.config, atomically: true, encoding: .utf8)
-        #expect(try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"]).status == 0)
+        // 0, or 1 (a finding) where calibd --once reports jobs that did not succeed (at 256 the arc QC may fail).
+        let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
+        #expect(run.status == 0 || run.status == 1, "\(run.stderr)")
 
         // When the daemon's writer runs (as the daemon will after each job and ingest batch)
         let configuration = try ConfigurationLoader.load(path: ws.config)

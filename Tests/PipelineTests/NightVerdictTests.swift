@@ -24,7 +24,8 @@ struct NightVerdictTests {
         try Data("this is not FITS at all".utf8).write(to: URL(fileURLWithPath: ws.raw + "/2026-11-22/garbage1.fits"))
         try Data(repeating: 0x41, count: 5000).write(to: URL(fileURLWithPath: ws.raw + "/2026-11-22/garbage2.fits"))
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
-        #expect(run.status == 0, "\(run.stderr)")
+        // The batch ran to its end: 0, or 1 (a finding) where calibd --once reports jobs that did not succeed.
+        #expect(run.status == 0 || run.status == 1, "\(run.stderr)")
         return (ws, run)
     }
 
