@@ -28,7 +28,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // CSV export with proper quoting.
         .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
+        // The night report's HTML templates.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // Metrics in Prometheus's text format for node-exporter's textfile collector.
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian.
@@ -36,7 +41,8 @@ let package = Package(
             name: "CFITSIO", path: "Sources/CFITSIO", pkgConfig: "cfitsio",
             providers: [.apt(["libcfitsio-dev"])]),
 
-        // Streaming gzip decompression: ingest checks a .fits.gz to its last byte without holding it.
+        // zlib: streaming gzip decompression (ingest checks a .fits.gz to its last byte without
+        // holding it) and deflate/CRC-32 for the report's PNG thumbnails.
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
@@ -78,10 +84,12 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "FITS", "CalibCore", "CalibDB", "Recipes",
+                "FITS", "CalibCore", "CalibDB", "Recipes", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings),
 

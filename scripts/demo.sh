@@ -24,6 +24,11 @@ out=$(mktemp -d /tmp/calibd-demo.XXXXXX)
 "$bin/calibctl" simulate --config config/calibd.yaml --out "$out/sim" --night 2026-11-21 --size "$size" --arms "$arms"
 "$bin/calibd" --config config/calibd.yaml --watch "$out/sim/raw" --workspace "$out/ws" --once --log-level warning
 echo
+# The master bias's figures beside the simulator's truth (the summary above has only the verdict).
+for arm in ${arms//,/ }; do
+  "$bin/calibctl" --config config/calibd.yaml --workspace "$out/ws" best --type MBIAS --night 2026-11-21 --setup "arm=$arm" \
+    | grep -E "^MBIAS|biasLevelADU|readNoiseADU " || true
+done
 python3 - "$out/sim/truth/2026-11-21/truth.json" <<'PY' 2>/dev/null || true
 import json, sys
 truth = json.load(open(sys.argv[1]))
@@ -32,5 +37,5 @@ for arm, t in truth["arms"].items():
     print(f"simulator truth ({arm}): bias level {d['biasLevelADU'] + d['biasPatternMeanADU']:.2f} ADU, "
           f"read noise {d['readNoiseADU']:.3f} ADU ({d['readNoiseElectrons']:.2f} e-, gain {d['gain']} e-/ADU)")
 PY
-((keep)) && echo "kept: $out (calibctl --config config/calibd.yaml --workspace $out/ws status)"
+((keep)) && echo "kept: $out (calibctl --config config/calibd.yaml --workspace $out/ws night; … report --night 2026-11-21 --out DIR)"
 exit 0

@@ -23,6 +23,9 @@ public struct CalibdConfiguration: Sendable {
     /// A group whose members may use the workspace (and so control the
     /// daemon through its database); nil: only the owning user.
     public var controlGroup: String?
+    /// Where to write the Prometheus text-format metrics for node-exporter's
+    /// textfile collector (`metrics.textfile:`); nil: no metrics file.
+    public var metricsTextfile: String?
 
     /// True when `path` (already resolved) lies inside a watched root or an extra ingest root.
     public func isIngestable(_ path: String) -> Bool {

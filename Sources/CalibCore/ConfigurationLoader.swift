@@ -15,6 +15,12 @@ public enum ConfigurationLoader {
         var ingest: IngestSettings?
         var extraIngestRoots: [String]?
         var controlGroup: String?
+        var metrics: MetricsFile?
+    }
+
+    /// `metrics:` in `calibd.yaml`.
+    private struct MetricsFile: Decodable {
+        var textfile: String?
     }
 
     /// The shape of an instrument profile file.
@@ -70,6 +76,13 @@ public enum ConfigurationLoader {
             source: url.path)
         configuration.extraIngestRoots = (file.extraIngestRoots ?? []).map(resolve)
         configuration.controlGroup = file.controlGroup
+        if let textfile = file.metrics?.textfile {
+            guard textfile.hasSuffix(".prom") else {
+                throw ConfigurationError(file: url.path, key: "metrics.textfile",
+                                         message: "node-exporter's textfile collector reads only *.prom files, got '\(textfile)'")
+            }
+            configuration.metricsTextfile = resolve(textfile)
+        }
         return configuration
     }
 

@@ -112,11 +112,7 @@ struct CalibdCommand: AsyncParsableCommand {
                   + "\(summary.scan.aliases) duplicates, \(summary.jobsRun) jobs run in \(String(format: "%.1f", seconds)) s"
                   + (failed.isEmpty ? "" : ", \(failedCount) failed, \(qcFailedCount) failed QC"))
             print("workspace: \(configuration.workspace)\n")
-            print(try NightReport(database: engine.database).render(), terminator: "")
-            if !summary.waiting.isEmpty {
-                print("\nInput sets not run:")
-                for w in summary.waiting { print("  \(w.recipe) \(w.night) \(w.setup): \(w.reason)") }
-            }
+            print(try NightVerdictBuilder(configuration: configuration, database: engine.database, settleSeconds: 0).batchSummary(), terminator: "")
             if !failed.isEmpty {
                 let list = failed.map { "job \($0.id!) \($0.recipe) \($0.night) \($0.setup): \($0.state.rawValue)\($0.reason.map { " — \($0)" } ?? "")" }
                 throw UserFacingError(.finding, "\(failed.count) of \(summary.jobsRun) jobs did not succeed:\n  " + list.joined(separator: "\n  "),

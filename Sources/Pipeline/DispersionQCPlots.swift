@@ -33,8 +33,10 @@ struct DispersionQCPlots {
         func points(_ keep: (DispersionMapFit.Line) -> Bool) -> [SVGChart.Point] {
             lines.filter(keep).map { l in
                 let found = l.measurement.x.isFinite && l.measurement.y.isFinite
+                // The series is the category and its colour the marker's: `passed: false` would paint
+                // every clipped or rejected line in the failure red the legend does not name.
                 return .init(x: found ? l.measurement.x : l.predictedX, y: found ? l.measurement.y : l.predictedY,
-                             passed: l.used, label: "\(l.entry.order) \(l.entry.wavelength) nm: \(l.clipped ? "clipped" : "\(l.measurement.quality)")")
+                             passed: true, label: "\(l.entry.order) \(l.entry.wavelength) nm: \(l.clipped ? "clipped" : "\(l.measurement.quality)")")
             }
         }
         var chart = SVGChart(title: "Arc lines over the frame", xLabel: "x (px)", yLabel: "y (px)", series: [

@@ -68,7 +68,7 @@ struct FlatBlazeExecutor: RecipeExecutor {
             product(.flat, result.flat, [metric("flatStdMax"), metric("failedOrderCount"), reduction.lampMetric], plot: plots.flat()),
             product(.blaze, result.blaze, [metric("failedOrderCount"), metric("fallbackOrderCount"), metric("blazeResidualMax"),
                                            reduction.lampMetric], plot: plots.blaze()),
-            product(.e2ds, reduction.extraction.spectra, e2dsMetrics, plot: plots.blaze()),
+            product(.e2ds, reduction.extraction.spectra, e2dsMetrics, plot: plots.extracted()),
         ]
     }
 
@@ -152,6 +152,18 @@ struct FlatBlazeExecutor: RecipeExecutor {
                       series: [.init(label: "E2DS", values: row(e2ds, k), colour: "#000"),
                                .init(label: "blaze", values: row(result.blaze, k), colour: "#d22")],
                       passed: result.reports[k].passed || skip.contains(result.orders[k]), note: note(k), yRange: nil)
+            }).svg()
+        }
+
+        /// The extracted flux alone, so that the E2DS product's plot shows the E2DS (its level and flagged
+        /// rows), not the blaze fit, which has its own product and plot.
+        func extracted() -> String {
+            OrderPanelPlot(title: "E2DS: extracted flat flux per order (ADU)", panels: result.orders.indices.map { k in
+                let values = row(e2ds, k).filter(\.isFinite).sorted()
+                let median = values.isEmpty ? Float.nan : values[values.count / 2]
+                let flagged = row(e2ds, k).count - values.count
+                return .init(title: "order \(result.orders[k])", series: [.init(label: "E2DS", values: row(e2ds, k), colour: "#000")],
+                             passed: true, note: String(format: "median %.4g ADU, %d rows not extracted", median, flagged), yRange: nil)
             }).svg()
         }
 

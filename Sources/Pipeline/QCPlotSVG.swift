@@ -11,14 +11,26 @@ public struct SVGPlot {
         public var xRange: ClosedRange<Double>
         public var yRange: ClosedRange<Double>
         var body: [String] = []
+        /// The panel's place in its figure, so that its tick labels can be told from another panel's.
+        var index = 0
         let x0: Double, y0: Double, w: Double, h: Double
 
         init(title: String, xLabel: String, yLabel: String, xRange: ClosedRange<Double>, yRange: ClosedRange<Double>,
              frame: (Double, Double, Double, Double)) {
             self.title = title; self.xLabel = xLabel; self.yLabel = yLabel
-            self.xRange = xRange.lowerBound < xRange.upperBound ? xRange : (xRange.lowerBound - 1)...(xRange.upperBound + 1)
-            self.yRange = yRange.lowerBound < yRange.upperBound ? yRange : (yRange.lowerBound - 1)...(yRange.upperBound + 1)
+            self.xRange = Self.usable(xRange)
+            self.yRange = Self.usable(yRange)
             (x0, y0, w, h) = frame
+        }
+
+        /// A range a plot can use: finite (else 0…1) and not empty (widened about its value).
+        static func usable(_ range: ClosedRange<Double>) -> ClosedRange<Double> {
+            guard range.lowerBound.isFinite, range.upperBound.isFinite else { return 0...1 }
+            guard range.lowerBound < range.upperBound else {
+                let half = max(abs(range.lowerBound) * 0.05, 0.5)
+                return (range.lowerBound - half)...(range.upperBound + half)
+            }
+            return range
         }
 
         func px(_ x: Double) -> Double { x0 + (x - xRange.lowerBound) / (xRange.upperBound - xRange.lowerBound) * w }
@@ -42,7 +54,7 @@ public struct SVGPlot {
             body.append("<polygon fill=\"\(fill)\" fill-opacity=\"\(opacity)\" stroke=\"none\" points=\"\(d.joined(separator: " "))\"/>")
         }
 
-        public mutating func text(_ s: String, x: Double, y: Double, size: Int = 10) {
+        public mutating func text(_ s: String, x: Double, y: Double, size: Int = 11) {
             body.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" text-anchor=\"middle\">%@</text>", px(x), py(y), size, SVGPlot.escape(s)))
         }
 
@@ -51,16 +63,18 @@ public struct SVGPlot {
             out.append("<svg x=\"\(x0)\" y=\"\(y0)\" width=\"\(w)\" height=\"\(h)\" viewBox=\"\(x0) \(y0) \(w) \(h)\">")
             out += body
             out.append("</svg>")
-            for k in 0...4 {
-                let fx = xRange.lowerBound + Double(k) / 4 * (xRange.upperBound - xRange.lowerBound)
-                let fy = yRange.lowerBound + Double(k) / 4 * (yRange.upperBound - yRange.lowerBound)
-                out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"middle\">%@</text>", px(fx), y0 + h + 12, SVGPlot.tick(fx)))
-                out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">%@</text>", x0 - 3, py(fy) + 3, SVGPlot.tick(fy)))
+            // Nice-number ticks inside the panel's own range (which callers set to the detector or the data).
+            let xTicks = AxisScale(values: [xRange.lowerBound, xRange.upperBound]), yTicks = AxisScale(values: [yRange.lowerBound, yRange.upperBound])
+            for (fx, label) in zip(xTicks.ticks, xTicks.labels) where xRange.contains(fx) {
+                out.append(String(format: "<text class=\"tick-x panel-%d\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%@</text>", index, px(fx), y0 + h + 14, label))
+            }
+            for (fy, label) in zip(yTicks.ticks, yTicks.labels) where yRange.contains(fy) {
+                out.append(String(format: "<text class=\"tick-y panel-%d\" x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%@</text>", index, x0 - 3, py(fy) + 4, label))
             }
             out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">%@</text>", x0 + w / 2, y0 - 6, SVGPlot.escape(title)))
-            out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%@</text>", x0 + w / 2, y0 + h + 26, SVGPlot.escape(xLabel)))
-            out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">%@</text>",
-                              x0 - 34, y0 + h / 2, x0 - 34, y0 + h / 2, SVGPlot.escape(yLabel)))
+            out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%@</text>", x0 + w / 2, y0 + h + 30, SVGPlot.escape(xLabel)))
+            out.append(String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">%@</text>",
+                              x0 - 44, y0 + h / 2, x0 - 44, y0 + h / 2, SVGPlot.escape(yLabel)))
             return out.joined(separator: "\n")
         }
     }
@@ -75,7 +89,9 @@ public struct SVGPlot {
     @discardableResult
     public mutating func addPanel(title: String, xLabel: String, yLabel: String, x: ClosedRange<Double>, y: ClosedRange<Double>) -> Int {
         let top = 30 + Double(panels.count) * (panelHeight + 60)
-        panels.append(Panel(title: title, xLabel: xLabel, yLabel: yLabel, xRange: x, yRange: y, frame: (60, top, width - 80, panelHeight)))
+        var panel = Panel(title: title, xLabel: xLabel, yLabel: yLabel, xRange: x, yRange: y, frame: (70, top, width - 90, panelHeight))
+        panel.index = panels.count
+        panels.append(panel)
         return panels.count - 1
     }
 
@@ -86,8 +102,6 @@ public struct SVGPlot {
     }
 
     public var data: Data { Data(svg().utf8) }
-
-    static func tick(_ v: Double) -> String { abs(v) >= 100 || v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.3g", v) }
 
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")

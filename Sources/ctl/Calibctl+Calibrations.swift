@@ -288,8 +288,8 @@ extension Calibctl {
 extension Calibctl {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write an HTML night report: frames, jobs and timings, products with QC tables and plots, QC trends.",
-            discussion: "Open OUT/index.html in a browser. Example: calibctl report --night 2026-11-21 --out /tmp/report")
+            abstract: "Write an HTML night report: the verdict, what is missing and why, products with pictures, QC tables and plots, QC trends.",
+            discussion: "Writes OUT/NIGHT/index.html and the index of nights OUT/index.html; prints the night page's path. Example: calibctl report --night 2026-11-21 --out /tmp/report")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Observing night YYYY-MM-DD.") var night: String
         @Option(help: "Output directory.") var out: String

@@ -203,12 +203,22 @@ extension Calibctl {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Daemon state, frame counts, queue depth and recent errors.")
+        static let configuration = CommandConfiguration(
+            abstract: "Daemon state, queue depth, recent errors and the latest night's verdict.",
+            discussion: "Example: calibctl status   |   calibctl status --short   |   calibctl status --night 2026-11-21")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
+        @Option(help: "This night's verdict instead of the latest night's (YYYY-MM-DD).") var night: String?
+        @Flag(help: "Only one line per night (every night, or --night) and what did not pass.") var short = false
+
+        func validate() throws { _ = try InputValidator.night(ifGiven: night) }
 
         func run() throws {
             let database = try global.openDatabase(readOnly: true)
+            let nightStatus = NightStatus(builder: NightVerdictBuilder(configuration: try global.loadConfiguration(), database: database))
+            if short && !output.json {
+                return try nightStatus.render(night: night, short: true).forEach { print($0) }
+            }
             let state = try database.daemonState()
             let counts = try database.jobCounts()
             let heartbeat = state["heartbeat"].flatMap(Double.init).map { Date(timeIntervalSince1970: $0) }
@@ -238,10 +248,8 @@ extension Calibctl {
                 print("last errors:")
                 for job in failed { print("  job \(job.id!) \(job.recipe) \(job.night): \(job.state.rawValue): \(job.reason ?? "")") }
             }
-            // The latest night with frames is "tonight" for a person on duty.
-            let latest = try database.frames(limit: 1).first?.frame.night
             print("")
-            print(try NightReport(database: database).render(nights: latest.map { [$0] }), terminator: "")
+            for line in try nightStatus.render(night: night, short: false) { print(line) }
         }
     }
 

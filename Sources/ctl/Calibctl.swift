@@ -25,9 +25,9 @@ struct Calibctl: ParsableCommand {
               calibctl best --type MBIAS --night 2026-11-21 --setup arm=RED --explain
             """,
         version: CalibdVersion.current,
-        subcommands: [Simulate.self, Status.self, Frames.self, Jobs.self, JobCommand.self, Calibs.self, Best.self,
+        subcommands: [Simulate.self, Status.self, Night.self, Frames.self, Jobs.self, JobCommand.self, Calibs.self, Best.self,
                       QC.self, Rerun.self, Reprocess.self, Cancel.self, Pause.self, Resume.self, Ingest.self,
-                      Pin.self, Reference.self, Verify.self, Export.self, Report.self, LampFlux.self, CheckConfig.self,
+                      Pin.self, Reference.self, Verify.self, Export.self, Report.self, LampFlux.self, CheckConfig.self, Metrics.self,
                       Completion.self, GenerateManpages.self])
 
     /// The parser's own errors (usage, help) keep its handling; every other

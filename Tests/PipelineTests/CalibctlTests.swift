@@ -110,13 +110,19 @@ struct CalibctlTests {
         let out = ws.root + "/report"
         let result = try ws.calibctl(["report", "--night", "2026-11-21", "--out", out])
         #expect(result.status == 0, "\(result.stderr)")
-        let page = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        let pagePath = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(pagePath == out + "/2026-11-21/index.html")
+        let page = try String(contentsOfFile: pagePath, encoding: .utf8)
+        #expect(try String(contentsOfFile: out + "/index.html", encoding: .utf8).contains("href=\"2026-11-21/index.html\""))
         #expect(page.contains("MBIAS"))
         #expect(page.contains("readNoiseADU"))
-        let sources = page.components(separatedBy: "<img src=\"").dropFirst().compactMap { $0.split(separator: "\"").first.map(String.init) }
+        let sources = page.components(separatedBy: "<img").dropFirst().compactMap { tag -> String? in
+            guard let src = tag.range(of: " src=\"") else { return nil }
+            return String(tag[src.upperBound...].prefix { $0 != "\"" })
+        }
         #expect(!sources.isEmpty)
         for source in sources {
-            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/" + source))
+            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/2026-11-21/" + source))
             if source.hasSuffix(".svg") {
                 let parser = XMLParser(data: data)
                 #expect(parser.parse(), "\(source) is not well-formed")

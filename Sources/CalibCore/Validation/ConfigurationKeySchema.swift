@@ -21,7 +21,7 @@ public indirect enum ConfigurationKeySchema: Sendable {
     /// `calibd.yaml`.
     public static let daemonFile: ConfigurationKeySchema = .fields([
         "watch": .value, "workspace": .value, "database": .value, "instruments": .value, "workers": .value,
-        "extraIngestRoots": .value, "controlGroup": .value,
+        "extraIngestRoots": .value, "controlGroup": .value, "metrics": .fields(["textfile": .value]),
         "ingest": .fields(["stableSeconds": .value, "settleSeconds": .value, "reconcileSeconds": .value,
                            "giveUpSeconds": .value, "maxDecompressedBytes": .value, "ignore": .value, "include": .value]),
     ])
