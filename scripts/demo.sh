@@ -22,7 +22,9 @@ bin=$(swift build -c release --show-bin-path)
 out=$(mktemp -d /tmp/calibd-demo.XXXXXX)
 ((keep)) || trap 'rm -rf "$out"' EXIT
 "$bin/calibctl" simulate --config config/calibd.yaml --out "$out/sim" --night 2026-11-21 --size "$size" --arms "$arms"
-"$bin/calibd" --config config/calibd.yaml --watch "$out/sim/raw" --workspace "$out/ws" --once --log-level warning
+# calibd --once exits 1 when a job failed or failed QC: show the rest, then end with its status.
+status=0
+"$bin/calibd" --config config/calibd.yaml --watch "$out/sim/raw" --workspace "$out/ws" --once --log-level warning || status=$?
 echo
 # The master bias's figures beside the simulator's truth (the summary above has only the verdict).
 for arm in ${arms//,/ }; do
@@ -37,5 +39,5 @@ for arm, t in truth["arms"].items():
     print(f"simulator truth ({arm}): bias level {d['biasLevelADU'] + d['biasPatternMeanADU']:.2f} ADU, "
           f"read noise {d['readNoiseADU']:.3f} ADU ({d['readNoiseElectrons']:.2f} e-, gain {d['gain']} e-/ADU)")
 PY
-((keep)) && echo "kept: $out (calibctl --config config/calibd.yaml --workspace $out/ws night; … report --night 2026-11-21 --out DIR)"
-exit 0
+((keep)) && echo "kept: $out (calibctl --config config/calibd.yaml --workspace $out/ws night; report: $out/ws/reports/index.html)"
+exit "$status"
