@@ -112,6 +112,8 @@ struct CalibdCommand: AsyncParsableCommand {
                   + "\(summary.scan.aliases) duplicates, \(summary.jobsRun) jobs run in \(String(format: "%.1f", seconds)) s"
                   + (failed.isEmpty ? "" : ", \(failedCount) failed, \(qcFailedCount) failed QC"))
             print("workspace: \(configuration.workspace)\n")
+            // The same reports and monitoring file the running daemon keeps: <workspace>/reports, metrics.textfile.
+            NightWatch(configuration: configuration, database: engine.database, logger: logger, settleSeconds: 0).update()
             print(try NightVerdictBuilder(configuration: configuration, database: engine.database, settleSeconds: 0).batchSummary(), terminator: "")
             if !failed.isEmpty {
                 let list = failed.map { "job \($0.id!) \($0.recipe) \($0.night) \($0.setup): \($0.state.rawValue)\($0.reason.map { " — \($0)" } ?? "")" }

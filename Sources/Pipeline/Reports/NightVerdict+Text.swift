@@ -59,7 +59,8 @@ extension NightVerdict {
     /// What `calibd --once` prints after its counts line: per night the
     /// verdict, the products made by type and what did not pass — not every
     /// metric (`calibctl qc show`, the report) — and where to look further.
-    public static func batchSummary(_ verdicts: [NightVerdict]) -> String {
+    /// - Parameter reports: where the reports are written (`<workspace>/reports`), named in the last line.
+    public static func batchSummary(_ verdicts: [NightVerdict], reports: String? = nil) -> String {
         var lines: [String] = []
         for verdict in verdicts {
             lines.append(verdict.summaryLine)
@@ -68,7 +69,8 @@ extension NightVerdict {
         }
         if let last = verdicts.last {
             lines.append("")
-            lines.append("details: calibctl night \(last.night)   report: calibctl report --night \(last.night) --out DIR")
+            let report = reports.map { "\($0)/\(last.night)/index.html" } ?? "calibctl report --night \(last.night) --out DIR"
+            lines.append("details: calibctl night \(last.night)   report: \(report)")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -30,7 +30,8 @@ public struct NightVerdictBuilder: Sendable {
 
     /// Every night's verdict, oldest first, as `calibd --once` prints them (`NightVerdict.batchSummary`).
     public func batchSummary(now: Date = Date()) throws -> String {
-        NightVerdict.batchSummary(try nights().map { try verdict(night: $0, now: now) })
+        NightVerdict.batchSummary(try nights().map { try verdict(night: $0, now: now) },
+                                  reports: (configuration.workspace as NSString).appendingPathComponent("reports"))
     }
 
     /// Every night something was recorded for — usable frames, jobs, or

@@ -1,0 +1,60 @@
+import CalibCore
+import CalibDB
+import Foundation
+import Logging
+
+/// What the daemon does after each job and each ingest batch so that night
+/// staff need not ask: refresh the monitoring file, and for every night that
+/// has just settled (nothing more can run for it) log its verdict in one line
+/// — `notice` when every expected product passed QC, `warning` otherwise — and
+/// write its report into `<workspace>/reports`. A night that gains work again
+/// (late frames, a rerun) is logged and written again when it settles again.
+///
+/// Nothing here may stop the night: a failure to write the report or the
+/// metrics is logged with the path and the pipeline goes on.
+public final class NightWatch: @unchecked Sendable {
+    private let configuration: CalibdConfiguration
+    private let database: CalibrationDatabase
+    private let logger: Logger
+    private let settleSeconds: Double?
+    // Serialises `update` between the scheduler's workers and ingest.
+    private let lock = NSLock()
+    private var tracker = NightCompletionTracker()
+
+    /// - Parameter settleSeconds: as `NightVerdictBuilder`'s (0 after a `--once` run).
+    public init(configuration: CalibdConfiguration, database: CalibrationDatabase, logger: Logger, settleSeconds: Double? = nil) {
+        self.configuration = configuration; self.database = database; self.logger = logger; self.settleSeconds = settleSeconds
+    }
+
+    /// Refreshes the metrics file and reports the nights that settled since
+    /// the last call; returns their verdicts (for tests and `--once`).
+    @discardableResult
+    public func update(now: Date = Date()) -> [NightVerdict] {
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            try MetricsTextfile(configuration: configuration, database: database).write(now: now)
+        } catch {
+            logger.warning("could not write the metrics file", metadata: [
+                "path": "\(configuration.metricsTextfile ?? "-")", "error": "\(error)"])
+        }
+        let builder = NightVerdictBuilder(configuration: configuration, database: database, settleSeconds: settleSeconds)
+        let settled: [NightVerdict]
+        do { settled = try tracker.newlySettled(builder, now: now) } catch {
+            logger.warning("could not work out the nights' verdicts", metadata: ["error": "\(error)"])
+            return []
+        }
+        for verdict in settled {
+            let level: Logger.Level = verdict.isComplete ? .notice : .warning
+            logger.log(level: level, "\(verdict.summaryLine)", metadata: ["night": "\(verdict.night)"])
+            guard let night = ObservingNight(verdict.night) else { continue }
+            do {
+                let page = try NightReportHTML(database: database, configuration: configuration).writeIntoWorkspace(night: night, now: now)
+                logger.info("night report written", metadata: ["night": "\(verdict.night)", "path": "\(page)"])
+            } catch {
+                logger.warning("could not write the night report", metadata: ["night": "\(verdict.night)", "error": "\(error)"])
+            }
+        }
+        return settled
+    }
+}
