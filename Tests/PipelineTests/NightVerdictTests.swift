@@ -101,5 +101,14 @@ struct NightVerdictTests {
         #expect(run.stdout.contains("calibctl night 2026-11-22"))
         #expect(!run.stdout.contains("readNoiseADU"), "the summary should not list every metric")
         #expect(run.stdout.split(separator: "\n").count <= 40, "\(run.stdout)")
+
+        // And the batch wrote each night's report into the workspace, with an index of verdicts, and says where
+        let reports = ws.workspace + "/reports"
+        #expect(run.stdout.contains("report: \(reports)/2026-11-22/index.html"), "\(run.stdout)")
+        for night in ["2026-11-21", "2026-11-22"] {
+            #expect(FileManager.default.fileExists(atPath: "\(reports)/\(night)/index.html"), "no report for \(night)")
+        }
+        let index = try String(contentsOfFile: reports + "/index.html", encoding: .utf8)
+        #expect(index.contains("night 2026-11-22 incomplete") && index.contains("night 2026-11-21 complete"))
     }
 }
