@@ -24,7 +24,7 @@ public enum ConfigurationLoader {
         var night: NightRule
         var timeKey: String?
         var exposureTimeKey: String?
-        var setup: [String: OneOrMany]
+        var setup: [String: SetupKeySource]
         var template: TemplateKeys?
         var detector: DetectorLayout?
         var classification: [ClassificationRule]
@@ -108,16 +108,6 @@ public enum ConfigurationLoader {
         return profiles
     }
 
-    /// A YAML scalar or list of strings.
-    struct OneOrMany: Decodable {
-        var values: [String]
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let one = try? c.decode(String.self) { values = [one] } else { values = try c.decode([String].self) }
-            guard !values.isEmpty else { throw DecodingError.dataCorruptedError(in: c, debugDescription: "needs at least one keyword") }
-        }
-    }
-
     /// Loads and validates one instrument profile. `strictKeys: false` lets
     /// a checker that reports unknown keys itself go on to find everything else.
     public static func loadProfile(path: String, strictKeys: Bool = true) throws(ConfigurationError) -> InstrumentProfile {
@@ -134,7 +124,7 @@ public enum ConfigurationLoader {
             name: raw.instrument,
             identify: raw.identify,
             classification: raw.classification,
-            setupKeys: raw.setup.mapValues(\.values),
+            setupKeys: raw.setup.mapValues(\.allKeywords),
             night: raw.night,
             timeKey: raw.timeKey ?? "MJD-OBS",
             exposureTimeKey: raw.exposureTimeKey ?? "EXPTIME",
@@ -143,6 +133,17 @@ public enum ConfigurationLoader {
             recipes: raw.recipes ?? [],
             source: path)
         profile.association = association
+        if let selector = profile.detector.orientation?.selector, raw.setup[selector] == nil {
+            throw ConfigurationError(file: path, key: "detector.orientation.by",
+                                     message: "'\(selector)' is not a setup key (known: \(raw.setup.keys.sorted().joined(separator: ", ")))")
+        }
+        profile.setupSources = raw.setup.filter { $0.value.selector != nil || $0.value.defaultValue != nil }
+        for (name, source) in profile.setupSources {
+            if let selector = source.selector, raw.setup[selector] == nil || raw.setup[selector]?.selector != nil {
+                throw ConfigurationError(file: path, key: "setup.\(name).by",
+                                         message: "'\(selector)' must be a setup key read directly from the header (known: \(raw.setup.keys.sorted().joined(separator: ", ")))")
+            }
+        }
         try validate(profile)
         return profile
     }

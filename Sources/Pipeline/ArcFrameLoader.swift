@@ -20,7 +20,7 @@ struct ArcFrameLoader {
     var saturated: [Bool]
 
     init(_ context: JobContext) throws {
-        let stack = try FITSFrameStack(paths: try context.inputPaths)
+        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
         header = stack.headers[0]
         let raw = try stack.image(0)
         guard let biasPath = context.calibrations[.masterBias]?.path else {
@@ -32,7 +32,7 @@ struct ArcFrameLoader {
         guard bias.count == raw.pixels.count else {
             throw PipelineError.inputMismatch("master bias \(biasPath) has \(bias.count) pixels, the arc frame \(raw.pixels.count)")
         }
-        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, orientation: stack.orientation)
         var subtracted = raw
         for i in subtracted.pixels.indices { subtracted.pixels[i] -= bias[i] }
         image = subtracted.cropped(x: regions.science, y: 0..<raw.height)

@@ -10,9 +10,9 @@ struct MasterBiasExecutor: RecipeExecutor {
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try MasterBias(parameters: context.spec.parameters)
-        let stack = try FITSFrameStack(paths: try context.inputPaths)
+        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
         let header = stack.headers[0]
-        let regions = DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, orientation: stack.orientation)
         let gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
         context.logger.info("combining bias frames", metadata: [
             "frames": "\(stack.frameCount)", "size": "\(stack.width)x\(stack.height)",
@@ -32,11 +32,23 @@ struct MasterBiasExecutor: RecipeExecutor {
 
 /// Reads detector geometry and gain through the profile's keywords.
 enum DetectorGeometry {
-    static func regions(width: Int, header: FITSHeader, layout: DetectorLayout) -> DetectorRegions {
+    /// The light-sensitive and overscan columns of a frame `width` wide as the
+    /// recipes see it (turned by `layout.orientation`). The header counts
+    /// prescan columns at low x and overscan at high x of the frame as read
+    /// out; a 180° turn or an x flip puts them at the other ends. An
+    /// orientation that turns them into rows is refused: only columns are trimmed.
+    static func regions(width: Int, header: FITSHeader, layout: DetectorLayout,
+                        orientation: FrameOrientation = .none) throws -> DetectorRegions {
         let overscan = layout.overscanColumnsKey.flatMap { header.int($0) }.map(Int.init) ?? 0
         let prescan = layout.prescanColumnsKey.flatMap { header.int($0) }.map(Int.init) ?? 0
         let scienceEnd = max(prescan, width - overscan)
-        return DetectorRegions(science: prescan..<scienceEnd, overscan: overscan > 0 ? scienceEnd..<width : nil)
+        if orientation.swapsAxes, prescan > 0 || overscan > 0 {
+            throw PipelineError.configuration("the frame is turned '\(orientation.rawValue)' but its header counts \(prescan) prescan and "
+                                              + "\(overscan) overscan columns, which would become rows: only columns are trimmed")
+        }
+        let science = orientation.orientedColumns(prescan..<scienceEnd, width: width) ?? 0..<width
+        let overscanColumns = overscan > 0 ? orientation.orientedColumns(scienceEnd..<width, width: width) : nil
+        return DetectorRegions(science: science, overscan: overscanColumns)
     }
 
     static func gain(header: FITSHeader, layout: DetectorLayout) -> Double {
