@@ -55,7 +55,16 @@ public struct InstrumentProfile: Sendable {
 
     /// How a frame with this header is turned before reduction (`detector.orientation`).
     public func orientation(of header: FITSHeader) -> FrameOrientation {
-        detector.orientation?.orientation(for: setup(of: header)) ?? .none
+        detector.orientation?.value(for: setup(of: header)) ?? .none
+    }
+
+    /// The configured light-sensitive columns of a frame with this header
+    /// (`detector.scienceColumns`, unbinned), divided by its x binning (`binx`).
+    public func scienceColumns(of header: FITSHeader) -> Range<Int>? {
+        let setup = setup(of: header)
+        guard let window = detector.scienceColumns?.value(for: setup), window.count == 2 else { return nil }
+        let binning = max(1, setup["binx"].flatMap { Int($0) } ?? 1)
+        return (window[0] / binning)..<(window[1] / binning)
     }
 
     /// The keywords setup key `name` reads for this frame (a selected key's depend on its selector's value).
@@ -119,11 +128,16 @@ public struct DetectorLayout: Sendable, Codable, Equatable {
     public var saturationADU: Double?
     /// How raw frames are turned before reduction (nil: as read). Pre/overscan
     /// columns are counted in the raw frame, before it is turned.
-    public var orientation: OrientationRule?
+    public var orientation: SetupDependent<FrameOrientation>?
+    /// Light-sensitive columns [start, end) of the turned frame, for detectors
+    /// whose headers do not count pre/overscan columns (SOXSPIPE's
+    /// `science-pixels`); unbinned, divided by the frame's x binning.
+    public var scienceColumns: SetupDependent<[Int]>?
 
     public init(overscanColumnsKey: String? = nil, prescanColumnsKey: String? = nil,
                 gainKey: String? = nil, defaultGain: Double? = nil, saturationADU: Double? = nil,
-                orientation: OrientationRule? = nil) {
+                orientation: SetupDependent<FrameOrientation>? = nil, scienceColumns: SetupDependent<[Int]>? = nil) {
+        self.scienceColumns = scienceColumns
         self.orientation = orientation
         self.overscanColumnsKey = overscanColumnsKey
         self.prescanColumnsKey = prescanColumnsKey

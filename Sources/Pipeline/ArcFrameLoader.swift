@@ -32,7 +32,8 @@ struct ArcFrameLoader {
         guard bias.count == raw.pixels.count else {
             throw PipelineError.inputMismatch("master bias \(biasPath) has \(bias.count) pixels, the arc frame \(raw.pixels.count)")
         }
-        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, orientation: stack.orientation)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, orientation: stack.orientation,
+                                              scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         var subtracted = raw
         for i in subtracted.pixels.indices { subtracted.pixels[i] -= bias[i] }
         image = subtracted.cropped(x: regions.science, y: 0..<raw.height)

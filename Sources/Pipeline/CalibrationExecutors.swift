@@ -72,7 +72,8 @@ struct FlatInputs {
     init(_ context: JobContext) throws {
         let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
         let header = stack.headers[0]
-        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, orientation: stack.orientation)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, orientation: stack.orientation,
+                                              scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
         bias = try UpstreamBias(context)
         guard let centresProduct = context.calibrations[.orderCentres] else { throw PipelineError.inputMismatch("no ORDER_CENTRES chosen") }
@@ -107,7 +108,8 @@ struct MasterDarkExecutor: RecipeExecutor {
         let recipe = try MasterDark(parameters: context.parameters)
         let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
         let header = stack.headers[0]
-        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, orientation: stack.orientation)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, orientation: stack.orientation,
+                                              scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         let gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
         guard gain > 0 else { throw PipelineError.configuration("no gain for the dark current in e-/s (detector.gainKey/defaultGain)") }
         let bias = try UpstreamBias(context)
@@ -136,7 +138,8 @@ struct OrderTraceExecutor: RecipeExecutor {
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try OrderTrace(parameters: context.parameters)
         let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
-        let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector, orientation: stack.orientation)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector, orientation: stack.orientation,
+                                              scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         let bias = try UpstreamBias(context)
         let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
         let image = source.frameCount == 1 ? try source.image(0)

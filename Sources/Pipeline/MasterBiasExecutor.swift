@@ -12,7 +12,8 @@ struct MasterBiasExecutor: RecipeExecutor {
         let recipe = try MasterBias(parameters: context.spec.parameters)
         let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
         let header = stack.headers[0]
-        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, orientation: stack.orientation)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, orientation: stack.orientation,
+                                              scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         let gain = DetectorGeometry.gain(header: header, layout: context.profile.detector)
         context.logger.info("combining bias frames", metadata: [
             "frames": "\(stack.frameCount)", "size": "\(stack.width)x\(stack.height)",
@@ -37,8 +38,11 @@ enum DetectorGeometry {
     /// prescan columns at low x and overscan at high x of the frame as read
     /// out; a 180° turn or an x flip puts them at the other ends. An
     /// orientation that turns them into rows is refused: only columns are trimmed.
+    ///
+    /// Without pre/overscan counts in the header, `scienceColumns` (the
+    /// profile's `detector.scienceColumns` for this frame, already binned) is the light-sensitive window.
     static func regions(width: Int, header: FITSHeader, layout: DetectorLayout,
-                        orientation: FrameOrientation = .none) throws -> DetectorRegions {
+                        orientation: FrameOrientation = .none, scienceColumns: Range<Int>? = nil) throws -> DetectorRegions {
         let overscan = layout.overscanColumnsKey.flatMap { header.int($0) }.map(Int.init) ?? 0
         let prescan = layout.prescanColumnsKey.flatMap { header.int($0) }.map(Int.init) ?? 0
         let scienceEnd = max(prescan, width - overscan)
@@ -46,8 +50,14 @@ enum DetectorGeometry {
             throw PipelineError.configuration("the frame is turned '\(orientation.rawValue)' but its header counts \(prescan) prescan and "
                                               + "\(overscan) overscan columns, which would become rows: only columns are trimmed")
         }
-        let science = orientation.orientedColumns(prescan..<scienceEnd, width: width) ?? 0..<width
+        var science = orientation.orientedColumns(prescan..<scienceEnd, width: width) ?? 0..<width
         let overscanColumns = overscan > 0 ? orientation.orientedColumns(scienceEnd..<width, width: width) : nil
+        if prescan == 0, overscan == 0, let window = scienceColumns {
+            guard window.upperBound <= width else {
+                throw PipelineError.configuration("detector.scienceColumns \(window) reaches beyond the frame's \(width) columns")
+            }
+            science = window
+        }
         return DetectorRegions(science: science, overscan: overscanColumns)
     }
 
