@@ -63,4 +63,15 @@ struct FrameOrientationTests {
         #expect(turned.science == 32..<2096 && turned.overscan == 0..<32)
         #expect(throws: PipelineError.self) { try DetectorGeometry.regions(width: 2144, header: header, layout: layout, orientation: .rotate90) }
     }
+
+    @Test("Without pre/overscan counts the configured science columns are the window; one beyond the frame is refused")
+    func configuredScienceColumns() throws {
+        // Given a SOXS-like header without PRSCX/OVSCX and a window of columns 50..<858
+        let layout = DetectorLayout(overscanColumnsKey: "OVSCX", prescanColumnsKey: "PRSCX")
+        let regions = try DetectorGeometry.regions(width: 908, header: FITSHeader(), layout: layout, scienceColumns: 50..<858)
+        #expect(regions.science == 50..<858 && regions.overscan == nil)
+        #expect(throws: PipelineError.self) {
+            try DetectorGeometry.regions(width: 800, header: FITSHeader(), layout: layout, scienceColumns: 50..<858)
+        }
+    }
 }
