@@ -87,7 +87,11 @@ public struct InstrumentProfile: Sendable {
     /// profile's setup keyword would otherwise put every frame there).
     public func missingSetupKeywords(in header: FITSHeader) -> [(name: String, keywords: [String])] {
         setupKeys.keys.sorted().filter { setupSources[$0]?.defaultValue == nil }
-            .map { (name: $0, keywords: keywords(of: $0, in: header)) }
+            .map { name -> (name: String, keywords: [String]) in
+                // A key chosen by an arm the profile does not name could have read any of its keywords: name them all.
+                let keys = keywords(of: name, in: header)
+                return (name: name, keywords: keys.isEmpty ? setupSources[name]?.allKeywords ?? [] : keys)
+            }
             .filter { _, keys in keys.allSatisfy { header.string($0) == nil } }
     }
 }

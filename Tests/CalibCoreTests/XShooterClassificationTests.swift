@@ -101,6 +101,11 @@ struct XShooterClassificationTests {
             #expect(setup["binx"] == "1" && setup["biny"] == (arm == "NIR" ? "1" : "2"))
             #expect(setup["ndit"] == (arm == "NIR" ? "2" : "1"))
         }
+        // And a frame of an arm the profile does not know misses its slit, with every slit keyword named
+        var unknownArm = Self.xshooterHeader(arm: "AGC", type: "BIAS", tech: "IMAGE")
+        unknownArm = FITSHeader(unknownArm.cards.filter { !$0.key.hasPrefix("ESO INS OPTI") })
+        let missing = profile.missingSetupKeywords(in: unknownArm)
+        #expect(missing.first { $0.name == "slit" }?.keywords == ["ESO INS OPTI5 NAME", "ESO INS OPTI3 NAME", "ESO INS OPTI4 NAME"])
         // And UVB frames are turned 180°, NIR 90°, VIS not
         #expect(profile.orientation(of: Self.xshooterHeader(arm: "UVB", type: "BIAS", tech: "IMAGE")) == .rotate180)
         #expect(profile.orientation(of: Self.xshooterHeader(arm: "VIS", type: "BIAS", tech: "IMAGE")) == .none)
