@@ -30,7 +30,7 @@ public enum ConfigurationLoader {
         var night: NightRule
         var timeKey: String?
         var exposureTimeKey: String?
-        var setup: [String: OneOrMany]
+        var setup: [String: SetupKeySource]
         var template: TemplateKeys?
         var detector: DetectorLayout?
         var classification: [ClassificationRule]
@@ -125,16 +125,6 @@ public enum ConfigurationLoader {
         return profiles
     }
 
-    /// A YAML scalar or list of strings.
-    struct OneOrMany: Decodable {
-        var values: [String]
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let one = try? c.decode(String.self) { values = [one] } else { values = try c.decode([String].self) }
-            guard !values.isEmpty else { throw DecodingError.dataCorruptedError(in: c, debugDescription: "needs at least one keyword") }
-        }
-    }
-
     /// Loads and validates one instrument profile. `strictKeys: false` lets
     /// a checker that reports unknown keys itself go on to find everything else.
     public static func loadProfile(path: String, strictKeys: Bool = true) throws(ConfigurationError) -> InstrumentProfile {
@@ -151,7 +141,7 @@ public enum ConfigurationLoader {
             name: raw.instrument,
             identify: raw.identify,
             classification: raw.classification,
-            setupKeys: raw.setup.mapValues(\.values),
+            setupKeys: raw.setup.mapValues(\.allKeywords),
             night: raw.night,
             timeKey: raw.timeKey ?? "MJD-OBS",
             exposureTimeKey: raw.exposureTimeKey ?? "EXPTIME",
@@ -160,6 +150,22 @@ public enum ConfigurationLoader {
             recipes: raw.recipes ?? [],
             source: path)
         profile.association = association
+        for (key, selector) in [("orientation", profile.detector.orientation?.selector), ("scienceColumns", profile.detector.scienceColumns?.selector)]
+        where selector != nil && raw.setup[selector!] == nil {
+            throw ConfigurationError(file: path, key: "detector.\(key).by",
+                                     message: "'\(selector!)' is not a setup key (known: \(raw.setup.keys.sorted().joined(separator: ", ")))")
+        }
+        if let windows = profile.detector.scienceColumns, let bad = ([windows.fixed].compactMap { $0 } + Array(windows.byValue.values))
+            .first(where: { $0.count != 2 || $0[0] < 0 || $0[1] <= $0[0] }) {
+            throw ConfigurationError(file: path, key: "detector.scienceColumns", message: "expected [start, end) with 0 <= start < end, got \(bad)")
+        }
+        profile.setupSources = raw.setup.filter { $0.value.selector != nil || $0.value.defaultValue != nil }
+        for (name, source) in profile.setupSources {
+            if let selector = source.selector, raw.setup[selector] == nil || raw.setup[selector]?.selector != nil {
+                throw ConfigurationError(file: path, key: "setup.\(name).by",
+                                         message: "'\(selector)' must be a setup key read directly from the header (known: \(raw.setup.keys.sorted().joined(separator: ", ")))")
+            }
+        }
         try validate(profile)
         return profile
     }

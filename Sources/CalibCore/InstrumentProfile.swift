@@ -15,6 +15,9 @@ public struct InstrumentProfile: Sendable {
     /// (the first present wins: X-shooter keeps each arm's slit in another
     /// `ESO INS OPTIn NAME`).
     public var setupKeys: [String: [String]]
+    /// Setup keys read through another key's value or with a default (`SetupKeySource`);
+    /// `setupKeys` then lists every keyword they may read.
+    public var setupSources: [String: SetupKeySource] = [:]
     public var night: NightRule
     /// Header keyword holding the exposure start time as MJD (UTC).
     public var timeKey: String
@@ -44,11 +47,38 @@ public struct InstrumentProfile: Sendable {
     /// `UNDEFINED` so that such frames only ever group with each other.
     public func setup(of header: FITSHeader) -> Setup {
         var setup = Setup()
-        for (name, keys) in setupKeys {
-            let value = keys.lazy.compactMap { header.string($0)?.trimmingCharacters(in: .whitespaces) }.first
-            setup[name] = value.map { $0.replacingOccurrences(of: " ", with: "_") } ?? "UNDEFINED"
+        for name in setupKeys.keys {
+            setup[name] = value(of: name, in: header)?.replacingOccurrences(of: " ", with: "_") ?? "UNDEFINED"
         }
         return setup
+    }
+
+    /// How a frame with this header is turned before reduction (`detector.orientation`).
+    public func orientation(of header: FITSHeader) -> FrameOrientation {
+        detector.orientation?.value(for: setup(of: header)) ?? .none
+    }
+
+    /// The configured light-sensitive columns of a frame with this header
+    /// (`detector.scienceColumns`, unbinned), divided by its x binning (`binx`).
+    public func scienceColumns(of header: FITSHeader) -> Range<Int>? {
+        let setup = setup(of: header)
+        guard let window = detector.scienceColumns?.value(for: setup), window.count == 2 else { return nil }
+        let binning = max(1, setup["binx"].flatMap { Int($0) } ?? 1)
+        return (window[0] / binning)..<(window[1] / binning)
+    }
+
+    /// The keywords setup key `name` reads for this frame (a selected key's depend on its selector's value).
+    func keywords(of name: String, in header: FITSHeader) -> [String] {
+        guard let source = setupSources[name] else { return setupKeys[name] ?? [] }
+        let selected = source.selector.flatMap { selector in
+            setupKeys[selector]?.lazy.compactMap { header.string($0)?.trimmingCharacters(in: .whitespaces) }.first
+        }
+        return source.keywords(selected: selected)
+    }
+
+    private func value(of name: String, in header: FITSHeader) -> String? {
+        let read = keywords(of: name, in: header).lazy.compactMap { header.string($0)?.trimmingCharacters(in: .whitespaces) }.first
+        return read ?? setupSources[name]?.defaultValue
     }
 
     /// The setup names none of whose keywords the header holds, with those
@@ -56,8 +86,13 @@ public struct InstrumentProfile: Sendable {
     /// the keyword rather than file it under `arm=UNDEFINED` (a typo in a
     /// profile's setup keyword would otherwise put every frame there).
     public func missingSetupKeywords(in header: FITSHeader) -> [(name: String, keywords: [String])] {
-        setupKeys.sorted { $0.key < $1.key }.filter { _, keys in keys.allSatisfy { header.string($0) == nil } }
-            .map { (name: $0.key, keywords: $0.value) }
+        setupKeys.keys.sorted().filter { setupSources[$0]?.defaultValue == nil }
+            .map { name -> (name: String, keywords: [String]) in
+                // A key chosen by an arm the profile does not name could have read any of its keywords: name them all.
+                let keys = keywords(of: name, in: header)
+                return (name: name, keywords: keys.isEmpty ? setupSources[name]?.allKeywords ?? [] : keys)
+            }
+            .filter { _, keys in keys.allSatisfy { header.string($0) == nil } }
     }
 }
 
@@ -95,9 +130,19 @@ public struct DetectorLayout: Sendable, Codable, Equatable {
     public var defaultGain: Double?
     /// Saturation level in ADU.
     public var saturationADU: Double?
+    /// How raw frames are turned before reduction (nil: as read). Pre/overscan
+    /// columns are counted in the raw frame, before it is turned.
+    public var orientation: SetupDependent<FrameOrientation>?
+    /// Light-sensitive columns [start, end) of the turned frame, for detectors
+    /// whose headers do not count pre/overscan columns (SOXSPIPE's
+    /// `science-pixels`); unbinned, divided by the frame's x binning.
+    public var scienceColumns: SetupDependent<[Int]>?
 
     public init(overscanColumnsKey: String? = nil, prescanColumnsKey: String? = nil,
-                gainKey: String? = nil, defaultGain: Double? = nil, saturationADU: Double? = nil) {
+                gainKey: String? = nil, defaultGain: Double? = nil, saturationADU: Double? = nil,
+                orientation: SetupDependent<FrameOrientation>? = nil, scienceColumns: SetupDependent<[Int]>? = nil) {
+        self.scienceColumns = scienceColumns
+        self.orientation = orientation
         self.overscanColumnsKey = overscanColumnsKey
         self.prescanColumnsKey = prescanColumnsKey
         self.gainKey = gainKey

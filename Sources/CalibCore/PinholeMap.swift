@@ -5,9 +5,11 @@ import Foundation
 /// detector position (X, Y) in pixels — the SOXSPIPE "pinhole map".
 ///
 /// Positions are stored for one binning (usually 1, the unbinned detector)
-/// and converted to another by `rebinned(to:)`: a binned pixel b covers
+/// and converted to another by `rebinned(x:y:)`: a binned pixel b covers
 /// unbinned pixels b·B … b·B + B − 1, so with pixel centres at integers
-/// x_B = (x₁ + ½)/B − ½ exactly.
+/// x_B = (x₁ + ½)/B − ½ exactly, per axis (X-shooter's 1×2 mode bins y only).
+/// `binning` is the x binning; the y binning is the `binningY` metadata line
+/// (absent: the same as x).
 ///
 /// File format (CSV with `#` comment lines): `# key: value` metadata lines
 /// (`instrument`, `arm`, `binning`, `lineList`, …), a header line
@@ -46,16 +48,23 @@ public struct PinholeMap: Sendable, Equatable {
         return PinholeMap(entries: entries.filter { $0.slit == centre }, binning: binning, metadata: metadata)
     }
 
-    /// The same map for another binning (see the type's note for the formula).
-    public func rebinned(to newBinning: Int) -> PinholeMap {
-        guard newBinning != binning else { return self }
-        let factor = Double(binning) / Double(newBinning)
-        func convert(_ v: Double) -> Double { (v + 0.5) * factor - 0.5 }
+    /// Detector binning along y the positions are given for.
+    public var binningY: Int { metadata["binningY"].flatMap { Int($0) } ?? binning }
+
+    /// The same map for another binning, equal on both axes.
+    public func rebinned(to newBinning: Int) -> PinholeMap { rebinned(x: newBinning, y: newBinning) }
+
+    /// The same map for binning `newX` × `newY` (see the type's note for the formula).
+    public func rebinned(x newX: Int, y newY: Int) -> PinholeMap {
+        let oldY = binningY
+        guard newX != binning || newY != oldY else { return self }
+        let factorX = Double(binning) / Double(newX), factorY = Double(oldY) / Double(newY)
         var out = self
-        out.binning = newBinning
+        out.binning = newX
+        if newY == newX { out.metadata["binningY"] = nil } else { out.metadata["binningY"] = "\(newY)" }
         out.entries = entries.map { e in
             var c = e
-            c.x = convert(e.x); c.y = convert(e.y)
+            c.x = (e.x + 0.5) * factorX - 0.5; c.y = (e.y + 0.5) * factorY - 0.5
             return c
         }
         return out

@@ -10,7 +10,9 @@ import Recipes
 struct ArcFrameLoader {
     var image: Image
     var header: FITSHeader
+    /// Binning along x (`binx`) and y (`biny`, X-shooter's 1×2 bins y only).
     var binning: Int
+    var binningY: Int
     var gain: Double
     var exposureTime: Double
     var map: PinholeMap
@@ -20,7 +22,7 @@ struct ArcFrameLoader {
     var saturated: [Bool]
 
     init(_ context: JobContext) throws {
-        let stack = try FITSFrameStack(paths: try context.inputPaths)
+        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
         header = stack.headers[0]
         let raw = try stack.image(0)
         guard let biasPath = context.calibrations[.masterBias]?.path else {
@@ -32,7 +34,9 @@ struct ArcFrameLoader {
         guard bias.count == raw.pixels.count else {
             throw PipelineError.inputMismatch("master bias \(biasPath) has \(bias.count) pixels, the arc frame \(raw.pixels.count)")
         }
-        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0])
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0],
+                                                   orientation: stack.orientation,
+                                              scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         var subtracted = raw
         for i in subtracted.pixels.indices { subtracted.pixels[i] -= bias[i] }
         image = subtracted.cropped(x: regions.science, y: 0..<raw.height)
@@ -46,24 +50,24 @@ struct ArcFrameLoader {
         gain = try DetectorGeometry.gain(header: header, layout: context.profile.detector, path: stack.paths[0])
         let frameHeader = header
         // The profile's own setup reading, which knows that a setup may live in one of several keywords.
-        let frameBinning = try DetectorGeometry.binning(header: frameHeader, profile: context.profile, path: stack.paths[0])
-        binning = frameBinning
+        let binx = try DetectorGeometry.binning(header: frameHeader, profile: context.profile, path: stack.paths[0], name: "binx")
+        // A profile without a biny key bins both axes alike.
+        let biny = context.profile.setupKeys["biny"] == nil
+            ? binx : try DetectorGeometry.binning(header: frameHeader, profile: context.profile, path: stack.paths[0], name: "biny")
+        binning = binx
+        binningY = biny
         exposureTime = frameHeader.double(context.profile.exposureTimeKey) ?? .nan
-        map = try Self.pinholeMap(context: context, header: frameHeader).rebinned(to: frameBinning)
-        let nominalPath = Self.staticPath(context: context, header: frameHeader, suffix: "_nominal_dispersion.json")
-        nominal = FileManager.default.fileExists(atPath: nominalPath)
-            ? try NominalDispersion.read(path: nominalPath).rebinned(to: frameBinning) : nil
-    }
-
-    /// The static pinhole map of the instrument (and arm, when the profile
-    /// has an `arm` setup key): `<config>/static/<INSTRUMENT>[_<ARM>]_pinhole_map.csv`,
-    /// `<config>` being the directory above the profile's own.
-    static func pinholeMap(context: JobContext, header: FITSHeader) throws -> PinholeMap {
-        let path = staticPath(context: context, header: header, suffix: pinholeMapSuffix)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw PipelineError.configuration("static pinhole map \(path) is missing")
+        // A binning's own static file (made from that binning's model table) is preferred to rebinning the unbinned one.
+        let binned = "_\(binx)x\(biny)"
+        let mapPath = [binned + Self.pinholeMapSuffix, Self.pinholeMapSuffix]
+            .map { Self.staticPath(context: context, header: frameHeader, suffix: $0) }.first { FileManager.default.fileExists(atPath: $0) }
+        guard let mapPath else {
+            throw PipelineError.configuration("static pinhole map \(Self.staticPath(context: context, header: frameHeader, suffix: Self.pinholeMapSuffix)) is missing")
         }
-        return try PinholeMap.read(path: path)
+        map = try PinholeMap.read(path: mapPath).rebinned(x: binx, y: biny)
+        let nominalPath = [binned + "_nominal_dispersion.json", "_nominal_dispersion.json"]
+            .map { Self.staticPath(context: context, header: frameHeader, suffix: $0) }.first { FileManager.default.fileExists(atPath: $0) }
+        nominal = try nominalPath.map { try NominalDispersion.read(path: $0).rebinned(x: binx, y: biny) }
     }
 
     /// The static pinhole map's file-name suffix.

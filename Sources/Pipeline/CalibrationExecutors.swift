@@ -70,9 +70,11 @@ struct FlatInputs {
     var hotPixels: [UInt8]?
 
     init(_ context: JobContext) throws {
-        let stack = try FITSFrameStack(paths: try context.inputPaths)
+        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
         let header = stack.headers[0]
-        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0])
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0],
+                                                   orientation: stack.orientation,
+                                              scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         gain = try DetectorGeometry.gain(header: header, layout: context.profile.detector, path: stack.paths[0])
         bias = try UpstreamBias(context)
         guard let centresProduct = context.calibrations[.orderCentres] else { throw PipelineError.inputMismatch("no ORDER_CENTRES chosen") }
@@ -105,9 +107,11 @@ struct MasterDarkExecutor: RecipeExecutor {
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try MasterDark(parameters: context.parameters)
-        let stack = try FITSFrameStack(paths: try context.inputPaths)
+        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
         let header = stack.headers[0]
-        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0])
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0],
+                                                   orientation: stack.orientation,
+                                              scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         let gain = try DetectorGeometry.gain(header: header, layout: context.profile.detector, path: stack.paths[0])
         guard gain > 0 else { throw PipelineError.configuration("no gain for the dark current in e-/s (detector.gainKey/defaultGain)") }
         let bias = try UpstreamBias(context)
@@ -135,8 +139,10 @@ struct OrderTraceExecutor: RecipeExecutor {
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try OrderTrace(parameters: context.parameters)
-        let stack = try FITSFrameStack(paths: try context.inputPaths)
-        let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector, path: stack.paths[0])
+        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
+        let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector, path: stack.paths[0],
+                                                   orientation: stack.orientation,
+                                              scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         let bias = try UpstreamBias(context)
         let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
         let image = source.frameCount == 1 ? try source.image(0)

@@ -14,7 +14,7 @@ struct DispersionSolutionExecutor: RecipeExecutor {
         let recipe = try DispersionMapFit(recipe: name, parameters: context.spec.parameters)
         let arc = try ArcFrameLoader(context)
         context.logger.info("fitting the dispersion solution", metadata: [
-            "map.lines": "\(arc.map.centralPinhole.entries.count)", "binning": "\(arc.binning)",
+            "map.lines": "\(arc.map.centralPinhole.entries.count)", "binning": "\(arc.binning)x\(arc.binningY)",
             "nominal.model": "\(arc.nominal != nil ? "yes: fitting a correction to it" : "no: fitting the whole polynomial")",
             "size": "\(arc.image.width)x\(arc.image.height)",
         ])

@@ -18,8 +18,10 @@ struct FlatBlazeExecutor: RecipeExecutor {
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try FlatBlaze(parameters: context.spec.parameters)
-        let stack = try FITSFrameStack(paths: try context.inputPaths)
-        let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector, path: stack.paths[0])
+        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
+        let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector, path: stack.paths[0],
+                                                   orientation: stack.orientation,
+                                              scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         guard let biasProduct = context.calibrations[.masterBias] else {
             throw PipelineError.configuration("recipe \(name) needs MBIAS among its upstream calibrations")
         }

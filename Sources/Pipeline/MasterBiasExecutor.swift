@@ -10,9 +10,10 @@ struct MasterBiasExecutor: RecipeExecutor {
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try MasterBias(parameters: context.spec.parameters)
-        let stack = try FITSFrameStack(paths: try context.inputPaths)
+        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
         let header = stack.headers[0]
-        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0])
+        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0],
+                                                   orientation: stack.orientation, scienceColumns: context.profile.scienceColumns(of: header))
         let gain = try DetectorGeometry.gain(header: header, layout: context.profile.detector, path: stack.paths[0])
         context.logger.info("combining bias frames", metadata: [
             "frames": "\(stack.frameCount)", "size": "\(stack.width)x\(stack.height)",

@@ -118,13 +118,18 @@ public struct DispersionMapFit: Sendable {
     /// (tonight's displacement already applied to the predictions, good to a
     /// few 0.01 px) the peak is sought within 1 FWHM of the prediction only,
     /// otherwise anywhere in the stamp.
-    public func locator(binning: Int, halfWidth: Double, gain: Double, columns: Range<Int>?,
+    ///
+    /// At unequal binning (`binningY` ≠ `binning`, X-shooter's 1×2) the stamp's
+    /// half widths follow each axis's binning; the fitted Gaussian is circular,
+    /// so its expected σ is the geometric mean of the two axes' σ (an
+    /// elliptical fit is not implemented).
+    public func locator(binning: Int, binningY: Int? = nil, halfWidth: Double, gain: Double, columns: Range<Int>?,
                         predictionsCorrected: Bool = false) -> ArcLineLocator {
-        let b = Double(max(binning, 1))
-        let fwhm = psfFWHM / b
+        let bx = Double(max(binning, 1)), by = Double(max(binningY ?? binning, 1))
+        let fwhm = psfFWHM / (bx * by).squareRoot()
         let sigma = fwhm / (2 * (2 * log(2.0)).squareRoot())
-        let h = max(2, Int((halfWidth / b).rounded()))
-        return ArcLineLocator(halfWidthX: h, halfWidthY: h, psfSigma: sigma, detectionThreshold: detectionThreshold,
+        return ArcLineLocator(halfWidthX: max(2, Int((halfWidth / bx).rounded())), halfWidthY: max(2, Int((halfWidth / by).rounded())),
+                              psfSigma: sigma, detectionThreshold: detectionThreshold,
                               sigmaRange: widthRange, gain: gain.isNaN ? 1 : gain, columns: columns,
                               searchRadius: predictionsCorrected ? fwhm : nil, fitHalfWidth: max(2, Int((2 * fwhm).rounded())))
     }
@@ -133,9 +138,9 @@ public struct DispersionMapFit: Sendable {
     /// step of `singlePinhole` does: the `offsetLines` brightest lines of
     /// `entries` are found in wide stamps and a `NightShiftModel` is fitted
     /// to their observed − predicted offsets. Nil when no line was found.
-    public func nightShift(_ image: Image, entries: [PinholeMap.Entry], binning: Int, columns: Range<Int>? = nil,
+    public func nightShift(_ image: Image, entries: [PinholeMap.Entry], binning: Int, binningY: Int? = nil, columns: Range<Int>? = nil,
                            gain: Double = .nan) -> NightShiftModel? {
-        let wide = locator(binning: binning, halfWidth: wideStampHalfWidth, gain: gain, columns: columns)
+        let wide = locator(binning: binning, binningY: binningY, halfWidth: wideStampHalfWidth, gain: gain, columns: columns)
         let brightest = Array(entries.indices.sorted { entries[$0].intensity > entries[$1].intensity }.prefix(offsetLines))
         let wideFound = wide.locateAll(image, at: brightest.map { (entries[$0].x, entries[$0].y) })
         let good = brightest.indices.filter { wideFound[$0].quality == .good }
@@ -155,9 +160,9 @@ public struct DispersionMapFit: Sendable {
         let entries = map.centralPinhole.entries
         guard !entries.isEmpty else { throw Failure.emptyMap }
         // 1. Tonight's displacement from the brightest lines in wide stamps.
-        let coarse = nightShift(image, entries: entries, binning: map.binning, columns: columns, gain: gain)
+        let coarse = nightShift(image, entries: entries, binning: map.binning, binningY: map.binningY, columns: columns, gain: gain)
         // 2. Every line in a tight stamp at the corrected prediction.
-        let tight = locator(binning: map.binning, halfWidth: stampHalfWidth, gain: gain, columns: columns,
+        let tight = locator(binning: map.binning, binningY: map.binningY, halfWidth: stampHalfWidth, gain: gain, columns: columns,
                             predictionsCorrected: coarse != nil)
         let predicted = entries.map { e -> (x: Double, y: Double) in
             let o = coarse?.offset(x: e.x, y: e.y) ?? (dx: 0, dy: 0)
@@ -167,7 +172,7 @@ public struct DispersionMapFit: Sendable {
         var lines = entries.indices.map {
             Line(entry: entries[$0], predictedX: predicted[$0].x, predictedY: predicted[$0].y, measurement: found[$0])
         }
-        vet(&lines, binning: map.binning)
+        vet(&lines, binning: map.binning, binningY: map.binningY)
         return try solve(lines: lines, map: map, slit: false, image: image, nominal: nominal)
     }
 
@@ -181,7 +186,7 @@ public struct DispersionMapFit: Sendable {
         var groups: [Key: [Int]] = [:]
         for (i, e) in map.entries.enumerated() { groups[Key(order: e.order, wavelength: e.wavelength), default: []].append(i) }
         let keys = groups.keys.sorted { ($0.order, $0.wavelength) < ($1.order, $1.wavelength) }
-        let tight = locator(binning: map.binning, halfWidth: stampHalfWidth, gain: gain, columns: columns)
+        let tight = locator(binning: map.binning, binningY: map.binningY, halfWidth: stampHalfWidth, gain: gain, columns: columns)
         let perGroup = Self.parallelMap(keys) { key -> [Line] in
             let members = groups[key]!.sorted { map.entries[$0].slit < map.entries[$1].slit }
             // The first-guess solution says where the central pinhole is tonight; every pinhole moves with it.
@@ -195,19 +200,19 @@ public struct DispersionMapFit: Sendable {
             }
         }
         var lines = perGroup.flatMap { $0 }
-        vet(&lines, binning: map.binning)
+        vet(&lines, binning: map.binning, binningY: map.binningY)
         return try solve(lines: lines, map: map, slit: true, image: image, nominal: nominal)
     }
 
     /// Frame-wide sanity of every fitted line (`ArcLineVetting`): what a
     /// stamp cannot tell by itself, that its fit ran to a neighbour, a blend
     /// or a cosmic ray, shows against all the other lines.
-    func vet(_ lines: inout [Line], binning: Int) {
+    func vet(_ lines: inout [Line], binning: Int, binningY: Int) {
         let candidates = lines.map {
             ArcLineVetting.Candidate(predictedX: $0.predictedX, predictedY: $0.predictedY, intensity: $0.entry.intensity,
                                      measurement: $0.measurement)
         }
-        let quality = ArcLineVetting().judge(candidates, psfFWHM: psfFWHM / Double(max(binning, 1)))
+        let quality = ArcLineVetting().judge(candidates, psfFWHM: psfFWHM / (Double(max(binning, 1)) * Double(max(binningY, 1))).squareRoot())
         for i in lines.indices { lines[i].measurement.quality = quality[i] }
     }
 

@@ -75,10 +75,11 @@ public struct LampLineFlux: Sendable {
     ///   - saturated: per pixel of `image`, whether the raw value reached the detector's saturation level (nil: none did).
     public func run(_ image: Image, map: PinholeMap, solution: DispersionSolution, exposureTime: Double, gain: Double,
                     columns: Range<Int>? = nil, saturated: [Bool]? = nil) -> Result {
-        let b = Double(max(map.binning, 1))
-        let sigma = psfFWHM / b / (2 * (2 * log(2.0)).squareRoot())
-        let h = max(2, Int((stampHalfWidth / b).rounded()))
-        let locator = ArcLineLocator(halfWidthX: h, halfWidthY: h, psfSigma: sigma, detectionThreshold: detectionThreshold,
+        // Per-axis stamps; a circular Gaussian of the axes' geometric-mean σ at unequal binning (as DispersionMapFit.locator).
+        let bx = Double(max(map.binning, 1)), by = Double(max(map.binningY, 1))
+        let sigma = psfFWHM / (bx * by).squareRoot() / (2 * (2 * log(2.0)).squareRoot())
+        let locator = ArcLineLocator(halfWidthX: max(2, Int((stampHalfWidth / bx).rounded())),
+                                     halfWidthY: max(2, Int((stampHalfWidth / by).rounded())), psfSigma: sigma, detectionThreshold: detectionThreshold,
                                      sigmaRange: widthRange, gain: gain.isNaN ? 1 : gain, columns: columns)
         let entries = map.centralPinhole.entries.filter { solution.orders.contains($0.order) }
         let found = DispersionMapFit.parallelMap(entries) { e -> LineMeasurement in

@@ -16,8 +16,10 @@ import Foundation
 /// with each surface a `PolynomialSurface` in (n, λ nm, s arcsec).
 public struct NominalDispersion: Sendable, Codable, Equatable {
     public var metadata: [String: String]
-    /// Detector binning the positions are given for.
+    /// Detector binning the positions are given for (x; y in `binningY`).
     public var binning: Int
+    /// Binning along y: the `binningY` metadata (absent: the same as x).
+    public var binningY: Int { metadata["binningY"].flatMap { Int($0) } ?? binning }
     public var x: PolynomialSurface
     public var y: PolynomialSurface
 
@@ -28,13 +30,18 @@ public struct NominalDispersion: Sendable, Codable, Equatable {
 
     /// The same model for another binning: a binned pixel b covers unbinned
     /// pixels b·B … b·B + B − 1, so x_B = (x₁ + ½)/B − ½ (as `PinholeMap.rebinned`).
-    public func rebinned(to newBinning: Int) -> NominalDispersion {
-        guard newBinning != binning else { return self }
-        let factor = Double(binning) / Double(newBinning)
+    public func rebinned(to newBinning: Int) -> NominalDispersion { rebinned(x: newBinning, y: newBinning) }
+
+    /// The same model for binning `newX` × `newY`: X scales with the x binning, Y with the y binning.
+    public func rebinned(x newX: Int, y newY: Int) -> NominalDispersion {
+        let oldY = binningY
+        guard newX != binning || newY != oldY else { return self }
+        let factorX = Double(binning) / Double(newX), factorY = Double(oldY) / Double(newY)
         var out = self
-        out.binning = newBinning
-        out.x = x.transformed(factor: factor, shift: 0.5 * factor - 0.5)
-        out.y = y.transformed(factor: factor, shift: 0.5 * factor - 0.5)
+        out.binning = newX
+        if newY == newX { out.metadata["binningY"] = nil } else { out.metadata["binningY"] = "\(newY)" }
+        out.x = x.transformed(factor: factorX, shift: 0.5 * factorX - 0.5)
+        out.y = y.transformed(factor: factorY, shift: 0.5 * factorY - 0.5)
         return out
     }
 

@@ -16,6 +16,11 @@ extension Calibctl {
                 Examples:
                   calibctl simulate --out /tmp/sim --night 2026-11-21
                   calibctl simulate --out /tmp/sim --size 1024 --arms RED --seed 7
+
+                Another instrument is simulated from its shipped static pinhole maps when \
+                simulator/<instrument>.yaml describes it (a start: biases and single-pinhole arcs, \
+                lines where ESO's physical model puts them plus a night shift in the truth):
+                  calibctl simulate --instrument XSHOOTER --arms VIS --binning 1x2 --out /tmp/xsh
                 """)
 
         @Option(help: "Configuration file; its directory holds the simulator model and line list.")
@@ -28,6 +33,9 @@ extension Calibctl {
         @Option(help: "Lamp intensity of each flat relative to nominal, comma-separated (e.g. 1,0.6,1.3,1,1 for a flickering lamp; 0 for lamp off).")
         var flatScales: String?
         @Flag(help: "Print each frame as it is written.") var verbose = false
+        @Option(help: "Instrument to simulate: SIMECH (default), or one with simulator/<instrument>.yaml (XSHOOTER).")
+        var instrument: String = "SIMECH"
+        @Option(help: "Binning BXxBY of a static-model instrument (e.g. 1x2; default 1x1).") var binning: String = "1x1"
 
         func validate() throws {
             guard (128...8192).contains(size) else { throw ValidationError("--size must be between 128 and 8192") }
@@ -38,6 +46,10 @@ extension Calibctl {
             let configPath = config ?? ConfigurationLocator.candidates().first { FileManager.default.fileExists(atPath: $0) }
             guard let configPath else { throw ValidationError("no configuration found; pass --config FILE") }
             let base = URL(fileURLWithPath: configPath).deletingLastPathComponent().path
+            guard instrument.uppercased() == "SIMECH" else {
+                try simulateStaticModel(base: base)
+                return
+            }
             var simulator = try NightSimulator(modelPath: base + "/simulator/simechelle.yaml",
                                                lineListPath: base + "/linelists/thar_nist_pypeit.dat")
             if let flatScales {
@@ -62,6 +74,26 @@ extension Calibctl {
                   + "in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
             print("raw:   \(result.rawDirectory)")
             print("truth: \(result.truthDirectory)/truth.json")
+        }
+
+        /// A static-model instrument (`simulator/<instrument>.yaml`), e.g. X-shooter's CCD arms.
+        private func simulateStaticModel(base: String) throws {
+            let modelPath = base + "/simulator/\(instrument.lowercased()).yaml"
+            guard FileManager.default.fileExists(atPath: modelPath) else {
+                throw ValidationError("--instrument \(instrument): no simulator model \(modelPath) (SIMECH and the instruments with one can be simulated)")
+            }
+            let factors = binning.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard factors.count == 2, factors.allSatisfy({ (1...4).contains($0) }) else {
+                throw ValidationError("--binning takes BXxBY with factors 1-4, e.g. 1x2; got '\(binning)'")
+            }
+            let simulator = try StaticModelNightSimulator(modelPath: modelPath, staticDirectory: base + "/static")
+            let theNight = night.flatMap(ObservingNight.init) ?? ObservingNight(mjdDate: Date().timeIntervalSince1970 / 86400 + 40587)
+            let armList = arms?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+            let files = try simulator.simulate(into: out, night: theNight, seed: seed, arms: armList, binx: factors[0], biny: factors[1])
+            if verbose { files.forEach { print($0) } }
+            print("simulated \(files.count) raw \(simulator.instrument.instrument) frames (binning \(factors[0])x\(factors[1])) for night \(theNight)")
+            print("raw:   \(out)/raw/\(theNight)")
+            print("truth: \(out)/truth/\(theNight)/truth.json")
         }
     }
 }

@@ -28,7 +28,7 @@ struct Calibctl: ParsableCommand {
         subcommands: [Simulate.self, Status.self, Night.self, Frames.self, Jobs.self, JobCommand.self, Calibs.self, Best.self,
                       QC.self, Rerun.self, Reprocess.self, Cancel.self, Pause.self, Resume.self, Ingest.self,
                       Pin.self, Reference.self, Verify.self, Export.self, Report.self, LampFlux.self, CheckConfig.self, Metrics.self,
-                      Completion.self, GenerateManpages.self])
+                      Completion.self, GenerateManpages.self, ConvertStatic.self])
 
     /// The parser's own errors (usage, help) keep its handling; every other
     /// error is put in plain words with a remedy and its `ExitStatus`.

@@ -46,7 +46,7 @@ struct InstrumentProfileTests {
         }
         let (_, science, setup) = try classify(xshooter("OBJECT", "ECHELLE,SLIT", catg: "SCIENCE"))
         #expect(science.type == .science)
-        #expect(setup.canonical == "arm=VIS binx=1 biny=2 readSpeed=400k/1pt/hg slit=1.2x11")
+        #expect(setup.canonical == "arm=VIS binx=1 biny=2 ndit=1 readSpeed=400k/1pt/hg slit=1.2x11")  // CCD frames: one integration
     }
 
     func spirou(_ obstype: String, _ cas: String, _ ref: String) -> [(String, HeaderValue)] {

@@ -34,7 +34,8 @@ public indirect enum ConfigurationKeySchema: Sendable {
         "setup": .entries(.value),
         "template": .fields(["start": .value, "count": .value, "index": .value]),
         "detector": .fields(["overscanColumnsKey": .value, "prescanColumnsKey": .value, "gainKey": .value,
-                             "defaultGain": .value, "saturationADU": .value]),
+                             "defaultGain": .value, "saturationADU": .value, "orientation": .value,
+                             "scienceColumns": .value]),
         "classification": .list(.fields(["type": .value, "when": .condition, "lamp": .value, "lampKey": .value])),
         "recipes": .list(.fields([
             "name": .value, "product": .value,

@@ -1,0 +1,86 @@
+import CalibCore
+import Foundation
+
+/// Renders raw frames of a `StaticModelInstrument` arm: biases, and
+/// single-pinhole arcs with every central-pinhole line of the map as a
+/// pixel-integrated 2D Gaussian (σ = FWHM/2.3548 unbinned px divided by each
+/// axis's binning) at the map's position plus the night's shift.
+///
+/// The map's frame is the trimmed, turned one; the raw frame is built in the
+/// turned orientation with the pre/overscan columns where the turn puts them,
+/// then written back pixel by pixel through `FrameOrientation.rawPixel`, so
+/// that reading it with the profile's orientation restores the map's frame
+/// exactly. Noise: Poisson photons (through the gain) and Gaussian read noise;
+/// values are rounded and clamped to 0…65535.
+public struct StaticModelFrameRenderer: Sendable {
+    public let arm: StaticModelInstrument.Arm
+    public let binx: Int
+    public let biny: Int
+
+    public init(arm: StaticModelInstrument.Arm, binx: Int, biny: Int) {
+        self.arm = arm; self.binx = binx; self.biny = biny
+    }
+
+    /// Raw frame size (binned) and where the map's columns start in the turned frame.
+    public var rawWidth: Int { arm.rawWidth / binx }
+    public var rawHeight: Int { arm.rawHeight / biny }
+    public var prescanColumns: Int { arm.prescan / binx }
+    public var overscanColumns: Int { arm.overscan / binx }
+    var scienceColumns: Range<Int> {
+        arm.orientation.orientedColumns(prescanColumns..<(rawWidth - overscanColumns), width: rawWidth) ?? 0..<rawWidth
+    }
+
+    /// The noise-free signal (ADU above bias) of a single-pinhole arc in the turned frame, and the lines' true centres there.
+    public func arcSignal(map: PinholeMap, shift: (x: Double, y: Double)) -> (signal: [Float], centres: [(x: Double, y: Double)]) {
+        let size = arm.orientation.orientedSize(width: rawWidth, height: rawHeight)
+        var signal = [Float](repeating: 0, count: size.width * size.height)
+        let entries = map.centralPinhole.entries
+        let brightest = entries.map(\.intensity).max() ?? 1
+        let sigma = arm.psfFWHM / (2 * (2 * log(2.0)).squareRoot())
+        let sx = sigma / Double(binx), sy = sigma / Double(biny)
+        var centres: [(x: Double, y: Double)] = []
+        for e in entries {
+            let cx = Double(scienceColumns.lowerBound) + e.x + shift.x, cy = e.y + shift.y
+            centres.append((cx, cy))
+            // Flux in proportion to the list intensity: the arc recipes check exactly that relation.
+            let peak = arm.brightestPeak * e.intensity / brightest
+            // Peak of a pixel-integrated Gaussian ≈ total / (2π sx sy) for sx, sy ≳ 1; total fixed so the sampled peak is ~`peak`.
+            let total = peak * 2 * Double.pi * sx * sy
+            let x0 = max(0, Int((cx - 5 * sx).rounded(.down))), x1 = min(size.width - 1, Int((cx + 5 * sx).rounded(.up)))
+            let y0 = max(0, Int((cy - 5 * sy).rounded(.down))), y1 = min(size.height - 1, Int((cy + 5 * sy).rounded(.up)))
+            guard x0 <= x1, y0 <= y1 else { continue }
+            for y in y0...y1 {
+                let fy = Self.fraction(Double(y), centre: cy, sigma: sy)
+                for x in x0...x1 {
+                    signal[y * size.width + x] += Float(total * fy * Self.fraction(Double(x), centre: cx, sigma: sx))
+                }
+            }
+        }
+        return (signal, centres)
+    }
+
+    /// Fraction of a unit Gaussian (centre, σ) falling in the pixel [p − ½, p + ½].
+    static func fraction(_ p: Double, centre: Double, sigma: Double) -> Double {
+        0.5 * (erf((p + 0.5 - centre) / (sigma * 2.0.squareRoot())) - erf((p - 0.5 - centre) / (sigma * 2.0.squareRoot())))
+    }
+
+    /// A raw frame: bias level, `signal` (turned frame, ADU; nil for a bias) with photon noise, read noise; turned back to the raw orientation.
+    public func raw(signal: [Float]?, seed: UInt64) -> [UInt16] {
+        var random = Xoshiro256StarStar(keys: seed, 0x5A17)
+        let size = arm.orientation.orientedSize(width: rawWidth, height: rawHeight)
+        let readNoiseADU = arm.readNoise / arm.gain
+        var out = [UInt16](repeating: 0, count: rawWidth * rawHeight)
+        for y in 0..<size.height {
+            for x in 0..<size.width {
+                var value = arm.biasLevel + readNoiseADU * random.normal()
+                if let signal, scienceColumns.contains(x) {
+                    let s = Double(signal[y * size.width + x])
+                    if s > 0 { value += random.poisson(s * arm.gain) / arm.gain }
+                }
+                let source = arm.orientation.rawPixel(x: x, y: y, width: rawWidth, height: rawHeight)
+                out[source.y * rawWidth + source.x] = UInt16(max(0, min(65535, value.rounded())))
+            }
+        }
+        return out
+    }
+}
