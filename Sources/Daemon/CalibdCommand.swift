@@ -143,6 +143,8 @@ struct CalibdCommand: AsyncParsableCommand {
                 .init(service: IngestService(engine: engine, onFramesChanged: { [scheduler] in scheduler.wake() },
                                              onWatching: { ready.arrive() })),
                 .init(service: scheduler),
+                .init(service: ConfigurationReloadService(engine: engine, configPath: config, watch: watch, workspace: workspace,
+                                                          notifier: notifier, onReloaded: { [scheduler] in scheduler.wake() })),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
