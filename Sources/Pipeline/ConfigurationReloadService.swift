@@ -40,8 +40,12 @@ public struct ConfigurationReloadService: Service {
         var current = engine.configuration
         for await _ in hangups.cancelOnGracefulShutdown() {
             notifier.reloading()
-            if let adopted = reload(from: current) { current = adopted }
-            notifier.reloaded(status: "configuration reloaded")
+            if let adopted = reload(from: current) {
+                current = adopted
+                notifier.reloaded(status: "configuration reloaded")
+            } else {
+                notifier.reloaded(status: "configuration reload refused (see the log); running with the previous one")
+            }
         }
     }
 

@@ -85,7 +85,7 @@ public struct SchedulerService: Service {
                             }
                             if !activity.isWedged(after: Self.wedgedAfter) { notifier.watchdog() }
                         } catch {
-                            logger.error("could not write the heartbeat; retrying", metadata: ["error": "\(error)"])
+                            logger.error("could not write the heartbeat or recover leases; retrying at the next beat", metadata: ["error": "\(error)"])
                         }
                     } while await heartbeatBell.wait(until: .now + heartbeatInterval)
                 }
@@ -104,7 +104,7 @@ public struct SchedulerService: Service {
                             deadline = .now + .seconds(1)
                         }
                         activity.planningEnded()
-                        notifier.status(activity.statusLine(queued: (try? database.jobs(states: [.queued]).count) ?? 0))
+                        if notifier.isActive { notifier.status(activity.statusLine(queued: (try? database.jobs(states: [.queued]).count) ?? 0)) }
                         for bell in workerBells { bell.ring() }
                     }
                 }
