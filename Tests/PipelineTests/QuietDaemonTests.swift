@@ -26,9 +26,12 @@ struct QuietDaemonTests {
 
     @Test("an idle daemon uses less than 1 % of a core over 30 s, keeps its heartbeat fresh, and calibctl can ring it")
     func idleDaemonIsQuiet() throws {
-        // Given a daemon with an empty raw root and the shipped reconciliation period
+        // Given a daemon over a processed night (18 frames, its jobs all done) with the shipped reconciliation period
         let ws = try TestWorkspace(reconcileSeconds: 600)
         defer { ws.remove() }
+        try ws.simulate(size: 256)
+        let batch = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
+        #expect(batch.batchRanToEnd, "\(batch.stderr)")
         let log = ws.root + "/calibd.log"
         let daemon = try DaemonProcess(config: ws.config, logLevel: "info", log: log)
         defer { daemon.stop() }
@@ -43,7 +46,8 @@ struct QuietDaemonTests {
         let used = Double(Self.cpuTicks(of: daemon.process.processIdentifier) - before) / ticksPerSecond
         let fraction = used / Date().timeIntervalSince(started)
 
-        // Then it used under 1 % of one core (it polled at 0.25 s and 50 ms before: about 14 %)
+        // Then it used under 1 % of one core (polling every 0.25 s and 50 ms, it used 1.1 % with nothing recorded,
+        // 38 % over seven processed nights: debug builds, measured for issue #15)
         print("idle CPU: \(String(format: "%.3f", fraction * 100)) % of one core over 30 s (\(used) s)")
         #expect(fraction < 0.01, "idle daemon used \(String(format: "%.2f", fraction * 100)) % of a core")
         #expect(daemon.isRunning)
