@@ -1,3 +1,4 @@
+import CalibDB
 import Foundation
 import Glibc
 import Testing
@@ -60,5 +61,44 @@ struct QuietDaemonTests {
         let pause = try ws.calibctl(["pause"])
         #expect(pause.status == 0 && !pause.stderr.contains("could not ring"), "\(pause.stderr)")
         #expect(FileManager.default.fileExists(atPath: ws.workspace + "/control/wake"))
+    }
+
+    @Test("a sleeping daemon acts on pause, rerun, resume and cancel within a second")
+    func controlRequestsWakeIt() throws {
+        // Given a sleeping daemon over a processed night
+        let ws = try TestWorkspace(reconcileSeconds: 600)
+        defer { ws.remove() }
+        try ws.simulate(size: 256)
+        let batch = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
+        #expect(batch.batchRanToEnd, "\(batch.stderr)")
+        let log = ws.root + "/calibd.log"
+        let daemon = try DaemonProcess(config: ws.config, logLevel: "info", log: log)
+        defer { daemon.stop(within: 120) }
+        #expect(eventually(within: 30) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("calibd running") })
+        sleep(2)
+        let database = try CalibrationDatabase(path: ws.database)
+        let bias = try #require(try database.jobs(states: [.succeeded]).first { $0.recipe == "mbias" })
+        let darks = try database.jobs(states: [.succeeded]).filter { $0.recipe == "mdark" }
+
+        let dark = try #require(darks.first)
+
+        // When paused, a rerun stays queued, and a rerun then cancelled stays cancelled
+        #expect(try ws.calibctl(["pause"]).status == 0)
+        #expect(try ws.calibctl(["rerun", "\(dark.id!)"]).status == 0)
+        #expect(try ws.calibctl(["cancel", "\(dark.id!)"]).status == 0)
+        #expect(try ws.calibctl(["rerun", "\(bias.id!)"]).status == 0)
+        sleep(2)
+        #expect(try database.job(id: bias.id!)?.state == .queued)
+
+        // When resumed, the rerun is claimed within a second
+        let resumed = Date()
+        #expect(try ws.calibctl(["resume"]).status == 0)
+        #expect(try eventually(within: 1) { try database.job(id: bias.id!)?.state != .queued })
+        print("resume → claimed in \(String(format: "%.3f", Date().timeIntervalSince(resumed))) s (calibctl's own run included)")
+
+        // And it runs to its end again, while the cancelled one is not run
+        #expect(try eventually(within: 60) { try database.job(id: bias.id!)?.state.isTerminal == true })
+        #expect(try database.job(id: dark.id!)?.state == .cancelled)
+        #expect(daemon.isRunning)
     }
 }
