@@ -53,7 +53,8 @@ public struct ConfigurationReloadService: Service {
     func reload(from current: CalibdConfiguration) -> CalibdConfiguration? {
         let logger = engine.logger
         let path: String
-        do { path = try ConfigurationLocator.locate(configPath: configPath) } catch {
+        // Absolute, so that the log names the file whatever directory the daemon was started in.
+        do { path = URL(fileURLWithPath: try ConfigurationLocator.locate(configPath: configPath)).standardizedFileURL.path } catch {
             logger.error("configuration not reloaded: \(error); the previous one stays in force")
             return nil
         }
