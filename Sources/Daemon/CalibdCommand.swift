@@ -122,15 +122,32 @@ struct CalibdCommand: AsyncParsableCommand {
             }
             return
         }
+        logger.info("calibd starting", metadata: [
+            "version": "\(CalibdVersion.current)", "config": "\(configuration.source ?? "none (defaults)")",
+            "workspace": "\(configuration.workspace)", "database": "\(configuration.database)",
+            "profiles": "\(configuration.profiles.map(\.name).joined(separator: ", "))",
+            "roots": "\(configuration.watch.joined(separator: ", "))", "workers": "\(configuration.workers)",
+        ])
         try engine.recoverAfterRestart()
+        let notifier = SystemdNotifier()
+        var scheduler = SchedulerService(engine: engine, notifier: notifier)
+        let ready = ReadinessBarrier(parts: 2) {
+            logger.info("calibd running: watching the roots, scheduler waiting for work")
+            notifier.ready(status: "idle; watching \(configuration.watch.count) root\(configuration.watch.count == 1 ? "" : "s")")
+        }
+        scheduler.onRunning = { ready.arrive() }
         let group = ServiceGroup(configuration: .init(
             services: [
-                .init(service: IngestService(engine: engine)),
-                .init(service: SchedulerService(engine: engine)),
+                .init(service: IngestService(engine: engine, onFramesChanged: { [scheduler] in scheduler.wake() },
+                                             onWatching: { ready.arrive() })),
+                .init(service: scheduler),
+                .init(service: ConfigurationReloadService(engine: engine, configPath: config, watch: watch, workspace: workspace,
+                                                          notifier: notifier, onReloaded: { [scheduler] in scheduler.wake() })),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+        logger.info("calibd stopped", metadata: ["jobs.drained": "\(scheduler.jobsDrained)"])
     }
 
     /// Prints every configuration finding (not just the first, as a start

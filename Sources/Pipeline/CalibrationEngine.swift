@@ -3,6 +3,7 @@ import CalibDB
 import Foundation
 import Glibc
 import Logging
+import Synchronization
 
 /// The daemon's engine, shared by the long-running services and `--once`:
 /// recovery after a crash, scanning, planning and running jobs.
@@ -13,7 +14,10 @@ public final class CalibrationEngine: Sendable {
     /// Who holds leases: host, process id and start time, unique per daemon run.
     public let owner: String
     public let ingester: FrameIngester
-    public let planner: JobPlanner
+    /// Plans new jobs with the configuration in force: the one at start, or
+    /// the last one a reload (SIGHUP) adopted. Running jobs keep theirs.
+    public var planner: JobPlanner { currentPlanner.withLock { $0 } }
+    private let currentPlanner: Mutex<JobPlanner>
     public let runner: JobRunner
     /// Set when files are read and recipes run in worker processes (the
     /// daemon and `calibd --once`); nil runs them in this process (tests, benchmarks).
@@ -34,10 +38,17 @@ public final class CalibrationEngine: Sendable {
         var ingester = FrameIngester(configuration: configuration, database: database, logger: logger)
         ingester.isolation = launcher.map { IsolatedExaminer(launcher: $0, logger: logger) }
         self.ingester = ingester
-        planner = JobPlanner(configuration: configuration, database: database, logger: logger)
+        currentPlanner = Mutex(JobPlanner(configuration: configuration, database: database, logger: logger))
         let runner = JobRunner(configuration: configuration, database: database, logger: logger)
         self.runner = runner
         isolation = launcher.map { IsolatedJobRunner(launcher: $0, runner: runner) }
+    }
+
+    /// Plans new jobs with `configuration` from now on (a reload). The
+    /// roots, workspace and worker count stay those of the start.
+    public func adopt(_ configuration: CalibdConfiguration) {
+        let planner = JobPlanner(configuration: configuration, database: database, logger: logger)
+        currentPlanner.withLock { $0 = planner }
     }
 
     /// Runs one claimed job: in a worker process when isolated, else here.

@@ -18,8 +18,15 @@ import ServiceLifecycle
 /// offered again a second later.
 public struct IngestService: Service {
     let engine: CalibrationEngine
+    /// Called after frames were recorded or found deleted: the planner has new work.
+    let onFramesChanged: @Sendable () -> Void
+    /// Called once the watches are in place and the startup scan is queued.
+    let onWatching: @Sendable () -> Void
 
-    public init(engine: CalibrationEngine) { self.engine = engine }
+    public init(engine: CalibrationEngine, onFramesChanged: @escaping @Sendable () -> Void = {},
+                onWatching: @escaping @Sendable () -> Void = {}) {
+        self.engine = engine; self.onFramesChanged = onFramesChanged; self.onWatching = onWatching
+    }
 
     public func run() async throws {
         let settings = engine.configuration.ingest
@@ -31,6 +38,11 @@ public struct IngestService: Service {
         // A database locked for minutes is logged once, with its remedy, not every second.
         let faults = FaultNoticeBoard()
         for path in engine.filesUnderRoots() { await pending.watch(path) }
+        onWatching()
+        // The loop sleeps until a kernel event, the next moment a candidate may have
+        // become stable, or the next reconciliation: idle, it wakes only for the last.
+        let bell = Doorbell()
+        let reconcile = Duration.seconds(settings.reconcileSeconds)
 
         try await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -38,29 +50,37 @@ public struct IngestService: Service {
                     for await event in watcher.events {
                         switch event {
                         case .fileReady(let path): await pending.takeNow(path)
-                        case .directoryAdded: break
+                        case .directoryAdded: continue
                         case .overflow: await pending.requestRescan()
                         }
+                        bell.ring()
                     }
                 }
                 group.addTask {
                     var lastReconcile = ContinuousClock.now
                     while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        if await pending.takeRescanRequest() || ContinuousClock.now - lastReconcile >= .seconds(settings.reconcileSeconds) {
+                        if await pending.takeRescanRequest() || ContinuousClock.now - lastReconcile >= reconcile {
                             lastReconcile = .now
                             let files = engine.filesUnderRoots()
                             do { try engine.noticeDeletedFrames(present: files) } catch {
                                 logger.error("could not check for deleted frames", metadata: ["error": "\(error)"])
                             }
                             for path in files { await pending.watch(path) }
+                            onFramesChanged()
                         }
                         let ready = await pending.ready()
                         for (final, paths) in [(false, ready.tentative), (true, ready.final)] where !paths.isEmpty {
                             do {
                                 let outcomes = try await JobRunner.offload { try engine.ingester.ingest(batch: paths, final: final) }
+                                var recorded = false
                                 for (path, outcome) in zip(paths, outcomes) {
-                                    if case .deferred = outcome { await pending.watch(path, attempted: true) }
+                                    switch outcome {
+                                    case .deferred: await pending.watch(path, attempted: true)
+                                    case .recorded: recorded = true
+                                    default: break
+                                    }
                                 }
+                                if recorded { onFramesChanged() }
                                 faults.clear()
                             } catch {
                                 let fault = EnvironmentalFault.classify(error, database: engine.configuration.database)
@@ -72,13 +92,17 @@ public struct IngestService: Service {
                                 for path in paths { await pending.retryLater(path) }
                             }
                         }
-                        if ready.isEmpty { try? await Task.sleep(for: .milliseconds(50)) }
+                        if ready.isEmpty {
+                            let deadline = min(ready.nextCheck ?? lastReconcile + reconcile, lastReconcile + reconcile)
+                            guard await bell.wait(until: deadline) else { break }
+                        }
                     }
                     watcher.stop()
                 }
             }
         } onGracefulShutdown: {
             watcher.stop()
+            bell.close()
         }
     }
 }
@@ -139,16 +163,20 @@ actor PendingFiles {
     struct Ready {
         var tentative: [String]
         var final: [String]
+        /// When a candidate still watched may next be ready: the caller sleeps until then.
+        var nextCheck: ContinuousClock.Instant?
         var isEmpty: Bool { tentative.isEmpty && final.isEmpty }
     }
 
     func ready() -> Ready {
         var tentative = now
         var final: [String] = []
+        var nextCheck: ContinuousClock.Instant?
+        func check(at instant: ContinuousClock.Instant) { nextCheck = min(nextCheck ?? instant, instant) }
         now.removeAll()
         let instant = ContinuousClock.now
         for (path, var candidate) in watched {
-            if let notBefore = candidate.notBefore, instant < notBefore { continue }
+            if let notBefore = candidate.notBefore, instant < notBefore { check(at: notBefore); continue }
             var st = stat()
             guard stat(path, &st) == 0 else {
                 watched.removeValue(forKey: path)  // gone (or a dangling link: the ingester records it)
@@ -160,17 +188,20 @@ actor PendingFiles {
             if size != candidate.size || mtime != candidate.mtime {
                 candidate = Candidate(size: size, mtime: mtime, unchangedSince: instant, attempted: false)
                 watched[path] = candidate
+                check(at: instant + stable)
                 continue
             }
             let quiet = instant - candidate.unchangedSince
             if candidate.attempted {
-                if quiet >= giveUp { final.append(path); watched.removeValue(forKey: path) }
+                if quiet >= giveUp { final.append(path); watched.removeValue(forKey: path) } else { check(at: candidate.unchangedSince + giveUp) }
             } else if quiet >= stable {
                 tentative.append(path)
                 watched.removeValue(forKey: path)
+            } else {
+                check(at: candidate.unchangedSince + stable)
             }
         }
-        return Ready(tentative: tentative.sorted(), final: final.sorted())
+        return Ready(tentative: tentative.sorted(), final: final.sorted(), nextCheck: nextCheck)
     }
 
     func requestRescan() { rescan = true }
@@ -178,65 +209,6 @@ actor PendingFiles {
     func takeRescanRequest() -> Bool {
         defer { rescan = false }
         return rescan
-    }
-}
-
-/// Plans jobs from recorded frames and runs them on `workers` workers, until
-/// a graceful shutdown: then it stops claiming, lets running jobs finish and
-/// returns.
-public struct SchedulerService: Service {
-    let engine: CalibrationEngine
-    let pollInterval: Duration
-
-    public init(engine: CalibrationEngine, pollInterval: Duration = .milliseconds(250)) {
-        self.engine = engine; self.pollInterval = pollInterval
-    }
-
-    public func run() async throws {
-        let database = engine.database
-        try database.setDaemonState("owner", engine.owner)
-        try database.setDaemonState("started_at", String(Date().timeIntervalSince1970))
-        try database.setDaemonState("watch", engine.configuration.watch.joined(separator: "\n"))
-        let identity = WorkspaceIdentity(path: engine.configuration.database)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                var lastRecovery = ContinuousClock.now
-                while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                    // The database file must be the one we opened: if the workspace was
-                    // removed, writes would go to an unlinked file and be lost at exit.
-                    guard identity.isIntact else { throw WorkspaceLostError(path: engine.configuration.database) }
-                    do {
-                        try database.setDaemonState("heartbeat", String(Date().timeIntervalSince1970))
-                        if ContinuousClock.now - lastRecovery > .seconds(10) {
-                            lastRecovery = .now
-                            try engine.recoverLeases()
-                        }
-                        if try !database.isPaused() { _ = try engine.planner.plan() }
-                    } catch {
-                        engine.logger.error("planning failed; retrying", metadata: ["error": "\(error)"])
-                    }
-                    try? await Task.sleep(for: pollInterval)
-                }
-            }
-            for _ in 0..<engine.configuration.workers {
-                group.addTask {
-                    while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                        let job: JobRecord?
-                        do {
-                            job = try database.isPaused() ? nil : try database.claimNextJob(owner: engine.owner, lease: engine.runner.leaseSeconds)
-                        } catch {
-                            engine.logger.error("could not claim a job; retrying", metadata: ["error": "\(error)"])
-                            job = nil
-                        }
-                        if let job { await engine.run(job) } else { try? await Task.sleep(for: pollInterval) }
-                    }
-                }
-            }
-            // next() rethrows a child's error at once (waitForAll would wait for the
-            // endless worker loops); leaving the group then cancels the others.
-            while try await group.next() != nil {}
-        }
-        try? database.setDaemonState("stopped_at", String(Date().timeIntervalSince1970))
     }
 }
 

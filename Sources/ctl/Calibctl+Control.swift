@@ -27,6 +27,7 @@ extension Calibctl {
         func run() throws {
             do {
                 let record = try global.openDatabase().rerun(jobId: job, requestedBy: requester())
+                global.wakeDaemon()
                 print("job \(job) queued (\(record.recipe) \(record.night) \(record.setup))")
             } catch let error as ControlError {
                 throw userFacing(error)
@@ -44,6 +45,7 @@ extension Calibctl {
         func run() throws {
             do {
                 try global.openDatabase().cancel(jobId: job, requestedBy: requester())
+                global.wakeDaemon()
                 print("job \(job) cancelled")
             } catch let error as ControlError {
                 throw userFacing(error)
@@ -78,6 +80,7 @@ extension Calibctl {
             let jobs = try global.openDatabase().reprocess(
                 night: night, recipe: recipeName, setup: try InputValidator.setup(setup, keys: keys), force: force,
                 requestedBy: requester())
+            global.wakeDaemon()
             print("\(jobs.count) job\(jobs.count == 1 ? "" : "s") queued" + (jobs.isEmpty ? "" : ": " + jobs.map { "\($0.id!)" }.joined(separator: ", ")))
         }
     }
@@ -113,6 +116,8 @@ extension Calibctl {
                 case .deferred(let why, _): lines.append(Line(path: absolute, outcome: "deferred", detail: why))
                 }
             }
+            // New frames may complete an input set: the daemon plans now rather than at its next check.
+            global.wakeDaemon()
             if output.json { return try printJSON(lines) }
             print(table(["OUTCOME", "PATH", "DETAIL"], lines.map { [$0.outcome, $0.path, $0.detail] }))
         }

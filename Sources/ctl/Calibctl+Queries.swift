@@ -256,12 +256,12 @@ extension Calibctl {
     struct Pause: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop starting new jobs (running jobs finish); ingest goes on.")
         @OptionGroup var global: GlobalOptions
-        func run() throws { try global.openDatabase().setDaemonState("paused", "1"); print("paused") }
+        func run() throws { try global.openDatabase().setDaemonState("paused", "1"); global.wakeDaemon(); print("paused") }
     }
 
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start jobs again after pause.")
         @OptionGroup var global: GlobalOptions
-        func run() throws { try global.openDatabase().setDaemonState("paused", "0"); print("resumed") }
+        func run() throws { try global.openDatabase().setDaemonState("paused", "0"); global.wakeDaemon(); print("resumed") }
     }
 }

@@ -68,6 +68,16 @@ struct GlobalOptions: ParsableArguments {
         }
         return try CalibrationDatabase(path: configuration.database, readOnly: readOnly)
     }
+
+    /// After a request is written to the database: wakes the running daemon so that
+    /// it acts within a second (it polls nothing). Without permission to ring, the
+    /// daemon still sees the request at its next periodic check.
+    func wakeDaemon() {
+        guard let configuration = try? loadConfiguration() else { return }
+        if !DaemonWakeFile(workspace: configuration.workspace).ring(), FileManager.default.fileExists(atPath: configuration.database) {
+            FileHandle.standardError.write(Data("calibctl: could not ring \(DaemonWakeFile(workspace: configuration.workspace).path); a running calibd acts on the request within a minute\n".utf8))
+        }
+    }
 }
 
 struct OutputOptions: ParsableArguments {
