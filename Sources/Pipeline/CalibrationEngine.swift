@@ -22,6 +22,8 @@ public final class CalibrationEngine: Sendable {
     /// Set when files are read and recipes run in worker processes (the
     /// daemon and `calibd --once`); nil runs them in this process (tests, benchmarks).
     public let isolation: IsolatedJobRunner?
+    /// Logs each night's verdict when it settles, writes its report and the monitoring file.
+    public let nightWatch: NightWatch
 
     /// - Parameter workers: how to start worker processes; with it, a file or a
     ///   recipe that crashes ends a worker, not this process. Without it,
@@ -42,6 +44,7 @@ public final class CalibrationEngine: Sendable {
         let runner = JobRunner(configuration: configuration, database: database, logger: logger)
         self.runner = runner
         isolation = launcher.map { IsolatedJobRunner(launcher: $0, runner: runner) }
+        nightWatch = NightWatch(configuration: configuration, database: database, logger: logger)
     }
 
     /// Plans new jobs with `configuration` from now on (a reload). The

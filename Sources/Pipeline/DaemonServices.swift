@@ -76,7 +76,9 @@ public struct IngestService: Service {
                                 for (path, outcome) in zip(paths, outcomes) {
                                     switch outcome {
                                     case .deferred: await pending.watch(path, attempted: true)
-                                    case .recorded: recorded = true
+                                    case .recorded(let frame):
+                                        recorded = true
+                                        engine.nightWatch.touch(frame: frame, path: path)
                                     default: break
                                     }
                                 }

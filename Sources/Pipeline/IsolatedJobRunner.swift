@@ -46,6 +46,18 @@ public struct IsolatedJobRunner: Sendable {
             return record(job) { try database.fail(job: job, error: "could not start the recipe process: \(error)", retryAfter: 30) }
         }
         let (report, exit) = outcome
+        if report == nil, exit == .exited(ExitStatus.config.rawValue) {
+            // The recipe process reads the configuration file itself; someone has edited it into
+            // one with findings (with or without a SIGHUP the daemon refused). Not the job's fault:
+            // it waits, uncounted, until the file is fixed, instead of failing three times.
+            let fault = "the configuration file has findings, so the recipe process would not start; "
+                + "run calibd --check-config and fix it: the job waits until then"
+            if runner.faultNotices?.isNew(key: "configuration") ?? true {
+                logger.error("jobs wait for the configuration to be fixed", metadata: ["job.id": "\(job.id!)", "fault": "\(fault)"])
+            }
+            let retry = EnvironmentalFault.retryDelay(postponements: (try? database.postponementCount(ofJob: job.id!)) ?? 0)
+            return record(job) { try database.postpone(job: job, reason: fault, retryAfter: retry) }
+        }
         if let report, exit.isSuccess || exit == .exited(ChildExit.temporaryFailure) {
             if let fault = report.fault, let key = report.faultKey, runner.faultNotices?.isNew(key: key) ?? false {
                 logger.error("jobs wait for the environment to recover", metadata: ["fault": "\(fault)", "job.id": "\(job.id!)"])

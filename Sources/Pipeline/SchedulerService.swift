@@ -104,6 +104,8 @@ public struct SchedulerService: Service {
                             deadline = .now + .seconds(1)
                         }
                         activity.planningEnded()
+                        // Nights whose work is done get their one verdict line and their report.
+                        engine.nightWatch.update(onlyTouched: true)
                         if notifier.isActive { notifier.status(activity.statusLine(queued: (try? database.jobs(states: [.queued]).count) ?? 0)) }
                         for bell in workerBells { bell.ring() }
                     }
@@ -127,6 +129,7 @@ public struct SchedulerService: Service {
                                 if notifier.isActive { notifier.status(activity.statusLine(queued: (try? database.jobs(states: [.queued]).count) ?? 0)) }
                                 let state = await engine.run(job)
                                 activity.jobEnded()
+                                engine.nightWatch.touch(night: job.night)
                                 if state == .qcFailed {
                                     logger.warning("job failed QC", metadata: [
                                         "job.id": "\(job.id!)", "job.recipe": "\(job.recipe)", "night": "\(job.night)", "setup": "\(job.setup)",

@@ -20,16 +20,36 @@ public final class NightWatch: @unchecked Sendable {
     // Serialises `update` between the scheduler's workers and ingest.
     private let lock = NSLock()
     private var tracker = NightCompletionTracker()
+    /// Nights that had work since they last settled: the daemon checks only
+    /// these, so that a ten-year archive is not re-judged after every job.
+    private var touched: Set<String> = []
 
     /// - Parameter settleSeconds: as `NightVerdictBuilder`'s (0 after a `--once` run).
     public init(configuration: CalibdConfiguration, database: CalibrationDatabase, logger: Logger, settleSeconds: Double? = nil) {
         self.configuration = configuration; self.database = database; self.logger = logger; self.settleSeconds = settleSeconds
     }
 
+    /// Notes that `night` had work (a job ran, a frame was recorded for it).
+    public func touch(night: String) {
+        lock.withLock { _ = touched.insert(night) }
+    }
+
+    /// Notes the night of a recorded file: its header's, or for a file that
+    /// could not be read, the `YYYY-MM-DD` folder it sits in (as the verdict counts it).
+    public func touch(frame: FrameRecord, path: String) {
+        if let night = frame.night { return touch(night: night) }
+        for component in path.split(separator: "/").reversed() where ObservingNight(String(component)) != nil {
+            return touch(night: String(component))
+        }
+    }
+
     /// Refreshes the metrics file and reports the nights that settled since
     /// the last call; returns their verdicts (for tests and `--once`).
+    ///
+    /// - Parameter onlyTouched: check only the nights that had work since they
+    ///   last settled (the daemon); false checks every night (`--once`).
     @discardableResult
-    public func update(now: Date = Date()) -> [NightVerdict] {
+    public func update(onlyTouched: Bool = false, now: Date = Date()) -> [NightVerdict] {
         lock.lock()
         defer { lock.unlock() }
         do {
@@ -40,11 +60,14 @@ public final class NightWatch: @unchecked Sendable {
         }
         let builder = NightVerdictBuilder(configuration: configuration, database: database, settleSeconds: settleSeconds)
         let settled: [NightVerdict]
-        do { settled = try tracker.newlySettled(builder, now: now) } catch {
+        let nights = onlyTouched ? touched.sorted() : nil
+        if nights?.isEmpty == true { return [] }
+        do { settled = try tracker.newlySettled(builder, nights: nights, now: now) } catch {
             logger.warning("could not work out the nights' verdicts", metadata: ["error": "\(error)"])
             return []
         }
         for verdict in settled {
+            touched.remove(verdict.night)
             let level: Logger.Level = verdict.isComplete ? .notice : .warning
             logger.log(level: level, "\(verdict.summaryLine)", metadata: ["night": "\(verdict.night)"])
             guard let night = ObservingNight(verdict.night) else { continue }
