@@ -50,6 +50,29 @@ public struct WorkspacePermissions: Sendable {
         try set(path, mode: fileMode, group: group)
     }
 
+    /// Gives a directory tree in the workspace (the night reports) the workspace's modes and
+    /// group: directories 0750 (0770), files 0640 (0660), whatever the umask they were made under.
+    public func applyToTree(_ root: String) throws {
+        var group: gid_t?
+        if let name = configuration.controlGroup {
+            guard let entry = getgrnam(name) else { throw Failure(path: root, reason: "no group '\(name)'") }
+            group = entry.pointee.gr_gid
+        }
+        let directoryMode: mode_t = group == nil ? 0o750 : 0o770
+        try set(root, mode: directoryMode, group: group)
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return }
+        for case let relative as String in walker {
+            let path = (root as NSString).appendingPathComponent(relative)
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR: try set(path, mode: directoryMode, group: group)
+            case S_IFREG: try set(path, mode: fileMode, group: group)
+            default: continue
+            }
+        }
+    }
+
     private func set(_ path: String, mode: mode_t, group: gid_t?) throws {
         if let group, chown(path, getuid(), group) != 0 {
             throw Failure(path: path, reason: String(cString: strerror(errno)))

@@ -72,7 +72,10 @@ public final class NightWatch: @unchecked Sendable {
             logger.log(level: level, "\(verdict.summaryLine)", metadata: ["night": "\(verdict.night)"])
             guard let night = ObservingNight(verdict.night) else { continue }
             do {
-                let page = try NightReportHTML(database: database, configuration: configuration).writeIntoWorkspace(night: night, now: now)
+                let writer = NightReportHTML(database: database, configuration: configuration)
+                let page = try writer.writeIntoWorkspace(night: night, now: now)
+                // Nothing in the workspace is for others, whatever the umask the pages were written under.
+                try WorkspacePermissions(configuration: configuration).applyToTree(writer.workspaceReports)
                 logger.info("night report written", metadata: ["night": "\(verdict.night)", "path": "\(page)"])
             } catch {
                 logger.warning("could not write the night report", metadata: ["night": "\(verdict.night)", "error": "\(error)"])
