@@ -154,17 +154,8 @@ struct CalibdCommand: AsyncParsableCommand {
     /// would) and ends with EX_CONFIG when there is any, so that a change can
     /// be checked before a night depends on it.
     static func checkConfiguration(_ config: String?) throws {
-        let path: String
-        do { path = try ConfigurationLocator.locate(configPath: config) } catch {
-            print(error)
-            throw ExitCode(ExitStatus.config.rawValue)
-        }
-        let findings = ConfigurationChecker.findings(configPath: path)
-        for finding in findings { print(finding) }
-        guard findings.isEmpty else {
-            print("\(findings.count) finding\(findings.count == 1 ? "" : "s") in \(path) and its instrument profiles")
-            throw ExitCode(ExitStatus.config.rawValue)
-        }
-        print("\(path): no findings")
+        let report = ConfigurationChecker.report(configPath: config)
+        for line in report.lines { print(line) }
+        if !report.clean { throw ExitCode(ExitStatus.config.rawValue) }
     }
 }

@@ -19,18 +19,9 @@ extension Calibctl {
         var config: String?
 
         func run() throws {
-            let path: String
-            do { path = try ConfigurationLocator.locate(configPath: config) } catch {
-                print(error)
-                throw ExitCode(ExitStatus.config.rawValue)
-            }
-            let findings = ConfigurationChecker.findings(configPath: path)
-            for finding in findings { print(finding) }
-            guard findings.isEmpty else {
-                print("\(findings.count) finding\(findings.count == 1 ? "" : "s") in \(path) and its instrument profiles")
-                throw ExitCode(ExitStatus.config.rawValue)
-            }
-            print("\(path): no findings")
+            let report = ConfigurationChecker.report(configPath: config)
+            for line in report.lines { print(line) }
+            if !report.clean { throw ExitCode(ExitStatus.config.rawValue) }
         }
     }
 }
