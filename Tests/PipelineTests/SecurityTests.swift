@@ -89,13 +89,13 @@ struct SecurityTests {
                 #expect(!text.contains(forbidden), "\(path) contains \(forbidden)")
             }
             // One audited spawner (argv, no shell), used only by the launcher of calibd's own worker subcommand.
-            if text.contains("posix_spawn") { #expect(path == "Pipeline/ChildProcess.swift", "\(path) spawns a process") }
+            if text.contains("posix_spawn") { #expect(path == "Pipeline/Workers/ChildProcess.swift", "\(path) spawns a process") }
             if text.contains("ChildProcess(") {
-                #expect(["Pipeline/ChildProcess.swift", "Pipeline/WorkerLauncher.swift"].contains(path), "\(path) starts a child process")
+                #expect(["Pipeline/Workers/ChildProcess.swift", "Pipeline/Workers/WorkerLauncher.swift"].contains(path), "\(path) starts a child process")
             }
             if text.contains("Process()") { #expect(path.hasPrefix("Bench/"), "\(path) starts a process") }
         }
-        let launcher = Self.sources.first { $0.path == "Pipeline/WorkerLauncher.swift" }?.text ?? ""
+        let launcher = Self.sources.first { $0.path == "Pipeline/Workers/WorkerLauncher.swift" }?.text ?? ""
         #expect(launcher.contains("arguments: [\"worker\"] + subcommand"), "worker processes are calibd's own `worker` subcommand")
     }
 
