@@ -131,7 +131,7 @@ struct CalibdCommand: AsyncParsableCommand {
         try engine.recoverAfterRestart()
         let notifier = SystemdNotifier()
         var scheduler = SchedulerService(engine: engine, notifier: notifier)
-        let ready = ReadinessBarrier(parts: 2) {
+        let ready = ReadinessBarrier(parts: 3) {
             logger.info("calibd running: watching the roots, scheduler waiting for work")
             notifier.ready(status: "idle; watching \(configuration.watch.count) root\(configuration.watch.count == 1 ? "" : "s")")
         }
@@ -142,7 +142,8 @@ struct CalibdCommand: AsyncParsableCommand {
                                              onWatching: { ready.arrive() })),
                 .init(service: scheduler),
                 .init(service: ConfigurationReloadService(engine: engine, configPath: config, watch: watch, workspace: workspace,
-                                                          notifier: notifier, onReloaded: { [scheduler] in scheduler.wake() })),
+                                                          notifier: notifier, onReloaded: { [scheduler] in scheduler.wake() },
+                                                          onListening: { ready.arrive() })),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))

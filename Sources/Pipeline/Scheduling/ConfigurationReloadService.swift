@@ -22,11 +22,15 @@ public struct ConfigurationReloadService: Service {
     let workspaceOverride: String?
     let notifier: SystemdNotifier
     let onReloaded: @Sendable () -> Void
+    /// Called once SIGHUP is taken over: the daemon says it is running only
+    /// after this, so that a reload asked for at once is not lost.
+    let onListening: @Sendable () -> Void
 
     public init(engine: CalibrationEngine, configPath: String?, watch: [String], workspace: String?,
-                notifier: SystemdNotifier, onReloaded: @escaping @Sendable () -> Void) {
+                notifier: SystemdNotifier, onReloaded: @escaping @Sendable () -> Void,
+                onListening: @escaping @Sendable () -> Void = {}) {
         self.engine = engine; self.configPath = configPath; self.watchOverride = watch; self.workspaceOverride = workspace
-        self.notifier = notifier; self.onReloaded = onReloaded
+        self.notifier = notifier; self.onReloaded = onReloaded; self.onListening = onListening
     }
 
     public func run() async throws {
@@ -37,6 +41,7 @@ public struct ConfigurationReloadService: Service {
         source.setEventHandler { continuation.yield() }
         source.resume()
         defer { source.cancel(); continuation.finish() }
+        onListening()
         var current = engine.configuration
         for await _ in hangups.cancelOnGracefulShutdown() {
             notifier.reloading()
