@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         // Metrics in Prometheus's text format for node-exporter's textfile collector.
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The job queue on a server database, so several hosts can share one queue (#16).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // C libraries from Debian.
@@ -68,6 +70,15 @@ let package = Package(
         .target(
             name: "CalibDB",
             dependencies: ["CalibCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
+
+        // The job queue on PostgreSQL (several hosts, one database): its own migrations,
+        // claims with SKIP LOCKED, fenced completion. Synchronous facade over postgres-nio.
+        .target(
+            name: "CalibDBPostgres",
+            dependencies: ["CalibCore", "CalibDB",
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
 
         // Numerical reductions over arrays. No files, no database.
@@ -114,7 +125,7 @@ let package = Package(
         // Release-build benchmarks: `swift run -c release calib-bench`.
         .executableTarget(
             name: "Bench",
-            dependencies: ["Pipeline", "Simulator", "Recipes", "FITS", "CalibCore", "CalibDB",
+            dependencies: ["Pipeline", "Simulator", "Recipes", "FITS", "CalibCore", "CalibDB", "CalibDBPostgres",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log")],
             path: "Sources/Bench",
@@ -129,6 +140,10 @@ let package = Package(
         .testTarget(
             name: "CalibDBTests", dependencies: ["CalibDB", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        // The JobQueue contract, run against SQLite and (when a server is found) PostgreSQL.
+        .testTarget(
+            name: "JobQueueContractTests", dependencies: ["CalibDB", "CalibDBPostgres", "CalibCore"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "Simulator"], swiftSettings: swiftSettings),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
         .testTarget(

@@ -1,0 +1,24 @@
+import CalibCore
+import Foundation
+
+extension JobRecord {
+    /// Every field of a stored job, for another backend (`CalibDBPostgres`) to build records from its rows.
+    /// In an extension so the memberwise initialiser the SQLite code uses stays as it is.
+    public init(storedId id: Int64, dedupeKey: String, recipe: String, recipeVersion: String, parameters: String,
+                instrument: String, night: String, setup: String, productType: ProductType, state: JobState,
+                reason: String?, attempts: Int, maxAttempts: Int, generation: Int, notBefore: Date?,
+                leaseOwner: String?, leaseExpiresAt: Date?, createdAt: Date, updatedAt: Date, startedAt: Date?,
+                finishedAt: Date?) {
+        self.id = id; self.dedupeKey = dedupeKey; self.recipe = recipe; self.recipeVersion = recipeVersion
+        self.parameters = parameters; self.instrument = instrument; self.night = night; self.setup = setup
+        self.productType = productType; self.state = state; self.reason = reason; self.attempts = attempts
+        self.maxAttempts = maxAttempts; self.generation = generation; self.notBefore = notBefore
+        self.leaseOwner = leaseOwner; self.leaseExpiresAt = leaseExpiresAt; self.createdAt = createdAt
+        self.updatedAt = updatedAt; self.startedAt = startedAt; self.finishedAt = finishedAt
+    }
+}
+
+extension LeaseLostError {
+    /// For another backend to report the same fencing as the SQLite queue does.
+    public init(fencedOutOf jobId: Int64) { self.init(jobId: jobId) }
+}
