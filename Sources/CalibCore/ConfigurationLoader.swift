@@ -61,6 +61,9 @@ public enum ConfigurationLoader {
             throw ConfigurationError(file: url.path, key: "ingest.maxDecompressedBytes",
                                      message: "must be at least 2880 bytes (one FITS block), got \(ingest.maxDecompressedBytes)")
         }
+        if let database = file.database, PostgresLocation.isPostgresURL(database) {
+            throw PostgresDatabaseSetting.refusal(database, file: url.path)
+        }
         let instrumentsDirectory = resolve(file.instruments ?? "instruments")
         let profiles = try loadProfiles(directory: instrumentsDirectory, configFile: url.path)
         if let group = file.controlGroup, getgrnam(group) == nil {

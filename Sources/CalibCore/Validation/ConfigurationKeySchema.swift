@@ -19,6 +19,8 @@ public indirect enum ConfigurationKeySchema: Sendable {
     case value
 
     /// `calibd.yaml`.
+    /// `database:` is an SQLite file path, or a `postgresql://` URL (`PostgresLocation`), which is
+    /// validated and then refused until the whole daemon runs on PostgreSQL (`PostgresDatabaseSetting`).
     public static let daemonFile: ConfigurationKeySchema = .fields([
         "watch": .value, "workspace": .value, "database": .value, "instruments": .value, "workers": .value,
         "extraIngestRoots": .value, "controlGroup": .value, "metrics": .fields(["textfile": .value]),
