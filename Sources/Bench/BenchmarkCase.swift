@@ -31,4 +31,4 @@ let allBenchmarks: [BenchmarkCase] = [
     dispersionFitBenchmark,
     dispersionImageBenchmark,
     wholeNightBenchmark,
-]
+] + queueClaimBenchmarks
