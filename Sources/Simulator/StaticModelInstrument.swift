@@ -31,6 +31,38 @@ public struct StaticModelInstrument: Sendable, Codable {
         public var brightestPeak: Double
         public var readSpeed: String
         public var slitKeyword: String
+        /// Slit name written on flats (pinhole frames say `pinholeSlit`).
+        public var flatSlit: String
+        public var pinholeSlit: String
+        /// Half the slit's length (arcsec): the nominal model's s at the slit's ends.
+        public var slitHalfLength: Double
+        /// Pixel-response non-uniformity: σ of the per-pixel gain (fraction), the same map on every frame of the arm.
+        public var prnu: Double
+        /// u-scale of the blaze (`StaticModelArmFormat.blaze`): 1 leaves ~15 % at an order's ends.
+        public var blazeScale: Double
+        /// Darks: how many, exposure (s) and the detector's dark current (e⁻/s, uniform).
+        public var darkCount: Int
+        public var darkExposure: Double
+        public var darkCurrent: Double
+        /// The arm's continuum lamps: one flat template (and one order-definition frame) per lamp.
+        public var flatLamps: [FlatLamp]
+    }
+
+    /// A continuum lamp of an arm. It lights the orders the spectral format gives it (all orders when the
+    /// format names no lamp) at `flatPeak` ADU per binned pixel at the blaze peak, the others at
+    /// `otherOrders` × that; an order-definition frame (the pinhole) peaks at `orderDefinitionPeak`.
+    public struct FlatLamp: Sendable, Codable {
+        public var lamp: String
+        /// ESO DPR TYPE of its flats and order-definition frames; nil: not taken (e.g. UVB's D2 order definition).
+        public var flatType: String
+        public var orderDefinitionType: String?
+        public var flatPeak: Double
+        public var orderDefinitionPeak: Double
+        public var otherOrders: Double
+        /// Flats in the template, and exposure times (s).
+        public var flatCount: Int
+        public var flatExposure: Double
+        public var orderDefinitionExposure: Double
     }
 
     /// The DPR triplet of a simulated frame kind.
@@ -41,6 +73,11 @@ public struct StaticModelInstrument: Sendable, Codable {
     public struct Frames: Sendable, Codable {
         public var bias: FrameKind
         public var arcPinhole: FrameKind
+        public var dark: FrameKind
+        public var arcMultiPinhole: FrameKind
+        /// The DPR CATG and TECH of flats and order definitions; their TYPE is each lamp's.
+        public var flat: FrameKind
+        public var orderDefinition: FrameKind
     }
 
     public var instrument: String
