@@ -26,8 +26,14 @@ public struct StaticModelFrameRenderer: Sendable {
     public var rawHeight: Int { arm.rawHeight / biny }
     public var prescanColumns: Int { arm.prescan / binx }
     public var overscanColumns: Int { arm.overscan / binx }
+    /// The light-sensitive columns and rows of the turned frame (the maps' origin is their first).
     var scienceColumns: Range<Int> {
-        arm.orientation.orientedColumns(prescanColumns..<(rawWidth - overscanColumns), width: rawWidth) ?? 0..<rawWidth
+        if let window = arm.scienceWindow { return (window.columns[0] / binx)..<(window.columns[1] / binx) }
+        return arm.orientation.orientedColumns(prescanColumns..<(rawWidth - overscanColumns), width: rawWidth) ?? 0..<rawWidth
+    }
+    var scienceRows: Range<Int> {
+        if let window = arm.scienceWindow { return (window.rows[0] / biny)..<(window.rows[1] / biny) }
+        return 0..<arm.orientation.orientedSize(width: rawWidth, height: rawHeight).height
     }
 
     /// The noise-free signal (ADU above bias) of a pinhole arc in the turned frame, and the lines' true centres there:
@@ -41,7 +47,7 @@ public struct StaticModelFrameRenderer: Sendable {
         let sx = sigma / Double(binx), sy = sigma / Double(biny)
         var centres: [(x: Double, y: Double)] = []
         for e in entries {
-            let cx = Double(scienceColumns.lowerBound) + e.x + shift.x, cy = e.y + shift.y
+            let cx = Double(scienceColumns.lowerBound) + e.x + shift.x, cy = Double(scienceRows.lowerBound) + e.y + shift.y
             centres.append((cx, cy))
             // Flux in proportion to the list intensity: the arc recipes check exactly that relation.
             let peak = arm.brightestPeak * e.intensity / brightest
@@ -75,8 +81,8 @@ public struct StaticModelFrameRenderer: Sendable {
         for order in format.format.orders {
             let lit = order.lamp.isEmpty || order.lamp == lamp.lamp
             let level = peak * (lit ? 1 : lamp.otherOrders)
-            for y in 0..<size.height {
-                guard let image = format.slitImage(order: order.order, row: Double(y)) else { continue }
+            for y in scienceRows {
+                guard let image = format.slitImage(order: order.order, row: Double(y - scienceRows.lowerBound)) else { continue }
                 let value = level * format.blaze(order: order.order, wavelength: image.wavelength, scale: arm.blazeScale)
                 let (a, b) = pinhole ? (image.centre, image.centre) : (image.low, image.high)
                 let x0 = max(limit.lowerBound, Int((a + offset - 5 * sigma).rounded(.down)))
@@ -115,7 +121,7 @@ public struct StaticModelFrameRenderer: Sendable {
         for y in 0..<size.height {
             for x in 0..<size.width {
                 var value = arm.biasLevel + readNoiseADU * random.normal()
-                if let signal, scienceColumns.contains(x) {
+                if let signal, scienceColumns.contains(x), scienceRows.contains(y) {
                     let s = Double(signal[y * size.width + x]) * Double(response?[y * size.width + x] ?? 1)
                     if s > 0 { value += random.poisson(s * arm.gain) / arm.gain }
                 }

@@ -8,6 +8,15 @@ import Foundation
 public struct StaticModelInstrument: Sendable, Codable {
     public struct Keywords: Sendable, Codable {
         public var arm: String, binx: String, biny: String, readSpeed: String, prescan: String, overscan: String, gain: String
+        /// Sub-integrations (written when an arm sets `ndit`).
+        public var ndit: String?
+    }
+
+    /// The light-sensitive window of the turned frame, unbinned [start, end) columns and rows, where the
+    /// pre/overscan columns do not describe it (X-shooter's NIR: columns 20-1076, rows 4-2044 after the 90° turn).
+    public struct Window: Sendable, Codable {
+        public var columns: [Int]
+        public var rows: [Int]
     }
 
     public struct Arm: Sendable, Codable {
@@ -44,6 +53,20 @@ public struct StaticModelInstrument: Sendable, Codable {
         public var darkCount: Int
         public var darkExposure: Double
         public var darkCurrent: Double
+        /// Biases written (nil: the simulator's `biasCount`; 0 for an arm without a bias, like an infrared array).
+        public var biasCount: Int?
+        /// The light-sensitive window when not the columns between pre- and overscan (nil: those, every row).
+        public var scienceWindow: Window?
+        /// Every lamp frame (flats, order definitions, arcs) is followed by a lamp-off frame of the same exposure
+        /// (`frames.lampOff` with the lamp frame's TECH), and lamp frames carry the dark current too: an
+        /// infrared arm's offset and dark go with the off frame.
+        public var lampOff: Bool?
+        /// NDIT written in `keywords.ndit` (nil: not written).
+        public var ndit: Int?
+        /// The arm's own read-mode keyword (nil: `keywords.readSpeed`).
+        public var readSpeedKeyword: String?
+        /// Keyword roles this arm's headers do not carry (e.g. `binx`, `biny`, `prescan`, `overscan`, `gain` for X-shooter's NIR).
+        public var omitKeywords: [String]?
         /// The arm's continuum lamps: one flat template (and one order-definition frame) per lamp.
         public var flatLamps: [FlatLamp]
     }
@@ -74,6 +97,8 @@ public struct StaticModelInstrument: Sendable, Codable {
         public var bias: FrameKind
         public var arcPinhole: FrameKind
         public var dark: FrameKind
+        /// A lamp-off frame's CATG and TYPE (its TECH is the lamp frame's); needed when an arm sets `lampOff`.
+        public var lampOff: FrameKind?
         public var arcMultiPinhole: FrameKind
         /// The DPR CATG and TECH of flats and order definitions; their TYPE is each lamp's.
         public var flat: FrameKind

@@ -95,13 +95,16 @@ public struct StaticModelNightSimulator: Sendable {
             truth[arm.name] = ArmTruth(shiftX: shift.x, shiftY: shift.y, lines: arc.centres.count, binx: binx, biny: biny,
                                        multiPinholeLines: multi.centres.count, responseSeed: responseSeed)
             let f = instrument.frames
-            var exposures: [Exposure] = (0..<biasCount).map {
-                Exposure(kind: f.bias, signal: nil, exposure: 0, index: $0 + 1, count: biasCount, slit: arm.pinholeSlit)
+            let biases = arm.biasCount ?? biasCount
+            var exposures: [Exposure] = (0..<biases).map {
+                Exposure(kind: f.bias, signal: nil, exposure: 0, index: $0 + 1, count: biases, slit: arm.pinholeSlit)
+            }
+            let size = arm.orientation.orientedSize(width: renderer.rawWidth, height: renderer.rawHeight)
+            func darkSignal(_ exposure: Double) -> [Float] {
+                [Float](repeating: Float(arm.darkCurrent * exposure / arm.gain), count: size.width * size.height)
             }
             if arm.darkCount > 0 {
-                let level = arm.darkCurrent * arm.darkExposure / arm.gain
-                let size = arm.orientation.orientedSize(width: renderer.rawWidth, height: renderer.rawHeight)
-                let dark = [Float](repeating: Float(level), count: size.width * size.height)
+                let dark = darkSignal(arm.darkExposure)
                 exposures += (0..<arm.darkCount).map {
                     Exposure(kind: f.dark, signal: dark, exposure: arm.darkExposure, index: $0 + 1, count: arm.darkCount, slit: arm.pinholeSlit)
                 }
@@ -120,6 +123,23 @@ public struct StaticModelNightSimulator: Sendable {
             }
             exposures.append(Exposure(kind: f.arcPinhole, signal: arc.signal, exposure: 10, index: 1, count: 1, slit: arm.pinholeSlit))
             exposures.append(Exposure(kind: f.arcMultiPinhole, signal: multi.signal, exposure: 10, index: 1, count: 1, slit: arm.pinholeSlit))
+            if arm.lampOff == true {
+                // Each lamp frame with the dark it sits on, then its lamp-off twin (same template, exposure and TECH).
+                guard let off = f.lampOff else {
+                    throw ConfigurationError(file: "simulator", key: "frames.lampOff", message: "arm \(arm.name) takes lamp-off frames: give their CATG and TYPE")
+                }
+                exposures = exposures.flatMap { e -> [Exposure] in
+                    guard e.kind.type != f.bias.type, e.kind.type != f.dark.type, let signal = e.signal else { return [e] }
+                    let dark = darkSignal(e.exposure)
+                    var on = e, lampOff = e
+                    on.signal = zip(signal, dark).map { $0 + $1 }
+                    on.index = 2 * e.index - 1; on.count = 2 * e.count
+                    lampOff.kind = StaticModelInstrument.FrameKind(catg: off.catg, type: off.type, tech: e.kind.tech)
+                    lampOff.signal = dark
+                    lampOff.index = 2 * e.index; lampOff.count = 2 * e.count
+                    return [on, lampOff]
+                }
+            }
             var templateStart = NightSimulator.isoDate(mjd: clock)
             for (n, e) in exposures.enumerated() {
                 let (kind, signal, index, exposure) = (e.kind, e.signal, e.index, e.exposure)
@@ -135,12 +155,14 @@ public struct StaticModelNightSimulator: Sendable {
                 h.set("ESO DPR TYPE", .string(kind.type), comment: "observation type")
                 h.set("ESO DPR TECH", .string(kind.tech), comment: "observation technique")
                 h.set(k.arm, .string(arm.name), comment: "spectrograph arm")
-                h.set(k.binx, .integer(Int64(binx)), comment: "binning along x")
-                h.set(k.biny, .integer(Int64(biny)), comment: "binning along y")
-                h.set(k.readSpeed, .string(arm.readSpeed), comment: "readout mode")
-                h.set(k.prescan, .integer(Int64(renderer.prescanColumns)), comment: "prescan columns (binned)")
-                h.set(k.overscan, .integer(Int64(renderer.overscanColumns)), comment: "overscan columns (binned)")
-                h.set(k.gain, .real(arm.gain), comment: "[e-/ADU] conversion factor")
+                let omitted = Set(arm.omitKeywords ?? [])
+                if !omitted.contains("binx") { h.set(k.binx, .integer(Int64(binx)), comment: "binning along x") }
+                if !omitted.contains("biny") { h.set(k.biny, .integer(Int64(biny)), comment: "binning along y") }
+                h.set(arm.readSpeedKeyword ?? k.readSpeed, .string(arm.readSpeed), comment: "readout mode")
+                if !omitted.contains("prescan") { h.set(k.prescan, .integer(Int64(renderer.prescanColumns)), comment: "prescan columns (binned)") }
+                if !omitted.contains("overscan") { h.set(k.overscan, .integer(Int64(renderer.overscanColumns)), comment: "overscan columns (binned)") }
+                if !omitted.contains("gain") { h.set(k.gain, .real(arm.gain), comment: "[e-/ADU] conversion factor") }
+                if let ndit = arm.ndit, let key = k.ndit { h.set(key, .integer(Int64(ndit)), comment: "sub-integrations") }
                 h.set(arm.slitKeyword, .string(e.slit), comment: "slit")
                 h.set("ESO TPL START", .string(templateStart), comment: "template start time")
                 h.set("ESO TPL NEXP", .integer(Int64(e.count)), comment: "exposures in template")

@@ -21,6 +21,8 @@ extension Calibctl {
                 simulator/<instrument>.yaml describes it: biases, flats, order definitions, single- and \
                 multi-pinhole arcs, lines and orders where ESO's physical model puts them plus a night shift in the truth:
                   calibctl simulate --instrument XSHOOTER --arms VIS --binning 1x2 --out /tmp/xsh
+                The NIR arm has no bias: darks at the lamp frames' DIT and NDIT, and each lamp frame followed by \
+                its lamp-off twin (DPR TYPE DARK).
                 """)
 
         @Option(help: "Configuration file; its directory holds the simulator model and line list.")
