@@ -31,11 +31,14 @@ enum TableRebuild {
         let header = try NSRegularExpression(pattern: "^CREATE TABLE \"?\(table)\"?")
         rebuilt = header.stringByReplacingMatches(in: rebuilt, range: NSRange(rebuilt.startIndex..., in: rebuilt),
                                                   withTemplate: "CREATE TABLE \(table)_rebuilt")
-        let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(\(table))").map { "\"\($0["name"] as String)\"" }.joined(separator: ", ")
+        // Identifiers cannot be bound parameters; these come from the migration's own constants, quoted.
+        let tableName = table.quotedDatabaseIdentifier
+        let rebuiltName = (table + "_rebuilt").quotedDatabaseIdentifier
+        let columns = try db.columns(in: table).map(\.name.quotedDatabaseIdentifier).joined(separator: ", ")
         try db.execute(sql: rebuilt)
-        try db.execute(sql: "INSERT INTO \(table)_rebuilt (\(columns)) SELECT \(columns) FROM \(table)")
-        try db.execute(sql: "DROP TABLE \(table)")
-        try db.execute(sql: "ALTER TABLE \(table)_rebuilt RENAME TO \(table)")
+        try db.execute(sql: "INSERT INTO \(rebuiltName) (\(columns)) SELECT \(columns) FROM \(tableName)")
+        try db.execute(sql: "DROP TABLE \(tableName)")
+        try db.execute(sql: "ALTER TABLE \(rebuiltName) RENAME TO \(tableName)")
         for index in indexes { try db.execute(sql: index) }
     }
 }
