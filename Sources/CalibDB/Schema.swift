@@ -205,6 +205,27 @@ enum Schema {
                 ALTER TABLE pin ADD COLUMN forced_over TEXT CHECK ((forced = 1) = (forced_over IS NOT NULL));
                 """)
         }
+        migrator.registerMigration("v5-type-tables: frame and product types are rows, not CHECK lists") { db in
+            // Until now every new frame or product type meant rebuilding five tables to widen
+            // their CHECK lists. From here a type is a row of a lookup table that the type
+            // columns reference, so a later release adds a type with one INSERT in its own
+            // migration. The lists below are the types the schema accepted up to v4; they
+            // are frozen here like every shipped list.
+            try db.execute(sql: """
+                CREATE TABLE frame_type_name (name TEXT PRIMARY KEY) WITHOUT ROWID;
+                CREATE TABLE product_type_name (name TEXT PRIMARY KEY) WITHOUT ROWID;
+                """)
+            for name in Shipped.v1FrameTypes.split(separator: ",").map({ $0.trimmingCharacters(in: ["'"]) }) {
+                try db.execute(sql: "INSERT INTO frame_type_name(name) VALUES (?)", arguments: [name])
+            }
+            for name in Shipped.v1ProductTypes.split(separator: ",").map({ $0.trimmingCharacters(in: ["'"]) }) {
+                try db.execute(sql: "INSERT INTO product_type_name(name) VALUES (?)", arguments: [name])
+            }
+            try TableRebuild.replaceTypeChecks(db, table: "frame", column: "frame_type", lookup: "frame_type_name")
+            for table in ["job", "job_calibration", "product", "pin"] {
+                try TableRebuild.replaceTypeChecks(db, table: table, column: "product_type", lookup: "product_type_name")
+            }
+        }
         return migrator
     }
 }
