@@ -1,0 +1,45 @@
+import CalibCore
+import FITS
+import Foundation
+import Testing
+
+/// The long-slit profiles against real raw headers (Tests/Fixtures/kast_blue): Kast writes its arc
+/// as OBSTYPE = 'OBJECT', so only the lamp-status keywords and exposure times tell frames apart.
+@Suite("Long-slit profile classification from real headers")
+struct LongSlitClassificationTests {
+    static let kastDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/kast_blue").path
+
+    static func header(_ path: String) throws -> FITSHeader {
+        let file = try FITSFile.open(path)
+        defer { try? file.close() }
+        try file.moveTo(hdu: try file.firstImageHDU())
+        return try file.readHeader()
+    }
+
+    @Test("Real Kast blue headers: b1 (OBSTYPE OBJECT, He and Hg-Cd lamps on) is an ARC_SLIT, b3/b4 FLATs, b14–b16 BIASes; setup grism 600/4310, dichroic d55; turned so x runs along the slit")
+    func kastBlue() throws {
+        // Given the Kast profile
+        let profile = try ConfigurationLoader.loadProfile(path: repositoryConfig + "/instruments/kast.yaml")
+        let expected: [String: FrameType] = ["b1": .arcSlit, "b3": .flat, "b4": .flat, "b14": .bias, "b15": .bias, "b16": .bias]
+        for (name, type) in expected {
+            // When a real header is classified
+            let header = try Self.header(Self.kastDirectory + "/\(name).fits.gz")
+            // Then it is Kast's, of the expected type, with its full setup
+            #expect(profile.identifies(header), "\(name)")
+            #expect(profile.classify(header).type == type, "\(name): \(profile.classify(header))")
+            #expect(profile.classify(header).problem == nil)
+            let setup = profile.setup(of: header)
+            #expect(setup["arm"] == "kastb" && setup["grism"] == "600/4310" && setup["dichroic"] == "d55", "\(name): \(setup.canonical)")
+            #expect(profile.missingSetupKeywords(in: header).isEmpty)
+            #expect(profile.orientation(of: header) == .transpose)
+        }
+        // And the arc's 0.5" slit is recorded (blanks become underscores in setups), though the CRV model comes from the flats' 2.0" slit
+        #expect(profile.setup(of: try Self.header(Self.kastDirectory + "/b1.fits.gz"))["slit"] == "0.5_arcsec")
+        // And no other profile claims a Kast frame
+        for other in ["simech", "xshooter", "soxs", "spirou"] {
+            let p = try ConfigurationLoader.loadProfile(path: repositoryConfig + "/instruments/\(other).yaml")
+            #expect(!p.identifies(try Self.header(Self.kastDirectory + "/b1.fits.gz")), "\(other)")
+        }
+    }
+}
