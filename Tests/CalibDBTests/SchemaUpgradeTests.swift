@@ -19,6 +19,7 @@ struct SchemaUpgradeTests {
     /// Made by main on 2026-12-07 (schema v1–v4, before type tables): `calibd --once` on a 512 px two-arm
     /// SIMECH night plus an X-shooter VIS 2×2 night (biases and pinhole arcs) and one garbage file; then a
     /// forced pin over a QC-failed BLUE DISP_MAP, a pin of the X-shooter DISP_MAP, and MBIAS 3 made a reference.
+    /// Stored in rollback-journal mode (as the release fixture is), so that opening it read-only leaves no -wal/-shm beside it.
     static let mainFixture = fixtures.appendingPathComponent("main-2026-12-07.sqlite").path
 
     /// A writable copy, so that the fixture itself never changes.
