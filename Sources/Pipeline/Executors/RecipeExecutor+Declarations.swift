@@ -98,6 +98,6 @@ extension LongSlitWavelengthExecutor {
     var parameterNames: Set<String> { LongSlitWavelengthSolution.parameterNames }
     var metricNames: Set<String> {
         ["linesDetected", "linesUsed", "rmsPixels", "rmsWavelength", "wavelengthStart", "wavelengthEnd", "dispersionCentre",
-         "lineCoverageStart", "lineCoverageEnd"]
+         "lineCoverageStart", "lineCoverageEnd", "tiltRMS", "tiltLinesTraced", "tiltMaximumShift"]
     }
 }

@@ -16,10 +16,12 @@ public struct LongSlitWavelengthSolution: Sendable {
         "nominalDispersion", "dispersionTolerance", "maxCurvature", "direction", "centralWavelength", "centralWavelengthTolerance",
         "detectionThreshold", "lineHalfWidth", "continuumWidth", "voteTolerance", "candidateWindow", "inlierTolerance",
         "maxCandidateLines", "degree", "clipSigma", "apertureHalfWidth", "firstRow", "lastRow",
+        "tiltColumnStep", "tiltEdgeMargin", "tiltMinimumSNR", "tiltSpatialDegree", "tiltSpectralDegree",
     ]
 
     public var identification: LineIdentification
     public var finder: ArcLineFinder
+    public var tilt: ArcLineTilt
     public var apertureHalfWidth: Int
     public var firstRow: Int
     public var lastRow: Int
@@ -43,6 +45,15 @@ public struct LongSlitWavelengthSolution: Sendable {
         finder = ArcLineFinder(threshold: try reader.value("detectionThreshold", default: 8, in: 1...1000),
                                halfWidth: Int(try reader.value("lineHalfWidth", default: 3, in: 2...20)),
                                continuumWidth: Int(try reader.value("continuumWidth", default: 51, in: 5...1001)))
+        var tilt = ArcLineTilt()
+        tilt.columnStep = Int(try reader.value("tiltColumnStep", default: 4, in: 1...100))
+        tilt.edgeMargin = try reader.value("tiltEdgeMargin", default: 3, in: 0...1000)
+        tilt.minimumSNR = try reader.value("tiltMinimumSNR", default: 30, in: 1...1e6)
+        tilt.spatialDegree = Int(try reader.value("tiltSpatialDegree", default: 2, in: 1...5))
+        tilt.spectralDegree = Int(try reader.value("tiltSpectralDegree", default: 2, in: 0...5))
+        tilt.halfWidth = finder.halfWidth
+        tilt.clipSigma = id.clipSigma
+        self.tilt = tilt
         apertureHalfWidth = Int(try reader.value("apertureHalfWidth", default: 25, in: 0...1000))
         firstRow = Int(try reader.value("firstRow", default: 0, in: 0...1e6))
         lastRow = Int(try reader.value("lastRow", default: -1, in: -1...1e6))
@@ -54,7 +65,14 @@ public struct LongSlitWavelengthSolution: Sendable {
         public var lines: [ArcLinePeak]
         public var rows: ClosedRange<Int>
         public var metrics: [QCMeasurement]
+        /// The lines' lean along the slit; nil when no slit edges were given.
+        public var tilt: ArcLineTilt.Result?
+        /// Wavelength at the slit centre's row `y` (frame rows).
         public func wavelength(atRow y: Double) -> Double { solution.wavelength(at: y - Double(rows.lowerBound)) }
+        /// Wavelength of pixel (x, y), following the tilted line through it back to the slit centre.
+        public func wavelength(x: Double, y: Double) -> Double {
+            wavelength(atRow: tilt?.centreRow(x: x, y: y) ?? y)
+        }
     }
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -65,7 +83,9 @@ public struct LongSlitWavelengthSolution: Sendable {
     ///   - arc: bias-subtracted arc, oriented.
     ///   - slitCentre: column of the slit centre (from the slit edges).
     ///   - catalog: laboratory wavelengths of the lamps that were on.
-    public func run(_ arc: Image, slitCentre: Double, catalog: [Double]) throws(Failure) -> Result {
+    ///   - edges: the slit's edges x(y) (the CRV model), to follow the lines along the slit; nil: the solution at the centre only.
+    public func run(_ arc: Image, slitCentre: Double, catalog: [Double],
+                    edges: (left: @Sendable (Double) -> Double, right: @Sendable (Double) -> Double)? = nil) throws(Failure) -> Result {
         let last = lastRow < 0 ? arc.height - 1 : min(lastRow, arc.height - 1)
         guard firstRow < last else { throw Failure(description: "rows \(firstRow)...\(last) leave no spectrum") }
         let centre = Int(slitCentre.rounded())
@@ -93,6 +113,22 @@ public struct LongSlitWavelengthSolution: Sendable {
             QCMeasurement("lineCoverageStart", covered.0, unit: "Angstrom", "bluest line used"),
             QCMeasurement("lineCoverageEnd", covered.1, unit: "Angstrom", "reddest line used"),
         ]
-        return Result(solution: solution, lines: lines, rows: firstRow...last, metrics: metrics)
+        var result = Result(solution: solution, lines: lines, rows: firstRow...last, metrics: metrics)
+        if let edges {
+            let offset = Double(firstRow)
+            let traced = used.map { (row: $0.position + offset, snr: lines[$0.line].snr) }
+            do {
+                let lean = try tilt.run(arc, lines: traced, centre: slitCentre, left: edges.left, right: edges.right)
+                result.tilt = lean
+                result.metrics += [
+                    QCMeasurement("tiltRMS", lean.rms, unit: "px", "RMS of the line centres along the slit about the tilt surface"),
+                    QCMeasurement("tiltLinesTraced", Double(lean.linesTraced), unit: "", "lines followed along the slit"),
+                    QCMeasurement("tiltMaximumShift", lean.maximumShift, unit: "px", "largest shift of a line along the slit from its centre row"),
+                ]
+            } catch {
+                throw Failure(description: "the lines could not be followed along the slit: \(error)")
+            }
+        }
+        return result
     }
 }

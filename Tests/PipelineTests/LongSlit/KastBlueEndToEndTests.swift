@@ -45,5 +45,6 @@ struct KastBlueEndToEndTests {
         #expect(try #require(wave["rmsPixels"]) < 0.15)
         #expect(abs(try #require(wave["wavelengthStart"]) - 3428) < 2)
         #expect(abs(try #require(wave["wavelengthEnd"]) - 5516) < 2)
+        #expect(try #require(wave["tiltRMS"]) < 0.05)
     }
 }

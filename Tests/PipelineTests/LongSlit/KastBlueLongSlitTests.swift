@@ -43,7 +43,9 @@ struct KastBlueLongSlitTests {
         let recipe = try LongSlitWavelengthSolution(parameters: [
             "nominalDispersion": 1.02, "centralWavelength": 4400, "centralWavelengthTolerance": 150, "lastRow": 2047,
         ])
-        let result = try recipe.run(frames.arc, slitCentre: centre, catalog: try KastBlueFrames.catalog().wavelengths)
+        let left = edges.left, right = edges.right
+        let result = try recipe.run(frames.arc, slitCentre: centre, catalog: try KastBlueFrames.catalog().wavelengths,
+                                    edges: (left: { left.x(at: $0) }, right: { right.x(at: $0) }))
         let solution = result.solution
         // Then as many lines are used as PypeIt used (17), since the Cd/Hg/He lists hold 18 in range
         #expect(solution.used.count >= 17)
@@ -55,5 +57,18 @@ struct KastBlueLongSlitTests {
         #expect(solution.rmsPixels < 0.15)
         // And every identification is the laboratory line nearest the fitted wavelength
         for match in solution.used { #expect(abs(match.residualPixels) < 0.5) }
+        // And every used line is followed along the slit, scattering about the tilt surface by less than 0.05 px (PypeIt: 0.019 px)
+        let tilt = try #require(result.tilt)
+        #expect(tilt.linesTraced == solution.used.count)
+        #expect(tilt.rms < 0.05)
+        // And the wavelength image gives Hg 4359.56 Å where the line is measured near either slit edge, to 0.1 Å
+        let maps = LongSlitPixelMaps.make(width: frames.arc.width, height: frames.arc.height, wavelength: result,
+                                          left: edges.left.curve, right: edges.right.curve)
+        let hg = try #require(solution.used.first { $0.wavelength == 4359.56 })
+        for x in [Int(edges.left.x(at: hg.position)) + 12, Int(edges.right.x(at: hg.position)) - 16] {
+            let y = try #require(recipe.tilt.measure(frames.arc, columns: x..<(x + 4), near: hg.position))
+            let lambda = (Double(maps.wavelength[x + 1, Int(y)]) + (y - Double(Int(y))) * Double(maps.wavelength[x + 1, Int(y) + 1] - maps.wavelength[x + 1, Int(y)]))
+            #expect(abs(lambda - 4359.56) < 0.1, "column \(x): \(lambda)")
+        }
     }
 }

@@ -5,8 +5,10 @@ import Recipes
 
 /// The `longslit_wave` recipe on files: one arc, bias subtracted, its lines identified at the
 /// slit centre given by the CRV model, against the lamps' line list shipped as
-/// `<config>/static/<INSTRUMENT>[_<ARM>]_arc_lines.dat`. The product (IDS_MODEL) holds the
-/// arc, the polynomial λ(y) (`WAVE_SOLUTION`) and the lines used (`LINES`).
+/// `<config>/static/<INSTRUMENT>[_<ARM>]_arc_lines.dat`, then followed along the slit. The
+/// product (IDS_MODEL) holds the arc, the wavelength and slit-position images (`WAVE`,
+/// `SLITPOS`), the polynomial λ(y) at the slit centre (`WAVE_SOLUTION`), the lines' shift
+/// along the slit Δy(x, y₀) (`TILT`) and the lines used (`LINES`).
 struct LongSlitWavelengthExecutor: RecipeExecutor {
     var name: String { LongSlitWavelengthSolution.name }
     var version: String { LongSlitWavelengthSolution.version }
@@ -29,7 +31,10 @@ struct LongSlitWavelengthExecutor: RecipeExecutor {
         }
         let catalog = try LineCatalog.parse(text, source: listPath)
         context.logger.info("identifying arc lines", metadata: ["slit.centre": "\(centre)", "catalog.lines": "\(catalog.wavelengths.count)"])
-        let result = try recipe.run(frames.image, slitCentre: centre, catalog: catalog.wavelengths)
+        let left = edges.left, right = edges.right
+        let result = try recipe.run(frames.image, slitCentre: centre, catalog: catalog.wavelengths,
+                                    edges: (left: { left.evaluate($0, 0) }, right: { right.evaluate($0, 0) }))
+        let maps = LongSlitPixelMaps.make(width: frames.image.width, height: frames.image.height, wavelength: result, left: left, right: right)
         let s = result.solution.polynomial
         let solution = FITSTable(columns: [
             .int64(name: "YMIN", values: [Int64(result.rows.lowerBound)]),
@@ -39,6 +44,14 @@ struct LongSlitWavelengthExecutor: RecipeExecutor {
             .doubleVector(name: "OFFSET", values: [s.offsets]),
             .doubleVector(name: "HALFRANGE", values: [s.halfRanges]),
             .doubleVector(name: "COEFFS", values: [s.coefficients], unit: "Angstrom"),
+        ])
+        // Δy(x, y₀): the shift of a line from its row y₀ at the slit centre, at column x.
+        let t = result.tilt?.surface ?? PolynomialSurface(degrees: [0, 0], offsets: [0, 0], halfRanges: [1, 1], coefficients: [0])
+        let tilt = FITSTable(columns: [
+            .doubleVector(name: "DEG", values: [t.degrees.map(Double.init)]),
+            .doubleVector(name: "OFFSET", values: [t.offsets]),
+            .doubleVector(name: "HALFRANGE", values: [t.halfRanges]),
+            .doubleVector(name: "COEFFS", values: [t.coefficients], unit: "pix"),
         ])
         let m = result.solution.matches
         let lines = FITSTable(columns: [
@@ -50,7 +63,10 @@ struct LongSlitWavelengthExecutor: RecipeExecutor {
         ])
         return [ProductOutput(type: .inverseDispersionModel,
                               hdus: [.image(frames.image, name: "ARC", header: FITSHeader()),
+                                     .image(maps.wavelength, name: "WAVE", header: FITSHeader()),
+                                     .image(maps.slitPosition, name: "SLITPOS", header: FITSHeader()),
                                      .table(solution, name: "WAVE_SOLUTION", header: FITSHeader()),
+                                     .table(tilt, name: "TILT", header: FITSHeader()),
                                      .table(lines, name: "LINES", header: FITSHeader())],
                               metrics: result.metrics, mjd: ArcFrameLoader.meanMJD(context))]
     }
