@@ -90,7 +90,8 @@ extension LampFluxExecutor {
 extension SlitEdgesExecutor {
     var parameterNames: Set<String> { SlitEdgeTrace.parameterNames }
     var metricNames: Set<String> {
-        ["slitLeftEdge", "slitRightEdge", "illuminatedLeftEdge", "illuminatedRightEdge", "slitLength", "edgeFitRMS", "blocksUsed"]
+        ["slitLeftEdge", "slitRightEdge", "illuminatedLeftEdge", "illuminatedRightEdge", "slitLength", "edgeFitRMS", "blocksUsed", "edgesAtBorder",
+         "frameCount", "rejectedFrames"]
     }
 }
 

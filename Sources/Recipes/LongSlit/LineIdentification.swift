@@ -21,6 +21,10 @@ import Foundation
 ///    `inlierTolerance` pixels (one detection per catalog line, the closer one), a
 ///    polynomial of degree `degree` is fitted with σ-clipping, and matching and fitting are
 ///    repeated until the matched set is stable.
+/// 4. **Growth**: the detection nearest beyond either end of the matched span is added when
+///    exactly one unused catalog line lies within `growthTolerance` pixels of its
+///    extrapolated wavelength, then step 3 runs again; a grown line the fit clips is dropped.
+///    This reaches the ends of the detector, where a polynomial's extrapolation drifts.
 ///
 /// Wavelengths in the catalog's unit (Å here), positions in pixels.
 public struct LineIdentification: Sendable {
@@ -36,6 +40,11 @@ public struct LineIdentification: Sendable {
     public var voteTolerance: Double = 4
     public var candidateWindow: Double = 15
     public var inlierTolerance: Double = 0.5
+    /// Beyond the matched span, a line this many pixels from its prediction is taken if it is the only one (0: no growth).
+    public var growthTolerance: Double = 3
+    /// Only lines at least this far above the noise are grown: a faint detection with a chance neighbour
+    /// in the catalog would bend the polynomial's end, where nothing else holds it.
+    public var growthMinimumSNR: Double = 20
     public var maxCandidateLines: Int = 40
     public var degree: Int = 3
     public var clipSigma: Double = 3
@@ -96,7 +105,7 @@ public struct LineIdentification: Sendable {
             return first.centre + first.sign * (first.dispersion * u + first.curvature * u * u)
         }
         let cubic = try consensus(lines: lines, catalog: catalog, model: firstModel, half: half)
-        return try refine(positions: positions, catalog: catalog, model: cubic, pixelCount: pixelCount)
+        return try refine(positions: positions, snrs: lines.map(\.snr), catalog: catalog, model: cubic, pixelCount: pixelCount)
     }
 
     // MARK: - vote
@@ -124,12 +133,15 @@ public struct LineIdentification: Sendable {
                     var bins = [Int](repeating: 0, count: 2 * binCount)
                     for u in us {
                         let q = sign * (d * u + c * u * u)
-                        for lambda in nearby {
-                            let centre = lambda - q
-                            guard centre >= lo, centre < hi else { continue }
-                            let t = (centre - lo) / width
-                            bins[Int(t)] += 1
-                            bins[binCount + Int(t + 0.5)] += 1
+                        // Only catalog lines putting the centre inside [lo, hi): a binary search, not a scan.
+                        var k = Self.firstIndex(nearby, notBelow: lo + q)
+                        while k < nearby.count, nearby[k] < hi + q {
+                            let t = (nearby[k] - q - lo) / width
+                            if t >= 0 {
+                                bins[Int(t)] += 1
+                                bins[binCount + Int(t + 0.5)] += 1
+                            }
+                            k += 1
                         }
                     }
                     for (k, n) in bins.enumerated() where n > (best?.count ?? 3) {
@@ -160,10 +172,20 @@ public struct LineIdentification: Sendable {
         var bestNodes: [(Double, Double)] = []
         let n = pairs.count
         var seen = [Bool](repeating: false, count: lines.count)
+        // Two nodes must imply a dispersion the grating can have (nominal ± tolerance, widened by
+        // the largest curvature over the detector): most random combinations fail here.
+        let slack = 2 * maxCurvature * half
+        let slopes = (nominalDispersion * (1 - dispersionTolerance) - slack)...(nominalDispersion * (1 + dispersionTolerance) + slack)
+        let increasing = model(1) > model(0)
+        func plausible(_ i: Int, _ j: Int) -> Bool {
+            guard pairs[j].p > pairs[i].p else { return false }
+            let slope = (pairs[j].lambda - pairs[i].lambda) / (pairs[j].p - pairs[i].p)
+            return slopes.contains(increasing ? slope : -slope)
+        }
         for a in 0..<(n - 3) {
-            for b in (a + 1)..<(n - 2) where pairs[b].p > pairs[a].p && monotone(pairs[a].lambda, pairs[b].lambda, model) {
-                for c in (b + 1)..<(n - 1) where pairs[c].p > pairs[b].p && monotone(pairs[b].lambda, pairs[c].lambda, model) {
-                    for d in (c + 1)..<n where pairs[d].p > pairs[c].p && monotone(pairs[c].lambda, pairs[d].lambda, model) {
+            for b in (a + 1)..<(n - 2) where plausible(a, b) {
+                for c in (b + 1)..<(n - 1) where plausible(b, c) {
+                    for d in (c + 1)..<n where plausible(c, d) {
                         let nodes = [(pairs[a].p, pairs[a].lambda), (pairs[b].p, pairs[b].lambda),
                                      (pairs[c].p, pairs[c].lambda), (pairs[d].p, pairs[d].lambda)]
                         for k in seen.indices { seen[k] = false }
@@ -184,11 +206,6 @@ public struct LineIdentification: Sendable {
         return { Self.lagrange(nodes, at: $0) }
     }
 
-    /// Wavelengths must run the way the first model runs.
-    private func monotone(_ a: Double, _ b: Double, _ model: (Double) -> Double) -> Bool {
-        (model(1) > model(0)) ? b > a : b < a
-    }
-
     static func lagrange(_ nodes: [(Double, Double)], at x: Double) -> Double {
         var sum = 0.0
         for i in nodes.indices {
@@ -201,11 +218,14 @@ public struct LineIdentification: Sendable {
 
     // MARK: - fit
 
-    func refine(positions: [Double], catalog: [Double], model start: @escaping (Double) -> Double, pixelCount: Int) throws(Failure) -> Solution {
+    func refine(positions: [Double], snrs: [Double], catalog: [Double], model start: @escaping (Double) -> Double, pixelCount: Int) throws(Failure) -> Solution {
         var model = start
         var previous: [Int: Double] = [:]
         var solution: Solution?
-        for _ in 0..<10 {
+        // Lines added by growing the solution beyond its span (kept while the fit keeps them).
+        var grown: [Int: Double] = [:]
+        var tried: Set<Int> = []
+        for _ in 0..<(10 + 2 * positions.count) {
             // Nearest catalog line within tolerance; one detection per catalog line.
             var claim: [Double: (line: Int, distance: Double)] = [:]
             for (i, p) in positions.enumerated() {
@@ -216,31 +236,68 @@ public struct LineIdentification: Sendable {
                 if let held = claim[nearest], held.distance <= distance { continue }
                 claim[nearest] = (i, distance)
             }
-            let matched = Dictionary(uniqueKeysWithValues: claim.map { ($0.value.line, $0.key) })
+            var matched = Dictionary(uniqueKeysWithValues: claim.map { ($0.value.line, $0.key) })
+            for (line, lambda) in grown where matched[line] == nil && !matched.values.contains(lambda) { matched[line] = lambda }
             guard matched.count > degree + 1 else {
                 throw Failure(description: "only \(matched.count) lines matched the catalog for a degree-\(degree) solution")
             }
-            let order = matched.keys.sorted()
-            let fit: PolynomialSurfaceFit.Result
-            do {
-                fit = try PolynomialSurfaceFit(degrees: [degree, 0], clipSigma: clipSigma, maxIterations: 10)
-                    .fit(points: order.map { [positions[$0], 0] }, values: order.map { matched[$0]! },
-                         scaling: (offsets: [Double(pixelCount - 1) / 2, 0], halfRanges: [Double(pixelCount - 1) / 2, 1]))
-            } catch {
-                throw Failure(description: "wavelength fit failed: \(error)")
-            }
-            let surface = fit.surface
+            let (fitted, surface) = try fit(matched, positions: positions, pixelCount: pixelCount)
+            for match in fitted.matches where match.clipped { grown[match.line] = nil }
             model = { surface.evaluate($0, 0) }
-            let matches = order.enumerated().map { k, i in
-                let local = abs(surface.evaluate(positions[i] + 0.5, 0) - surface.evaluate(positions[i] - 0.5, 0))
-                return Match(line: i, wavelength: matched[i]!, position: positions[i], residual: fit.residuals[k],
-                             residualPixels: fit.residuals[k] / local, clipped: fit.clipped[k])
-            }
-            solution = Solution(polynomial: surface, matches: matches, pixelCount: pixelCount)
-            if matched == previous { break }
-            previous = matched
+            solution = fitted
+            if matched != previous { previous = matched; continue }
+            // Stable: try to grow by one line beyond either end of the span.
+            guard let next = grow(positions: positions, snrs: snrs, catalog: catalog, matched: matched, tried: &tried, model: model) else { break }
+            grown[next.line] = next.wavelength
         }
         return solution!
+    }
+
+    /// The unmatched detection (SNR ≥ `growthMinimumSNR`) nearest beyond either end of the matched span whose predicted
+    /// wavelength has exactly one catalog line within `growthTolerance` pixels: a line the
+    /// polynomial's extrapolation misses by more than `inlierTolerance`, but unambiguously.
+    func grow(positions: [Double], snrs: [Double], catalog: [Double], matched: [Int: Double], tried: inout Set<Int>,
+              model: (Double) -> Double) -> (line: Int, wavelength: Double)? {
+        guard growthTolerance > inlierTolerance, let low = matched.keys.map({ positions[$0] }).min(),
+              let high = matched.keys.map({ positions[$0] }).max() else { return nil }
+        let used = Set(matched.values)
+        let outside = positions.indices.filter { matched[$0] == nil && !tried.contains($0) && snrs[$0] >= growthMinimumSNR
+            && (positions[$0] < low || positions[$0] > high) }
+            .sorted { min(abs(positions[$0] - low), abs(positions[$0] - high)) < min(abs(positions[$1] - low), abs(positions[$1] - high)) }
+        for i in outside {
+            tried.insert(i)
+            let p = positions[i], predicted = model(p)
+            let window = growthTolerance * abs(model(p + 0.5) - model(p - 0.5))
+            let near = catalog.filter { abs($0 - predicted) < window && !used.contains($0) }
+            if near.count == 1 { return (i, near[0]) }
+        }
+        return nil
+    }
+
+    func fit(_ matched: [Int: Double], positions: [Double], pixelCount: Int) throws(Failure) -> (Solution, PolynomialSurface) {
+        let order = matched.keys.sorted()
+        let fit: PolynomialSurfaceFit.Result
+        do {
+            fit = try PolynomialSurfaceFit(degrees: [degree, 0], clipSigma: clipSigma, maxIterations: 10)
+                .fit(points: order.map { [positions[$0], 0] }, values: order.map { matched[$0]! },
+                     scaling: (offsets: [Double(pixelCount - 1) / 2, 0], halfRanges: [Double(pixelCount - 1) / 2, 1]))
+        } catch {
+            throw Failure(description: "wavelength fit failed: \(error)")
+        }
+        let surface = fit.surface
+        let matches = order.enumerated().map { k, i in
+            let local = abs(surface.evaluate(positions[i] + 0.5, 0) - surface.evaluate(positions[i] - 0.5, 0))
+            return Match(line: i, wavelength: matched[i]!, position: positions[i], residual: fit.residuals[k],
+                         residualPixels: fit.residuals[k] / local, clipped: fit.clipped[k])
+        }
+        return (Solution(polynomial: surface, matches: matches, pixelCount: pixelCount), surface)
+    }
+
+    /// Index of the first element ≥ `value` in a sorted array (its count if none).
+    static func firstIndex(_ sorted: [Double], notBelow value: Double) -> Int {
+        var lo = 0, hi = sorted.count
+        while lo < hi { let mid = (lo + hi) / 2; if sorted[mid] < value { lo = mid + 1 } else { hi = mid } }
+        return lo
     }
 
     static func nearest(_ sorted: [Double], to value: Double) -> Double? {

@@ -14,7 +14,8 @@ public struct LongSlitWavelengthSolution: Sendable {
     public static let version = "1.0"
     public static let parameterNames: Set<String> = [
         "nominalDispersion", "dispersionTolerance", "maxCurvature", "direction", "centralWavelength", "centralWavelengthTolerance",
-        "detectionThreshold", "lineHalfWidth", "continuumWidth", "voteTolerance", "candidateWindow", "inlierTolerance",
+        "detectionThreshold", "lineHalfWidth", "continuumWidth", "voteTolerance", "candidateWindow", "inlierTolerance", "growthTolerance",
+        "growthMinimumSNR",
         "maxCandidateLines", "degree", "clipSigma", "apertureHalfWidth", "firstRow", "lastRow",
         "tiltColumnStep", "tiltEdgeMargin", "tiltMinimumSNR", "tiltSpatialDegree", "tiltSpectralDegree",
     ]
@@ -38,6 +39,8 @@ public struct LongSlitWavelengthSolution: Sendable {
         id.voteTolerance = try reader.value("voteTolerance", default: 4, in: 0.5...50)
         id.candidateWindow = try reader.value("candidateWindow", default: 15, in: 1...200)
         id.inlierTolerance = try reader.value("inlierTolerance", default: 0.5, in: 0.05...10)
+        id.growthTolerance = try reader.value("growthTolerance", default: 3, in: 0...50)
+        id.growthMinimumSNR = try reader.value("growthMinimumSNR", default: 20, in: 0...1e6)
         id.maxCandidateLines = Int(try reader.value("maxCandidateLines", default: 40, in: 4...200))
         id.degree = Int(try reader.value("degree", default: 3, in: 1...9))
         id.clipSigma = try reader.value("clipSigma", default: 3, in: 1...20)

@@ -15,14 +15,16 @@ import Foundation
 /// degree `degree`, fitted with σ-clipping (`PolynomialSurfaceFit`).
 ///
 /// Units: pixels of the oriented frame, pixel centres at integers. Blocks whose level is
-/// below `minimumLevel` ADU, or whose profile never falls below the threshold on one side,
-/// are left out of the fit (counted in `blocksUsed`). NaN pixels are ignored by the
+/// below `minimumLevel` ADU are left out of the fit (counted in `blocksUsed`). A slit longer
+/// than the frame is cut by the frame's border: that edge is the border (−0.5 or width − 0.5),
+/// counted in `edgesAtBorder`. NaN pixels are ignored by the
 /// medians.
 public struct SlitEdgeTrace: Sendable {
     public static let name = "slitedges"
     public static let version = "1.0"
     public static let parameterNames: Set<String> = [
         "blockRows", "edgeFraction", "illuminatedFraction", "degree", "clipSigma", "minimumLevel", "firstRow", "lastRow",
+        "maxSaturatedFraction", "normaliseFrames",
     ]
 
     public var blockRows: Int
@@ -35,6 +37,8 @@ public struct SlitEdgeTrace: Sendable {
     /// outside (e.g. overscan turned into rows) are not traced.
     public var firstRow: Int
     public var lastRow: Int
+    /// Which flats are combined (see `FlatFrameScreen`).
+    public var screen: FlatFrameScreen
 
     public init(parameters: [String: Double]) throws(RecipeParameterError) {
         let reader = try ParameterReader(recipe: Self.name, values: parameters, known: Self.parameterNames)
@@ -46,6 +50,8 @@ public struct SlitEdgeTrace: Sendable {
         minimumLevel = try reader.value("minimumLevel", default: 100, in: 0...1e9)
         firstRow = Int(try reader.value("firstRow", default: 0, in: 0...1e6))
         lastRow = Int(try reader.value("lastRow", default: -1, in: -1...1e6))
+        screen = FlatFrameScreen(maxSaturatedFraction: try reader.value("maxSaturatedFraction", default: 0.001, in: 0...1),
+                                 normalise: try reader.value("normaliseFrames", default: 1, in: 0...1) == 1)
     }
 
     /// One traced edge: x(y) in oriented pixels.
@@ -119,12 +125,16 @@ public struct SlitEdgeTrace: Sendable {
             QCMeasurement("slitLength", edges[1].x(at: middle) - edges[0].x(at: middle), unit: "px", "distance between the optical edges at the middle row"),
             QCMeasurement("edgeFitRMS", max(edges[0].rms, edges[1].rms), unit: "px", "larger RMS of the two optical-edge fits about their polynomials"),
             QCMeasurement("blocksUsed", Double(ys.count), unit: "", "row blocks in which both edges were found"),
+            QCMeasurement("edgesAtBorder", Double([crossings[0], crossings[1]].filter { edge in
+                edge.filter { $0 == -0.5 || $0 == Double(flat.width) - 0.5 }.count * 2 > edge.count }.count), unit: "",
+                          "optical edges (0-2) cut by the frame's border in most blocks: the slit is longer than the window"),
         ]
         return Result(left: edges[0], right: edges[1], illuminatedLeft: edges[2], illuminatedRight: edges[3], rows: rows, metrics: metrics)
     }
 
     /// Left and right crossings of each fraction of the in-slit level, or nil when the
-    /// profile has no slit (level too low, or light up to a frame border).
+    /// profile has no slit (level too low). Where the light reaches a border of the frame
+    /// (a slit longer than the detector window, as ISIS's), the border is the edge.
     /// Order: left/right of fractions[0], then left/right of fractions[1].
     static func crossings(_ profile: [Float], fractions: [Double], minimumLevel: Double) -> [Double]? {
         let finite = profile.filter { !$0.isNaN }
@@ -148,10 +158,11 @@ public struct SlitEdgeTrace: Sendable {
             while l > 0, profile[l] >= threshold || profile[l].isNaN { l -= 1 }
             var r = centre
             while r < profile.count - 1, profile[r] >= threshold || profile[r].isNaN { r += 1 }
-            guard profile[l] < threshold, profile[r] < threshold else { return nil }
-            // Linear interpolation between the last pixel below and the first at or above.
-            let left = Double(l) + Double(threshold - profile[l]) / Double(profile[l + 1] - profile[l])
-            let right = Double(r) - Double(threshold - profile[r]) / Double(profile[r - 1] - profile[r])
+            // Linear interpolation between the last pixel below and the first at or above; a slit
+            // longer than the frame is cut by the frame's border (the outer edge of its last pixel).
+            let left = profile[l] < threshold ? Double(l) + Double(threshold - profile[l]) / Double(profile[l + 1] - profile[l]) : -0.5
+            let right = profile[r] < threshold
+                ? Double(r) - Double(threshold - profile[r]) / Double(profile[r - 1] - profile[r]) : Double(profile.count) - 0.5
             out += [left, right]
         }
         return out

@@ -8,25 +8,75 @@ import Recipes
 /// taken as it is), cropped to the light-sensitive columns.
 struct LongSlitFrames {
     var image: Image
+    /// The first frame's header: its primary header followed by its image extension's cards
+    /// when the pixels are in an extension (ISIS), as ingest reads it.
     var header: FITSHeader
+    /// Frames combined, and frames left out by the screen with the reason (file: reason).
+    var framesUsed: Int
+    var rejections: [String] = []
 
-    init(_ context: JobContext, clipSigma: Double = 3, clipIterations: Int = 3) throws {
-        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
-        header = stack.headers[0]
+    init(_ context: JobContext, screen: FlatFrameScreen? = nil, rows: ClosedRange<Int>? = nil,
+         clipSigma: Double = 3, clipIterations: Int = 3) throws {
+        let paths = try context.inputPaths
+        let stack = try FITSFrameStack(paths: paths, orientation: context.profile.orientation(of:))
+        header = try Self.fullHeader(path: paths[0], imageHeader: stack.headers[0])
         guard let biasPath = context.calibrations[.masterBias]?.path else {
             throw PipelineError.inputMismatch("no master bias was chosen for these frames")
         }
         let biasFile = try FITSFile.open(biasPath)
-        let bias: [Float] = try biasFile.readImage()
+        let biasPixels: [Float] = try biasFile.readImage()
         try biasFile.close()
-        guard bias.count == stack.width * stack.height else {
-            throw PipelineError.inputMismatch("master bias \(biasPath) has \(bias.count) pixels, the frames \(stack.width)×\(stack.height)")
+        guard biasPixels.count == stack.width * stack.height else {
+            throw PipelineError.inputMismatch("master bias \(biasPath) has \(biasPixels.count) pixels, the frames \(stack.width)×\(stack.height)")
         }
-        let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0],
-                                                   orientation: stack.orientation, scienceColumns: context.profile.scienceColumns(of: header))
-        let corrected = CorrectedFrames(stack, subtracting: Image(width: stack.width, height: stack.height, pixels: bias),
-                                        columns: regions.science)
-        image = try SigmaClippedStack(sigma: clipSigma, iterations: clipIterations).combine(corrected).image
+        let bias = Image(width: stack.width, height: stack.height, pixels: biasPixels)
+        let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector,
+                                                   path: stack.paths[0], orientation: stack.orientation,
+                                                   scienceColumns: context.profile.scienceColumns(of: header))
+        var frames = Array(0..<stack.frameCount)
+        var scales: [Float]?
+        if let screen {
+            let saturation = Float(context.profile.detector.saturationADU ?? 65535)
+            let light = rows.map { max(0, $0.lowerBound)..<min(stack.height, $0.upperBound + 1) } ?? 0..<stack.height
+            var fractions: [Double] = [], levels: [Double] = []
+            for f in 0..<stack.frameCount {
+                let raw = try stack.image(f)
+                var saturated = 0, sample: [Float] = []
+                sample.reserveCapacity(light.count * regions.science.count / 7 + 1)
+                for y in light {
+                    for x in regions.science {
+                        let i = y * raw.width + x
+                        if raw.pixels[i] >= saturation { saturated += 1 }
+                        // Every 7th pixel is ample for a median level.
+                        if i % 7 == 0 { sample.append(raw.pixels[i] - bias.pixels[i]) }
+                    }
+                }
+                fractions.append(Double(saturated) / Double(max(1, light.count * regions.science.count)))
+                levels.append(RobustStatistics.medianInPlace(&sample))
+            }
+            let verdict = screen.judge(saturatedFractions: fractions, levels: levels)
+            rejections = verdict.rejected.map { "\((paths[$0.index] as NSString).lastPathComponent): \($0.reason)" }
+            guard !verdict.accepted.isEmpty else {
+                throw PipelineError.inputMismatch("no usable flat: " + rejections.joined(separator: "; "))
+            }
+            frames = verdict.accepted
+            scales = verdict.scales
+        }
+        framesUsed = frames.count
+        let corrected = CorrectedFrames(stack, subtracting: bias, columns: regions.science, frames: frames)
+        image = try SigmaClippedStack(sigma: clipSigma, iterations: clipIterations).combine(corrected, scale: scales).image
+    }
+
+    /// The primary header and, when the primary holds no pixels, the image extension's cards after it.
+    static func fullHeader(path: String, imageHeader: FITSHeader) throws -> FITSHeader {
+        let file = try FITSFile.open(path)
+        defer { try? file.close() }
+        // HDU numbers count from 1 (cfitsio's): 1 is the primary.
+        guard try file.firstImageHDU() != 1 else { return imageHeader }
+        _ = try file.moveTo(hdu: 1)
+        var header = try file.readHeader()
+        header.cards += imageHeader.cards.filter { header[$0.key] == nil }
+        return header
     }
 
     /// The CRV model's edge table (extension `SLIT_EDGES`): one row per edge, its polynomial x(y).
