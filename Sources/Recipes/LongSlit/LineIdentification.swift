@@ -48,6 +48,8 @@ public struct LineIdentification: Sendable {
     public var maxCandidateLines: Int = 40
     public var degree: Int = 3
     public var clipSigma: Double = 3
+    /// Lines within this many pixels of the fit are never clipped.
+    public var clipFloor: Double = 0.05
 
     public init(nominalDispersion: Double, centralWavelength: Double, centralWavelengthTolerance: Double) {
         self.nominalDispersion = nominalDispersion
@@ -274,21 +276,39 @@ public struct LineIdentification: Sendable {
         return nil
     }
 
+    /// Least squares on the kept lines, clipping lines beyond `clipSigma` robust σ of the kept
+    /// residuals (in pixels) but never one within `clipFloor` pixels: with well-measured lines σ
+    /// can fall to a few thousandths of a pixel, where clipping would only throw good lines away.
     func fit(_ matched: [Int: Double], positions: [Double], pixelCount: Int) throws(Failure) -> (Solution, PolynomialSurface) {
         let order = matched.keys.sorted()
-        let fit: PolynomialSurfaceFit.Result
-        do {
-            fit = try PolynomialSurfaceFit(degrees: [degree, 0], clipSigma: clipSigma, maxIterations: 10)
-                .fit(points: order.map { [positions[$0], 0] }, values: order.map { matched[$0]! },
-                     scaling: (offsets: [Double(pixelCount - 1) / 2, 0], halfRanges: [Double(pixelCount - 1) / 2, 1]))
-        } catch {
-            throw Failure(description: "wavelength fit failed: \(error)")
+        let points = order.map { [positions[$0], 0] }, values = order.map { matched[$0]! }
+        let scaling = (offsets: [Double(pixelCount - 1) / 2, 0], halfRanges: [Double(pixelCount - 1) / 2, 1])
+        var kept = [Bool](repeating: true, count: order.count)
+        var surface: PolynomialSurface!
+        var residualPixels = [Double](repeating: 0, count: order.count)
+        for _ in 0..<10 {
+            let use = order.indices.filter { kept[$0] }
+            guard use.count > degree + 1 else { throw Failure(description: "only \(use.count) lines left for a degree-\(degree) solution") }
+            do {
+                surface = try PolynomialSurfaceFit(degrees: [degree, 0], clipSigma: 1e9, maxIterations: 1)
+                    .fit(points: use.map { points[$0] }, values: use.map { values[$0] }, scaling: scaling).surface
+            } catch {
+                throw Failure(description: "wavelength fit failed: \(error)")
+            }
+            for k in order.indices {
+                let p = positions[order[k]]
+                residualPixels[k] = (values[k] - surface.evaluate(p, 0)) / abs(surface.evaluate(p + 0.5, 0) - surface.evaluate(p - 0.5, 0))
+            }
+            let keptResiduals = order.indices.filter { kept[$0] }.map { Float(residualPixels[$0]) }
+            let sigma = RobustStatistics.madSigma(keptResiduals).sigma
+            let next = residualPixels.map { abs($0) <= max(clipSigma * sigma, clipFloor) }
+            if next == kept { break }
+            kept = next
         }
-        let surface = fit.surface
         let matches = order.enumerated().map { k, i in
             let local = abs(surface.evaluate(positions[i] + 0.5, 0) - surface.evaluate(positions[i] - 0.5, 0))
-            return Match(line: i, wavelength: matched[i]!, position: positions[i], residual: fit.residuals[k],
-                         residualPixels: fit.residuals[k] / local, clipped: fit.clipped[k])
+            return Match(line: i, wavelength: values[k], position: positions[i], residual: residualPixels[k] * local,
+                         residualPixels: residualPixels[k], clipped: !kept[k])
         }
         return (Solution(polynomial: surface, matches: matches, pixelCount: pixelCount), surface)
     }
