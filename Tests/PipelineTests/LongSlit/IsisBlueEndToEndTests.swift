@@ -20,6 +20,8 @@ struct IsisBlueEndToEndTests {
         // When calibd reduces them once
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
         #expect(run.batchRanToEnd, "\(run.stderr)")
+        // And the night is complete: no job failed and none waits for frames the night does not have
+        #expect(run.status == 0 && run.stdout.contains("night 2016-02-09 complete: 3/3 products QC-passed, 0 missing"), "\(run.stdout)")
         // Then every frame is an ISIS frame, classified from OBSTYPE
         let database = try CalibrationDatabase(path: ws.database)
         let frames = try database.frames()
