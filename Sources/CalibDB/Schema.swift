@@ -226,6 +226,14 @@ enum Schema {
                 try TableRebuild.replaceTypeChecks(db, table: table, column: "product_type", lookup: "product_type_name")
             }
         }
+        migrator.registerMigration("v6-longslit-types: long-slit curvature and wavelength models") { db in
+            // The long-slit family's products (issue 13): CRV_MODEL, the slit edges traced
+            // on a through-slit flat; IDS_MODEL, the wavelength solution found on an arc.
+            // Rows only; the names are written out, never taken from the Swift enum.
+            for name in ["CRV_MODEL", "IDS_MODEL"] {
+                try db.execute(sql: "INSERT INTO product_type_name(name) VALUES (?)", arguments: [name])
+            }
+        }
         return migrator
     }
 }
