@@ -10,6 +10,7 @@ import Simulator
 /// beside the night's I/O floor measured in the same run on the same files: every raw frame read once and every
 /// product written once with fsync. The figure is the night's own time; the note gives it as a ratio to the
 /// floor, and the lines under the table give each job's phases (`job_attempt_timing`) and peak memory.
+/// The table's peak RSS is this benchmark process's (the simulator's frames); the night's own is in the note.
 let wholeNightBenchmark = BenchmarkCase(
     name: "whole night end to end (calibd --once, 2 arms)", target: "≤ 3× I/O floor, ≤ 1 GiB", targetSeconds: nil
 ) { directory, size in
@@ -19,30 +20,46 @@ let wholeNightBenchmark = BenchmarkCase(
     let night = try NightSimulator(model: simulator.model, lines: simulator.lines, plan: plan)
         .simulate(into: directory + "/sim", night: ObservingNight("2026-11-21")!, seed: 3, size: size)
     let counter = Counter()
+    // CALIB_BENCH_WORKERS: recipes at once (the shipped configuration's `workers`, 1, by default).
+    let workers = ProcessInfo.processInfo.environment["CALIB_BENCH_WORKERS"].flatMap { Int($0) }
+    // The calibd built beside this benchmark, run as an operator would: `calibd --once`, which
+    // examines files and runs recipes in its `calibd worker` processes.
+    let calibd = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        .deletingLastPathComponent().appendingPathComponent("calibd").path
+    var configFile = BenchmarkFrames.configDirectory + "/calibd.yaml"
+    if let workers {
+        let text = try String(contentsOfFile: configFile, encoding: .utf8)
+            .replacingOccurrences(of: "\nworkers: 1\n", with: "\nworkers: \(workers)\n")
+            .replacingOccurrences(of: "\ninstruments: instruments\n", with: "\ninstruments: \(BenchmarkFrames.configDirectory)/instruments\n")
+        configFile = directory + "/calibd.yaml"
+        try text.write(toFile: configFile, atomically: true, encoding: .utf8)
+    }
+    let config = configFile
     return {
-        let configuration = try benchmarkConfiguration(raw: directory + "/sim/raw", workspace: directory + "/ws\(counter.next())")
-        // As the daemon runs: files examined and recipes run in `calibd worker` processes, so the
-        // night pays for them and their memory is seen (the calibd built beside this benchmark).
-        let calibd = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("calibd").path
-        let launcher = WorkerLauncher(executable: calibd, configurationArguments: [
-            "--daemon-config", BenchmarkFrames.configDirectory + "/calibd.yaml", "--daemon-watch", configuration.watch[0],
-            "--daemon-workspace", configuration.workspace, "--daemon-log-level", "warning",
-        ])
-        let engine = try CalibrationEngine(configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }),
-                                           workers: launcher)
-        let memory = ProcessTreeMemory()
+        let workspace = directory + "/ws\(counter.next())"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: calibd)
+        process.arguments = ["--config", config, "--watch", directory + "/sim/raw", "--workspace", workspace, "--once", "--log-level", "error"]
+        // Its summary would mix with this child's one-line answer to the table.
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         let start = benchClock()
-        let summary = try runSynchronously { try await engine.runBatch() }
+        try process.run()
+        let memory = ProcessTreeMemory(root: process.processIdentifier)
+        process.waitUntilExit()
         let nightSeconds = benchClock() - start
         let peakTree = memory.stop()
-        let products = try engine.database.products()
+        // 1: some job failed or failed QC, which the note shows.
+        guard process.terminationStatus <= 1 else { throw CocoaError(.executableLoad, userInfo: [NSFilePathErrorKey: calibd]) }
+        let database = try CalibrationDatabase(path: workspace + "/calibd.sqlite", readOnly: true)
+        let workers = try ConfigurationLoader.load(path: config).workers
+        let products = try database.products()
         let floor = try IOFloor.measure(raw: night.files, products: products.map(\.path), scratch: directory + "/floor")
-        let timings = try engine.database.timings()
-        let jobs = Dictionary(uniqueKeysWithValues: try engine.database.jobs().map { ($0.id!, $0) })
+        let timings = try database.timings()
+        let jobs = Dictionary(uniqueKeysWithValues: try database.jobs().map { ($0.id!, $0) })
         let peakChild = timings.compactMap(\.peakRSSBytes).max().map { Double($0) / 1048576 } ?? .nan
-        var note = String(format: "=%.6f %d frames, %d jobs, %d/%d products QC-passed; I/O floor %.2f s (read %.2f s of %.0f MiB, write+fsync %.2f s of %.0f MiB): night = %.1f× floor; peak RSS of the daemon and its workers together %.0f MiB (sampled every 10 ms), largest recipe process %.0f MiB",
-                          nightSeconds, night.files.count, summary.jobsRun, products.filter(\.qcPassed).count, products.count,
+        var note = String(format: "=%.6f %d worker(s), %d frames, %d jobs, %d/%d products QC-passed; I/O floor %.2f s (read %.2f s of %.0f MiB, write+fsync %.2f s of %.0f MiB): night = %.1f× floor; peak RSS of calibd and its workers together %.0f MiB (sampled every 10 ms), largest recipe process %.0f MiB",
+                          nightSeconds, workers, night.files.count, timings.count, products.filter(\.qcPassed).count, products.count,
                           floor.seconds, floor.readSeconds, Double(floor.readBytes) / 1048576, floor.writeSeconds,
                           Double(floor.writeBytes) / 1048576, nightSeconds / floor.seconds, Double(peakTree) / 1048576, peakChild)
         note += "\n" + PhaseTable.render(timings: timings, jobs: jobs, nightSeconds: nightSeconds)
@@ -91,7 +108,7 @@ struct IOFloor {
     }
 }
 
-/// The largest resident memory of this process and all its descendants at once, sampled
+/// The largest resident memory of a process and all its descendants at once, sampled
 /// every 10 ms from /proc (a short peak between samples can be missed).
 final class ProcessTreeMemory: @unchecked Sendable {
     private let lock = NSLock()
@@ -99,10 +116,10 @@ final class ProcessTreeMemory: @unchecked Sendable {
     private var peak = 0
     private let done = DispatchSemaphore(value: 0)
 
-    init() {
+    init(root: pid_t) {
         let thread = Thread { [self] in
             while lock.withLock({ running }) {
-                let total = Self.tree(getpid()).map(Self.residentBytes).reduce(0, +)
+                let total = Self.tree(root).map(Self.residentBytes).reduce(0, +)
                 lock.withLock { peak = max(peak, total) }
                 usleep(10_000)
             }
