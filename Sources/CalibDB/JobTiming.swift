@@ -66,9 +66,9 @@ extension CalibrationDatabase {
     /// Timings of a job's attempts (nil: of every job), oldest first.
     public func timings(ofJob id: Int64? = nil) throws -> [JobTiming] {
         try read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT * FROM job_attempt_timing \(id == nil ? "" : "WHERE job_id = ?") ORDER BY job_id, attempt
-                """, arguments: id.map { [$0] } ?? [])
+            let rows = try id.map { id in
+                try Row.fetchAll(db, sql: "SELECT * FROM job_attempt_timing WHERE job_id = ? ORDER BY attempt", arguments: [id])
+            } ?? Row.fetchAll(db, sql: "SELECT * FROM job_attempt_timing ORDER BY job_id, attempt")
             return rows.map { row in
                 JobTiming(jobId: row["job_id"], attempt: row["attempt"], wallSeconds: row["wall_seconds"],
                           processSeconds: row["process_seconds"], databaseSeconds: row["database_seconds"],

@@ -14,8 +14,8 @@ public enum RecipeProcess {
     /// was recorded (or the attempt is no longer this one's),
     /// `ChildExit.temporaryFailure` when the environment kept it from recording one.
     /// This process's peak resident set (VmHWM), in bytes. Asked of the process itself: `wait4`'s
-    /// ru_maxrss would also count the daemon's own peak, which posix_spawn's shared address space
-    /// leaves in the child's accounting until exec.
+    /// ru_maxrss would also count the daemon's own peak, which the spawn's shared address space
+    /// (vfork-like, until exec) leaves in the child's accounting.
     static func peakResidentBytes() -> Int64? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
