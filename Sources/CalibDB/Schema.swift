@@ -234,6 +234,34 @@ enum Schema {
                 try db.execute(sql: "INSERT INTO product_type_name(name) VALUES (?)", arguments: [name])
             }
         }
+        migrator.registerMigration("v7-job-phases: where each attempt's time went") { db in
+            try db.execute(sql: """
+                -- One row per attempt that ran to an outcome: its wall time split into phases, in
+                -- seconds, and the peak resident memory of its recipe process. Written by the
+                -- daemon from the recipe process's own report plus what the daemon measured around it.
+                CREATE TABLE job_attempt_timing (
+                    job_id INTEGER NOT NULL REFERENCES job(id),
+                    attempt INTEGER NOT NULL,
+                    -- From the start of the recipe process to its end, as the daemon saw it.
+                    wall_seconds REAL NOT NULL CHECK (wall_seconds >= 0),
+                    -- Starting the process, loading the configuration, exiting: wall less the attempt's own time.
+                    process_seconds REAL NOT NULL CHECK (process_seconds >= 0),
+                    -- Opening the database, reading the job's inputs, recording the outcome.
+                    database_seconds REAL NOT NULL CHECK (database_seconds >= 0),
+                    -- Inside cfitsio reading input frames and calibrations (decompression included).
+                    read_seconds REAL NOT NULL CHECK (read_seconds >= 0),
+                    -- The recipe's run less its reads.
+                    compute_seconds REAL NOT NULL CHECK (compute_seconds >= 0),
+                    -- Writing products, their checksums and plots, short of fsync.
+                    write_seconds REAL NOT NULL CHECK (write_seconds >= 0),
+                    fsync_seconds REAL NOT NULL CHECK (fsync_seconds >= 0),
+                    -- Peak resident set of the recipe process (NULL when it ran in the daemon).
+                    peak_rss_bytes INTEGER CHECK (peak_rss_bytes >= 0),
+                    recorded_at REAL NOT NULL,
+                    PRIMARY KEY (job_id, attempt)
+                );
+                """)
+        }
         return migrator
     }
 }

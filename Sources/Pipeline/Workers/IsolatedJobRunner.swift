@@ -30,9 +30,10 @@ public struct IsolatedJobRunner: Sendable {
     public func run(_ job: JobRecord) async -> JobState {
         let started = Date()
         let limit = timeLimit(of: job)
-        let outcome: (report: JobRunner.AttemptReport?, exit: ChildExit, timedOut: Bool)
+        let outcome: (report: JobRunner.AttemptReport?, exit: ChildExit, timedOut: Bool, wall: Double)
         do {
             outcome = try await ChildProcess.onOwnThread { [launcher] in
+                let spawned = JobRunner.seconds()
                 let process = try launcher.start(["run-job", "--job", "\(job.id!)", "--owner", job.leaseOwner ?? "",
                                                   "--attempt", "\(job.attempts)"])
                 process.closeInput()
@@ -41,14 +42,23 @@ public struct IsolatedJobRunner: Sendable {
                 while case .line(let line) = process.lines.next() { last = line }
                 let report = last.flatMap { try? JSONDecoder().decode(JobRunner.AttemptReport.self, from: $0) }
                 let exit = process.wait()
-                return (report, exit, watchdog.finish())
+                return (report, exit, watchdog.finish(), JobRunner.seconds() - spawned)
             }
         } catch {
             // The process could not even start (no executable, no memory for a fork): the daemon's
             // problem, but recorded against the attempt so that it is seen and bounded.
             return record(job) { try database.fail(job: job, error: "could not start the recipe process: \(error)", retryAfter: 30) }
         }
-        let (report, exit, timedOut) = outcome
+        let (report, exit, timedOut) = (outcome.report, outcome.exit, outcome.timedOut)
+        if var timing = report?.timing {
+            // The child timed its attempt and its peak memory; only the daemon sees the process
+            // around it: its start (exec, runtime, configuration) and its exit.
+            timing.processSeconds = max(0, outcome.wall - timing.wallSeconds)
+            timing.wallSeconds = outcome.wall
+            do { try database.record(timing: timing) } catch {
+                logger.debug("could not record the job's timing", metadata: ["job.id": "\(job.id!)", "error": "\(error)"])
+            }
+        }
         if report == nil, exit == .exited(ExitStatus.config.rawValue) {
             // The recipe process reads the configuration file itself; someone has edited it into
             // one with findings (with or without a SIGHUP the daemon refused). Not the job's fault:
