@@ -115,6 +115,8 @@ print("calib-bench — size \(size)², best of \(repeats), \(machine); baseline:
 print("")
 let header = ["benchmark", "time", "× baseline", "peak RSS", "target", "", "note"]
 var rows: [[String]] = []
+/// Lines a case returned after its note's first line (a breakdown), printed under the table.
+var details: [(name: String, lines: String)] = []
 for bench in allBenchmarks where only == nil || bench.name == only {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -124,7 +126,12 @@ for bench in allBenchmarks where only == nil || bench.name == only {
     try process.run()
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    let fields = output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+    let trimmed = output.trimmingCharacters(in: .whitespacesAndNewlines)
+    let firstLine = trimmed.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
+    if process.terminationStatus == 0, let newline = trimmed.firstIndex(of: "\n") {
+        details.append((bench.name, String(trimmed[trimmed.index(after: newline)...])))
+    }
+    let fields = firstLine.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
     guard process.terminationStatus == 0, fields.count >= 2, let seconds = Double(fields[0]) else {
         rows.append([bench.name, "failed", "", "", bench.target, "", output])
         continue
@@ -137,4 +144,7 @@ for bench in allBenchmarks where only == nil || bench.name == only {
 let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
 for row in [header] + rows {
     print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+}
+for detail in details {
+    print("\n\(detail.name):\n\(detail.lines)")
 }

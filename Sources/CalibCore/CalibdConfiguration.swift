@@ -70,8 +70,9 @@ public struct IngestSettings: Sendable, Codable, Equatable {
     public var giveUpSeconds: Double = 30
     /// File-name patterns (globs) never ingested: hidden files, editors' and transfer tools' temporaries.
     public var ignore: [String] = [".*", "*.tmp", "*.part", "*.partial", "*~", "*.swp", "#*#"]
-    /// Only names matching one of these are considered raw frames.
-    public var include: [String] = ["*.fits", "*.fit", "*.fts", "*.fits.gz", "*.fits.fz", "*.fz"]
+    /// Only names matching one of these are considered raw frames. WHT/ISIS writes `.fit`,
+    /// and archives keep such frames gzipped as `.fit.gz`.
+    public var include: [String] = ["*.fits", "*.fit", "*.fts", "*.fits.gz", "*.fit.gz", "*.fts.gz", "*.fits.fz", "*.fz"]
     /// A `.gz` file that decompresses to more bytes than this is refused (a decompression bomb);
     /// the check streams, so memory stays bounded whatever the bound. Default 4 GiB.
     public var maxDecompressedBytes: Int64 = 4 << 30

@@ -203,6 +203,9 @@ public enum ConfigurationLoader {
             let key = "recipes[\(i)]"
             guard seen.insert(recipe.name).inserted else { throw fail("\(key).name", "recipe '\(recipe.name)' is defined twice") }
             guard recipe.inputs.min >= 1 else { throw fail("\(key).inputs.min", "must be at least 1") }
+            guard RecipeSpec.timeLimitRange.contains(recipe.timeLimitSeconds) else {
+                throw fail("\(key).timeLimitSeconds", "must be between 1 and 86400 seconds, got \(recipe.timeLimitSeconds)")
+            }
             guard recipe.inputs.max >= recipe.inputs.min else {
                 throw fail("\(key).inputs.max", "must be at least inputs.min (\(recipe.inputs.min))")
             }

@@ -36,4 +36,8 @@ public enum ProductType: String, Codable, Sendable, CaseIterable {
     case dispersionMap = "DISP_MAP"
     case dispersionImage = "DISP_IMAGE"
     case lampFlux = "LAMP_FLUX"
+    /// Long-slit curvature model: the slit's edges x(y) traced on a through-slit flat.
+    case curvatureModel = "CRV_MODEL"
+    /// Long-slit inverse dispersion solution: wavelength along the slit's spectrum.
+    case inverseDispersionModel = "IDS_MODEL"
 }

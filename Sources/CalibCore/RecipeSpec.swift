@@ -26,14 +26,24 @@ public struct RecipeSpec: Sendable, Decodable, Equatable {
     /// Orders (physical numbers) left out of per-order QC figures — e.g. orders
     /// whose blaze a model is known not to follow (APERO skips such orders).
     public var qcSkipOrders: [Int]
+    /// Wall-clock seconds one attempt may run before its process is stopped
+    /// (SIGKILL: workers ignore SIGTERM) and the attempt counted as crashed:
+    /// a recipe that hangs must not hold a worker, and with it the night, for ever.
+    public var timeLimitSeconds: Double
 
-    enum CodingKeys: String, CodingKey { case name, product, inputs, upstream, optionalUpstream, parameters, qc, qcSkipOrders }
+    /// Half an hour: a 4096² recipe takes seconds here, an archive re-run of a heavy one minutes.
+    public static let defaultTimeLimitSeconds: Double = 1800
+    /// The range a profile may set (a second to a day).
+    public static let timeLimitRange: ClosedRange<Double> = 1...86_400
+
+    enum CodingKeys: String, CodingKey { case name, product, inputs, upstream, optionalUpstream, parameters, qc, qcSkipOrders, timeLimitSeconds }
 
     public init(name: String, product: ProductType, inputs: InputSpec, upstream: [ProductType] = [],
                 optionalUpstream: [ProductType] = [], parameters: [String: Double] = [:], qc: [String: QCRange] = [:],
-                qcSkipOrders: [Int] = []) {
+                qcSkipOrders: [Int] = [], timeLimitSeconds: Double = RecipeSpec.defaultTimeLimitSeconds) {
         self.name = name; self.product = product; self.inputs = inputs
         self.upstream = upstream; self.optionalUpstream = optionalUpstream; self.parameters = parameters; self.qc = qc; self.qcSkipOrders = qcSkipOrders
+        self.timeLimitSeconds = timeLimitSeconds
     }
 
     public init(from decoder: any Decoder) throws {
@@ -46,6 +56,7 @@ public struct RecipeSpec: Sendable, Decodable, Equatable {
         parameters = try c.decodeIfPresent([String: Double].self, forKey: .parameters) ?? [:]
         qc = try c.decodeIfPresent([String: QCRange].self, forKey: .qc) ?? [:]
         qcSkipOrders = try c.decodeIfPresent([Int].self, forKey: .qcSkipOrders) ?? []
+        timeLimitSeconds = try c.decodeIfPresent(Double.self, forKey: .timeLimitSeconds) ?? Self.defaultTimeLimitSeconds
     }
 }
 

@@ -205,6 +205,63 @@ enum Schema {
                 ALTER TABLE pin ADD COLUMN forced_over TEXT CHECK ((forced = 1) = (forced_over IS NOT NULL));
                 """)
         }
+        migrator.registerMigration("v5-type-tables: frame and product types are rows, not CHECK lists") { db in
+            // Until now every new frame or product type meant rebuilding five tables to widen
+            // their CHECK lists. From here a type is a row of a lookup table that the type
+            // columns reference, so a later release adds a type with one INSERT in its own
+            // migration. The lists below are the types the schema accepted up to v4; they
+            // are frozen here like every shipped list.
+            try db.execute(sql: """
+                CREATE TABLE frame_type_name (name TEXT PRIMARY KEY) WITHOUT ROWID;
+                CREATE TABLE product_type_name (name TEXT PRIMARY KEY) WITHOUT ROWID;
+                """)
+            for name in Shipped.v1FrameTypes.split(separator: ",").map({ $0.trimmingCharacters(in: ["'"]) }) {
+                try db.execute(sql: "INSERT INTO frame_type_name(name) VALUES (?)", arguments: [name])
+            }
+            for name in Shipped.v1ProductTypes.split(separator: ",").map({ $0.trimmingCharacters(in: ["'"]) }) {
+                try db.execute(sql: "INSERT INTO product_type_name(name) VALUES (?)", arguments: [name])
+            }
+            try TableRebuild.replaceTypeChecks(db, table: "frame", column: "frame_type", lookup: "frame_type_name")
+            for table in ["job", "job_calibration", "product", "pin"] {
+                try TableRebuild.replaceTypeChecks(db, table: table, column: "product_type", lookup: "product_type_name")
+            }
+        }
+        migrator.registerMigration("v6-longslit-types: long-slit curvature and wavelength models") { db in
+            // The long-slit family's products (issue 13): CRV_MODEL, the slit edges traced
+            // on a through-slit flat; IDS_MODEL, the wavelength solution found on an arc.
+            // Rows only; the names are written out, never taken from the Swift enum.
+            for name in ["CRV_MODEL", "IDS_MODEL"] {
+                try db.execute(sql: "INSERT INTO product_type_name(name) VALUES (?)", arguments: [name])
+            }
+        }
+        migrator.registerMigration("v7-job-phases: where each attempt's time went") { db in
+            try db.execute(sql: """
+                -- One row per attempt that ran to an outcome: its wall time split into phases, in
+                -- seconds, and the peak resident memory of its recipe process. Written by the
+                -- daemon from the recipe process's own report plus what the daemon measured around it.
+                CREATE TABLE job_attempt_timing (
+                    job_id INTEGER NOT NULL REFERENCES job(id),
+                    attempt INTEGER NOT NULL,
+                    -- From the start of the recipe process to its end, as the daemon saw it.
+                    wall_seconds REAL NOT NULL CHECK (wall_seconds >= 0),
+                    -- Starting the process, loading the configuration, exiting: wall less the attempt's own time.
+                    process_seconds REAL NOT NULL CHECK (process_seconds >= 0),
+                    -- Opening the database, reading the job's inputs, recording the outcome.
+                    database_seconds REAL NOT NULL CHECK (database_seconds >= 0),
+                    -- Inside cfitsio reading input frames and calibrations (decompression included).
+                    read_seconds REAL NOT NULL CHECK (read_seconds >= 0),
+                    -- The recipe's run less its reads.
+                    compute_seconds REAL NOT NULL CHECK (compute_seconds >= 0),
+                    -- Writing products, their checksums and plots, short of fsync.
+                    write_seconds REAL NOT NULL CHECK (write_seconds >= 0),
+                    fsync_seconds REAL NOT NULL CHECK (fsync_seconds >= 0),
+                    -- Peak resident set of the recipe process (NULL when it ran in the daemon).
+                    peak_rss_bytes INTEGER CHECK (peak_rss_bytes >= 0),
+                    recorded_at REAL NOT NULL,
+                    PRIMARY KEY (job_id, attempt)
+                );
+                """)
+        }
         return migrator
     }
 }

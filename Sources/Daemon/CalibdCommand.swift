@@ -70,9 +70,7 @@ struct CalibdCommand: AsyncParsableCommand {
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            JournalLogHandler(label: label, level: level)
         }
         let logger = Logger(label: "calibd")
         if checkConfig { return try Self.checkConfiguration(config) }

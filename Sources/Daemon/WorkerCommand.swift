@@ -27,9 +27,7 @@ struct WorkerCommand: AsyncParsableCommand {
         func load() throws -> (CalibdConfiguration, Logger) {
             let level = Logger.Level(rawValue: logLevel) ?? .info
             LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
+                JournalLogHandler(label: label, level: level)
             }
             return (try ConfigurationLocator.load(configPath: config, watch: watch, workspace: workspace), Logger(label: "calibd.worker"))
         }

@@ -10,9 +10,16 @@ private let cfitsioLock = Mutex(())
 ///
 /// The stack is drained after successful calls too: some (ffthdu on a short file, compressed-image
 /// writes) leave messages even when they succeed, and those would be blamed on the next error.
-func exclusiveCFITSIO(_ body: () -> Void) -> [String] {
+/// With a `direction`, the call's time inside the lock is added to `FITSIOClock`.
+func exclusiveCFITSIO(_ direction: FITSIOClock.Direction? = nil, _ body: () -> Void) -> [String] {
     cfitsioLock.withLock { _ in
+        guard let direction else {
+            body()
+            return FITSError.drainMessages()
+        }
+        let start = FITSIOClock.now()
         body()
+        FITSIOClock.add(FITSIOClock.now() &- start, direction)
         return FITSError.drainMessages()
     }
 }

@@ -12,17 +12,20 @@ public final class FITSFile {
     private var handle: UnsafeMutablePointer<fitsfile>?
     /// True when image HDUs are written tile-compressed (file created with a ".fz" name).
     let writesCompressedImages: Bool
+    /// Which figure of `FITSIOClock` this file's calls count towards.
+    let direction: FITSIOClock.Direction
 
-    private init(path: String, handle: UnsafeMutablePointer<fitsfile>, writesCompressedImages: Bool) {
+    private init(path: String, handle: UnsafeMutablePointer<fitsfile>, writesCompressedImages: Bool, direction: FITSIOClock.Direction) {
         self.path = path
         self.handle = handle
         self.writesCompressedImages = writesCompressedImages
+        self.direction = direction
     }
 
     deinit {
         if let handle {
             var status: Int32 = 0
-            _ = exclusiveCFITSIO { ffclos(handle, &status) }
+            _ = exclusiveCFITSIO(direction) { ffclos(handle, &status) }
         }
     }
 
@@ -35,11 +38,11 @@ public final class FITSFile {
     public static func open(_ path: String, writable: Bool = false) throws(FITSError) -> FITSFile {
         var handle: UnsafeMutablePointer<fitsfile>?
         var status: Int32 = 0
-        let messages = exclusiveCFITSIO { ffdkopn(&handle, path, writable ? READWRITE : READONLY, &status) }
+        let messages = exclusiveCFITSIO(.read) { ffdkopn(&handle, path, writable ? READWRITE : READONLY, &status) }
         guard status == 0, let handle else {
             throw openError(path: path, status: status, messages: messages)
         }
-        return FITSFile(path: path, handle: handle, writesCompressedImages: false)
+        return FITSFile(path: path, handle: handle, writesCompressedImages: false, direction: writable ? .write : .read)
     }
 
     /// Creates a new, empty file. A path ending in ".fz" makes every image HDU tile-compressed
@@ -50,11 +53,11 @@ public final class FITSFile {
         let name = (overwrite ? "!" : "") + path + (compressed ? "[compress]" : "")
         var handle: UnsafeMutablePointer<fitsfile>?
         var status: Int32 = 0
-        let messages = exclusiveCFITSIO { ffinit(&handle, name, &status) }
+        let messages = exclusiveCFITSIO(.write) { ffinit(&handle, name, &status) }
         guard status == 0, let handle else {
             throw FITSError(kind: .cfitsio, path: path, operation: "creating file", status: status, messages: messages)
         }
-        return FITSFile(path: path, handle: handle, writesCompressedImages: compressed)
+        return FITSFile(path: path, handle: handle, writesCompressedImages: compressed, direction: .write)
     }
 
     /// Flushes and closes the file; later calls on this object throw `.invalidArgument`.
@@ -62,7 +65,7 @@ public final class FITSFile {
         guard let handle else { return }
         self.handle = nil
         var status: Int32 = 0
-        let messages = exclusiveCFITSIO { ffclos(handle, &status) }
+        let messages = exclusiveCFITSIO(direction) { ffclos(handle, &status) }
         if status != 0 {
             throw FITSError(kind: .cfitsio, path: path, operation: "closing file", status: status, messages: messages)
         }
@@ -135,7 +138,7 @@ public final class FITSFile {
             throw FITSError(kind: .invalidArgument, path: path, operation: operation(), detail: "file is closed")
         }
         var status: Int32 = 0
-        let messages = exclusiveCFITSIO { body(handle, &status) }
+        let messages = exclusiveCFITSIO(direction) { body(handle, &status) }
         guard status != 0 else { return }
         if status == END_OF_FILE || status == READ_ERROR, let shortfall = truncationDetail() {
             throw FITSError(kind: .truncated, path: path, operation: operation(), detail: shortfall,

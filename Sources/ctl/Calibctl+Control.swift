@@ -146,11 +146,12 @@ extension Calibctl {
                 let events = try database.events(ofJob: id)
                 let logPath = (configuration.logsDirectory as NSString).appendingPathComponent("\(job.night)/job-\(id)-\(job.recipe).log")
                 let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                let timings = try database.timings(ofJob: id)
                 if output.json {
                     return try printJSON(JobDetailJSON(
                         job: job, inputs: inputs, calibrations: try database.calibrationChoices(ofJob: id),
                         products: try products.map { ProductJSON($0, qc: try database.metrics(ofProduct: $0.id!)) },
-                        events: events, logPath: logPath, log: log))
+                        events: events, timings: timings, logPath: logPath, log: log))
                 }
                 print("job \(id): \(job.recipe) \(job.recipeVersion)  \(job.night)  \(job.setup)")
                 print("state: \(job.state.rawValue)\(job.reason.map { " — \($0)" } ?? "")   attempts: \(job.attempts)/\(job.maxAttempts)")
@@ -175,6 +176,13 @@ extension Calibctl {
                     for m in try database.metrics(ofProduct: p.id!) {
                         print("    \(m.name) = \(m.value.map { String(format: "%.5g", $0) } ?? "NaN") \(m.unit)\(m.passed ? "" : "  OUT OF RANGE")")
                     }
+                }
+                if !timings.isEmpty {
+                    print("\ntime by phase (seconds):")
+                    print(table(["ATTEMPT", "WALL"] + JobTiming.phaseNames.map { $0.uppercased() } + ["PEAK RSS"], timings.map { t in
+                        ["\(t.attempt)", String(format: "%.3f", t.wallSeconds)] + t.phases.map { String(format: "%.3f", $0.seconds) }
+                            + [t.peakRSSBytes.map { String(format: "%.0f MiB", Double($0) / 1048576) } ?? "—"]
+                    }).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
                 }
                 print("\nhistory:")
                 for e in events { print("  \(e.at)  \(e.state.rawValue)  \(e.message ?? "")") }

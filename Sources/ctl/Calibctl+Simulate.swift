@@ -18,9 +18,11 @@ extension Calibctl {
                   calibctl simulate --out /tmp/sim --size 1024 --arms RED --seed 7
 
                 Another instrument is simulated from its shipped static pinhole maps when \
-                simulator/<instrument>.yaml describes it (a start: biases and single-pinhole arcs, \
-                lines where ESO's physical model puts them plus a night shift in the truth):
+                simulator/<instrument>.yaml describes it: biases, flats, order definitions, single- and \
+                multi-pinhole arcs, lines and orders where ESO's physical model puts them plus a night shift in the truth:
                   calibctl simulate --instrument XSHOOTER --arms VIS --binning 1x2 --out /tmp/xsh
+                The NIR arm has no bias: darks at the lamp frames' DIT and NDIT, and each lamp frame followed by \
+                its lamp-off twin (DPR TYPE DARK).
                 """)
 
         @Option(help: "Configuration file; its directory holds the simulator model and line list.")
@@ -86,7 +88,10 @@ extension Calibctl {
             guard factors.count == 2, factors.allSatisfy({ (1...4).contains($0) }) else {
                 throw ValidationError("--binning takes BXxBY with factors 1-4, e.g. 1x2; got '\(binning)'")
             }
-            let simulator = try StaticModelNightSimulator(modelPath: modelPath, staticDirectory: base + "/static")
+            let staticDirectory = base + "/static", name = instrument.uppercased()
+            let simulator = try StaticModelNightSimulator(modelPath: modelPath, staticDirectory: staticDirectory) { arm, bx, by in
+                try StaticNominalModel.load(staticDirectory: staticDirectory, instrument: name, arm: arm, binx: bx, biny: by)
+            }
             let theNight = night.flatMap(ObservingNight.init) ?? ObservingNight(mjdDate: Date().timeIntervalSince1970 / 86400 + 40587)
             let armList = arms?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
             let files = try simulator.simulate(into: out, night: theNight, seed: seed, arms: armList, binx: factors[0], biny: factors[1])

@@ -110,6 +110,54 @@ struct CrashIsolationTests {
         #expect(try database.job(id: trace.id!)?.attempts == 3)
     }
 
+    @Test("A recipe that hangs is stopped at its time limit, failed after 3 attempts with the reason, and the rest of the night completes")
+    func hangingRecipe() throws {
+        // Given a night whose order trace hangs, with a time limit of 2 s for it in the profile
+        let ws = try TestWorkspace()
+        defer { ws.remove() }
+        try ws.simulate(size: 256)
+        let profile = ws.root + "/config/instruments/simech.yaml"
+        let text = try String(contentsOfFile: profile, encoding: .utf8)
+        try text.replacingOccurrences(of: "  - name: ordertrace\n", with: "  - name: ordertrace\n    timeLimitSeconds: 2\n")
+            .write(toFile: profile, atomically: true, encoding: .utf8)
+
+        // When the night is run in batch
+        let started = Date()
+        let result = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"],
+                                    addingEnvironment: ["CALIBD_TEST_HANG_ON": "recipe:ordertrace"])
+        let seconds = Date().timeIntervalSince(started)
+
+        // Then it ends (three 2 s attempts and two back-offs, not a night-long wait), naming the job that failed and why
+        #expect(result.batchRanToEnd, "\(result.stderr)")
+        #expect(seconds < 120, "took \(seconds) s")
+        let database = try CalibrationDatabase(path: ws.database)
+        let trace = try #require(try database.jobs().first { $0.recipe == "ordertrace" })
+        #expect(trace.state == .failed && trace.attempts == 3, "\(jobSummary(database))")
+        #expect(trace.reason == "crashed 3 times: recipe exceeded its time limit of 2 s and was stopped (timeLimitSeconds in the profile)",
+                "\(trace.reason ?? "")")
+        #expect(result.stdout.contains("time limit of 2 s"), "\(result.stdout)")
+        // And everything not needing the order trace ran to its end
+        let jobs = try database.jobs()
+        #expect(["mbias", "mdark"].allSatisfy { name in jobs.contains { $0.recipe == name && $0.state == .succeeded } }, "\(jobSummary(database))")
+        #expect(jobs.filter { $0.state == .failed }.count == 1, "\(jobSummary(database))")
+        // And no recipe process is left behind
+        let leftovers = try runCommand("/usr/bin/pgrep", ["-f", "run-job.*\(ws.root)"])
+        #expect(leftovers.stdout.isEmpty, "\(leftovers.stdout)")
+    }
+
+    @Test("A time limit outside 1 s to a day is refused with the key that holds it")
+    func timeLimitValidated() throws {
+        let ws = try TestWorkspace()
+        defer { ws.remove() }
+        let profile = ws.root + "/config/instruments/simech.yaml"
+        let text = try String(contentsOfFile: profile, encoding: .utf8)
+        try text.replacingOccurrences(of: "  - name: ordertrace\n", with: "  - name: ordertrace\n    timeLimitSeconds: 0\n")
+            .write(toFile: profile, atomically: true, encoding: .utf8)
+        let check = try runCommand(Binaries.calibd, ["--config", ws.config, "--check-config"])
+        #expect(check.status == 78, "\(check.stdout)\(check.stderr)")
+        #expect((check.stdout + check.stderr).contains("timeLimitSeconds: must be between 1 and 86400 seconds"), "\(check.stdout)\(check.stderr)")
+    }
+
     @Test("A disk-full episode of 2 minutes (past every retry window): jobs wait without spending attempts and the night completes with nothing failed",
           .enabled(if: canMountTmpfs, "needs root to mount a small tmpfs"))
     func diskFullEpisode() throws {

@@ -169,6 +169,31 @@ struct HostileInputTests {
         #expect(try biasMetrics(database) == biasMetrics(reference))
     }
 
+    @Test("A file name with a newline and an escape sequence cannot forge or repaint a line of the daemon's log")
+    func logInjection() throws {
+        // Given a running daemon logging at info to its standard error
+        let ws = try TestWorkspace(stableSeconds: 0.2, reconcileSeconds: 2, giveUpSeconds: 2)
+        defer { ws.remove() }
+        let log = ws.root + "/calibd.log"
+        let daemon = try DaemonProcess(config: ws.config, logLevel: "info", log: log)
+        defer { daemon.stop() }
+        func logText() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        #expect(eventually(within: 30) { logText().contains("calibd running") })
+
+        // When a file arrives whose name carries a forged log line and a terminal escape
+        let night = ws.raw + "/2026-11-21"
+        try FileManager.default.createDirectory(atPath: night, withIntermediateDirectories: true)
+        let name = "x\n2026-01-01T00:00:00+0000 critical calibd: [Daemon] FORGED\u{1B}[2J.fits"
+        try Data("not FITS at all".utf8).write(to: URL(fileURLWithPath: night + "/" + name))
+
+        // Then its problem is logged with the name escaped, on one line, and no line starts with the forgery
+        #expect(eventually(within: 30) { logText().contains("FORGED") }, "\(logText())")
+        let lines = logText().split(separator: "\n")
+        #expect(!lines.contains { $0.hasPrefix("2026-01-01T00:00:00+0000 critical") }, "\(logText())")
+        #expect(!logText().contains("\u{1B}"))
+        #expect(lines.contains { $0.contains("x\\n2026-01-01") && $0.contains("\\u{1B}[2J") }, "\(logText())")
+    }
+
     @Test("Unreadable files are recorded as such", .enabled(if: getuid() != 0, "root reads every file; run the suite unprivileged to check this"))
     func unreadable() throws {
         let ws = try TestWorkspace()

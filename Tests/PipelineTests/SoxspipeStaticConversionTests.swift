@@ -17,8 +17,10 @@ struct SoxspipeStaticConversionTests {
         let converter = try SoxspipeStaticConverter(manifestPath: Self.manifest)
         // When converted again
         let result = try converter.convert()
-        // Then every output matches the shipped file byte for byte (a pinhole map and a nominal model per arm and binning)
-        #expect(result.outputs.count == converter.manifest.conversions.count + converter.manifest.conversions.filter { $0.nominalDegrees != nil }.count)
+        // Then every output matches the shipped file byte for byte (a pinhole map and a nominal model per arm and binning,
+        // a spectral format per arm)
+        let arms = Set(converter.manifest.conversions.map { "\($0.instrument)_\($0.arm)" }).count
+        #expect(result.outputs.count == converter.manifest.conversions.count + converter.manifest.conversions.filter { $0.nominalDegrees != nil }.count + arms)
         for output in result.outputs {
             let shipped = try String(contentsOfFile: Self.staticDirectory + "/" + output.fileName, encoding: .utf8)
             #expect(shipped == output.text, "\(output.fileName) differs: run calibctl convert-static")
@@ -65,5 +67,16 @@ struct SoxspipeStaticConversionTests {
         for s in summaries where s.name.hasPrefix("XSHOOTER") {
             #expect(s.worstFitX < 0.05 && s.worstFitY < 0.1, "\(s.name): worst \(s.worstFitX), \(s.worstFitY) px")
         }
+    }
+
+    @Test("The spectral formats hold every order of the tables with its lamp: X-shooter UVB 13-24 (D2 for 21-24), VIS 16-30, NIR 11-26")
+    func spectralFormats() throws {
+        let uvb = try SpectralFormat.read(path: Self.staticDirectory + "/XSHOOTER_UVB_spectral_format.csv")
+        #expect(uvb.orders.map(\.order) == Array(13...24))
+        #expect(uvb.orders.filter { $0.lamp == "D2" }.map(\.order) == [21, 22, 23, 24])
+        // SPECTRAL_FORMAT_TAB_UVB row of order 13: WLMINFUL 536.58, WLMAXFUL 603.16 nm
+        #expect(abs(uvb.orders[0].minimumWavelength - 536.58) < 0.01 && abs(uvb.orders[0].maximumWavelength - 603.16) < 0.01)
+        #expect(try SpectralFormat.read(path: Self.staticDirectory + "/XSHOOTER_VIS_spectral_format.csv").orders.map(\.order) == Array(16...30))
+        #expect(try SpectralFormat.read(path: Self.staticDirectory + "/XSHOOTER_NIR_spectral_format.csv").orders.map(\.order) == Array(11...26))
     }
 }

@@ -47,7 +47,7 @@ public indirect enum ConfigurationKeySchema: Sendable {
             // Parameter names are checked against the recipe's executor, which knows them.
             "parameters": .entries(.value),
             "qc": .entries(.fields(["min": .value, "max": .value])),
-            "qcSkipOrders": .value,
+            "qcSkipOrders": .value, "timeLimitSeconds": .value,
         ])),
         "association": .entries(.fields(["match": .value, "time": .value, "maxAgeDays": .value, "levelLimitsDays": .value])),
     ])

@@ -33,12 +33,22 @@ public struct JobRunner: Sendable {
         public var fault: String?
         /// The fault's kind and path, so the daemon can log a lasting fault once.
         public var faultKey: String?
+        /// Where the attempt's time went, as measured in the process that ran it (nil when it never ran the recipe).
+        public var timing: JobTiming?
+
+        public init(state: JobState, fault: String? = nil, faultKey: String? = nil, timing: JobTiming? = nil) {
+            self.state = state; self.fault = fault; self.faultKey = faultKey; self.timing = timing
+        }
     }
 
     /// Runs one claimed job to its end and returns its final state.
     @discardableResult
     public func run(_ job: JobRecord) async -> JobState {
-        await attempt(job).state
+        var report = await attempt(job)
+        // In the daemon's own process there is no process to start and no peak of the job's own to tell.
+        report.timing?.peakRSSBytes = nil
+        if let timing = report.timing { try? database.record(timing: timing) }
+        return report.state
     }
 
     /// Runs one claimed job to its end and reports how it ended.
@@ -65,24 +75,42 @@ public struct JobRunner: Sendable {
         }
         defer { heartbeat.cancel() }
         var written: [String] = []
+        var timing = JobTiming(jobId: job.id!, attempt: job.attempts)
+        let clockStart = Self.seconds()
         do {
+            var mark = Self.seconds()
             let context = try makeContext(job, logger: jobLogger)
             let executor = try RecipeCatalog.executor(named: job.recipe)
+            timing.databaseSeconds += Self.seconds() - mark
+            // Reads happen inside the recipe, strip by strip: cfitsio's own clock tells them from the arithmetic.
+            let readBefore = FITSIOClock.readSeconds
+            mark = Self.seconds()
             let outputs = try await Self.offload { try executor.execute(context) }
+            let executeSeconds = Self.seconds() - mark
+            timing.readSeconds = FITSIOClock.readSeconds - readBefore
+            timing.computeSeconds = max(0, executeSeconds - timing.readSeconds)
             var drafts: [ProductDraft] = []
             var failures: [String] = []
             for output in outputs {
-                let (draft, failed) = try write(output, context: context, executor: executor)
+                let (draft, failed, writeTiming) = try write(output, context: context, executor: executor)
                 written.append(draft.path)
                 drafts.append(draft)
                 failures += failed
+                timing.writeSeconds += writeTiming.writeSeconds
+                timing.fsyncSeconds += writeTiming.fsyncSeconds
             }
             let outcome: JobOutcome = failures.isEmpty ? .succeeded : .qcFailed("QC out of range: " + failures.joined(separator: "; "))
+            mark = Self.seconds()
             try database.complete(job: job, outcome: outcome, products: drafts)
+            timing.databaseSeconds += Self.seconds() - mark
+            timing.wallSeconds = Self.seconds() - clockStart
             let elapsed = String(format: "%.2f", Date().timeIntervalSince(started))
-            jobLogger.info("job finished", metadata: ["state": "\(failures.isEmpty ? "succeeded" : "qc_failed")", "seconds": "\(elapsed)"])
+            jobLogger.info("job finished", metadata: [
+                "state": "\(failures.isEmpty ? "succeeded" : "qc_failed")", "seconds": "\(elapsed)",
+                "phases": "\(timing.phases.filter { $0.name != "process" }.map { "\($0.name) \(String(format: "%.3f", $0.seconds))" }.joined(separator: ", "))",
+            ])
             faultNotices?.clear()
-            return AttemptReport(state: failures.isEmpty ? .succeeded : .qcFailed)
+            return AttemptReport(state: failures.isEmpty ? .succeeded : .qcFailed, timing: timing)
         } catch let error as LeaseLostError {
             // Cancelled, or taken over after a stall: whatever this attempt
             // wrote is not recorded and must not linger on disk.
@@ -153,7 +181,8 @@ public struct JobRunner: Sendable {
 
     /// Writes one product with its provenance and QC, returning the draft to
     /// record and the metrics that failed.
-    func write(_ output: ProductOutput, context: JobContext, executor: any RecipeExecutor) throws -> (ProductDraft, [String]) {
+    func write(_ output: ProductOutput, context: JobContext, executor: any RecipeExecutor) throws -> (ProductDraft, [String], ProductWriter.Timing) {
+        let started = Self.seconds()
         let job = context.job
         let setup = (try? Setup(parsing: job.setup)) ?? Setup()
         let judged = output.metrics.map { m in
@@ -165,7 +194,7 @@ public struct JobRunner: Sendable {
             calibrations: context.calibrations, metrics: judged, summaries: output.metrics)
         let path = try productPath(type: output.type, job: job)
         let permissions = WorkspacePermissions(configuration: configuration)
-        let checksum = try ProductWriter.write(path: path, permissions: permissions) { file in
+        let written = try ProductWriter.writeTimed(path: path, permissions: permissions) { file in
             for (index, hdu) in output.hdus.enumerated() {
                 switch hdu {
                 case .image(let image, let name, var header):
@@ -177,6 +206,7 @@ public struct JobRunner: Sendable {
                 }
             }
         }
+        let checksum = written.checksum
         for attachment in output.attachments {
             // A missing plot must not lose the product: log and go on.
             let attachmentPath = Self.attachmentPath(product: path, suffix: attachment.suffix)
@@ -189,8 +219,14 @@ public struct JobRunner: Sendable {
         let draft = ProductDraft(productType: output.type, mjd: output.mjd, path: path, checksum: checksum,
                                  qcPassed: failed.isEmpty, metrics: judged,
                                  used: context.calibrations.values.compactMap(\.id))
-        return (draft, failed)
+        var timing = written.timing
+        // Provenance, plots and the log line count as writing; only the fsyncs are apart.
+        timing.writeSeconds = Self.seconds() - started - timing.fsyncSeconds
+        return (draft, failed, timing)
     }
+
+    /// Monotonic seconds, for phase timing.
+    static func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     func productPath(type: ProductType, job: JobRecord) throws -> String {
         // Setup values come from FITS headers: keep them to a safe alphabet so

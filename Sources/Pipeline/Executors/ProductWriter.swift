@@ -15,6 +15,25 @@ public enum ProductWriter {
     /// - Parameter permissions: the workspace's, applied before the rename so the product never
     ///   appears with the mode the umask gave it; nil leaves the umask's.
     public static func write(path: String, permissions: WorkspacePermissions? = nil, _ body: (FITSFile) throws -> Void) throws -> String {
+        try writeTimed(path: path, permissions: permissions, body).checksum
+    }
+
+    /// Wall seconds of one product's write: everything short of the two fsyncs, and the fsyncs.
+    public struct Timing: Sendable {
+        public var writeSeconds = 0.0
+        public var fsyncSeconds = 0.0
+    }
+
+    /// `write`, also saying how long the writing and the fsyncs took.
+    public static func writeTimed(path: String, permissions: WorkspacePermissions? = nil,
+                                  _ body: (FITSFile) throws -> Void) throws -> (checksum: String, timing: Timing) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        var fsyncNanoseconds: UInt64 = 0
+        func fsyncTimed(_ path: String) throws {
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { fsyncNanoseconds += DispatchTime.now().uptimeNanoseconds - start }
+            try fsyncPath(path)
+        }
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = (directory as NSString).appendingPathComponent(
             "\(temporaryPrefix)\(UUID().uuidString)-\((path as NSString).lastPathComponent)")
@@ -34,12 +53,15 @@ public enum ProductWriter {
             // Whatever happens next, the hash finishes before its handle closes.
             defer { _ = try? hashing.result(); try? reader.close() }
             try permissions?.applyToFile(temporary)
-            try fsyncPath(temporary)
+            try fsyncTimed(temporary)
             guard rename(temporary, path) == 0 else {
                 throw PipelineError.productWrite("rename to \(path): \(String(cString: strerror(errno)))")
             }
-            try fsyncPath(directory)
-            return try hashing.result()
+            try fsyncTimed(directory)
+            let checksum = try hashing.result()
+            let total = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            let fsyncs = Double(fsyncNanoseconds) / 1e9
+            return (checksum, Timing(writeSeconds: total - fsyncs, fsyncSeconds: fsyncs))
         } catch {
             unlink(temporary)
             // cfitsio reports a full disk or a read-only file system as a generic

@@ -86,3 +86,19 @@ extension LampFluxExecutor {
     }
     var staticFileSuffixes: [String] { [ArcFrameLoader.pinholeMapSuffix] }
 }
+
+extension SlitEdgesExecutor {
+    var parameterNames: Set<String> { SlitEdgeTrace.parameterNames }
+    var metricNames: Set<String> {
+        ["slitLeftEdge", "slitRightEdge", "illuminatedLeftEdge", "illuminatedRightEdge", "slitLength", "edgeFitRMS", "blocksUsed", "edgesAtBorder",
+         "frameCount", "rejectedFrames"]
+    }
+}
+
+extension LongSlitWavelengthExecutor {
+    var parameterNames: Set<String> { LongSlitWavelengthSolution.parameterNames }
+    var metricNames: Set<String> {
+        ["linesDetected", "linesUsed", "rmsPixels", "rmsWavelength", "wavelengthStart", "wavelengthEnd", "dispersionCentre",
+         "lineCoverageStart", "lineCoverageEnd", "tiltRMS", "tiltLinesTraced", "tiltMaximumShift"]
+    }
+}

@@ -100,6 +100,8 @@ public enum RecipeCatalog {
         DispersionSolutionExecutor().name: DispersionSolutionExecutor(),
         SpatialSolutionExecutor().name: SpatialSolutionExecutor(),
         LampFluxExecutor().name: LampFluxExecutor(),
+        SlitEdgesExecutor().name: SlitEdgesExecutor(),
+        LongSlitWavelengthExecutor().name: LongSlitWavelengthExecutor(),
     ]
 
     public static func executor(named name: String) throws -> any RecipeExecutor {

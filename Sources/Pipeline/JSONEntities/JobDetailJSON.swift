@@ -19,16 +19,38 @@ public struct JobDetailJSON: Encodable, Sendable {
         @Nullable public var message: String?
     }
 
+    /// One attempt's time by phase (`job_attempt_timing`), in seconds.
+    public struct Attempt: Encodable, Sendable {
+        public var attempt: Int
+        public var wallSeconds: Double
+        public var processSeconds: Double
+        public var databaseSeconds: Double
+        public var readSeconds: Double
+        public var computeSeconds: Double
+        public var writeSeconds: Double
+        public var fsyncSeconds: Double
+        public var otherSeconds: Double
+        @Nullable public var peakRSSBytes: Int64?
+
+        public init(_ t: JobTiming) {
+            attempt = t.attempt; wallSeconds = t.wallSeconds; processSeconds = t.processSeconds; databaseSeconds = t.databaseSeconds
+            readSeconds = t.readSeconds; computeSeconds = t.computeSeconds; writeSeconds = t.writeSeconds
+            fsyncSeconds = t.fsyncSeconds; otherSeconds = t.unaccountedSeconds; peakRSSBytes = t.peakRSSBytes
+        }
+    }
+
     public var job: JobJSON
     public var inputs: [FrameJSON]
     public var calibrations: [Calibration]
     public var products: [ProductJSON]
     public var events: [Event]
+    public var attempts: [Attempt]
     public var logPath: String
     public var log: String
 
     public init(job: JobRecord, inputs: [FrameListing], calibrations: [CalibrationDatabase.CalibrationChoiceRecord],
-                products: [ProductJSON], events: [JobEventRecord], logPath: String, log: String) {
+                products: [ProductJSON], events: [JobEventRecord], timings: [JobTiming] = [], logPath: String, log: String) {
+        self.attempts = timings.map(Attempt.init)
         self.job = JobJSON(job); self.inputs = inputs.map(FrameJSON.init); self.products = products
         self.calibrations = calibrations.map {
             Calibration(type: $0.type.rawValue, productId: $0.productId, basis: $0.basis, level: $0.level, explanation: $0.explanation)

@@ -6,8 +6,9 @@ import Logging
 /// Works out a night's `NightVerdict` from the database and the configuration.
 ///
 /// What is expected comes from the profile, not from the jobs that happen to
-/// exist: for every recipe, every setup the night's usable frames have (on
-/// the recipe's match keys, `exptime` and `lamp` aside) should yield a
+/// exist: for every recipe, every setup (on the recipe's match keys, `exptime`
+/// and `lamp` aside) of the night's usable frames that the recipe or a
+/// consumer of its product takes as input should yield a
 /// product — one per input set where the recipe splits by exposure time or
 /// lamp. A setup with no input set at all is "not possible" with the frames
 /// it lacks named; otherwise the latest job of the set says what happened,
@@ -62,7 +63,12 @@ public struct NightVerdictBuilder: Sendable {
             for recipe in JobPlanner.dependencyOrder(profile.recipes) {
                 let groups = InputSetPlanner.groups(of: frames, for: recipe, instrument: profile.name)
                 let baseKeys = recipe.inputs.match.filter { $0 != "exptime" && $0 != "lamp" }
-                let setups = Set(frames.map { $0.setup.restricted(to: baseKeys) }).sorted { $0.canonical < $1.canonical }
+                // A setup calls for the product when the night has frames in it that the recipe or one of the product's
+                // consumers takes: X-shooter's pinhole arcs (slit Pin_0.5) call for a bias, not for a Pin_0.5 flat.
+                let consumers = profile.recipes.filter { $0.upstream.contains(recipe.product) || $0.optionalUpstream.contains(recipe.product) }
+                let callingTypes = Set([recipe.inputs.type] + consumers.map(\.inputs.type))
+                let setups = Set(frames.filter { callingTypes.contains($0.type) }.map { $0.setup.restricted(to: baseKeys) })
+                    .sorted { $0.canonical < $1.canonical }
                 for setup in setups {
                     let sets = groups.filter { $0.setup.restricted(to: baseKeys) == setup }
                     guard !sets.isEmpty else {

@@ -106,6 +106,7 @@ public struct ConfigurationReloadService: Service {
                     var parts: [String] = []
                     if a.qc != b.qc { parts.append("QC ranges") }
                     if a.parameters != b.parameters { parts.append("parameters") }
+                    if a.timeLimitSeconds != b.timeLimitSeconds { parts.append("time limit") }
                     if parts.isEmpty { parts.append("inputs or upstream") }
                     changes.append("\(name) recipe \(recipe): \(parts.joined(separator: ", "))")
                 default: break

@@ -116,6 +116,24 @@ public struct SoxspipeStaticConverter {
         return perRow.map { $0.isFinite ? $0 : median }
     }
 
+    /// The spectral-format table's full wavelength range per order (nm) and, where it has a LAMP column, each order's flat lamp.
+    private func spectralFormat(_ c: SoxspipeConversionManifest.Conversion, table: FITSTable, orders: [Int]) throws -> SpectralFormat {
+        let low = try numbers(table, "WLMINFUL", in: c.spectralFormat), high = try numbers(table, "WLMAXFUL", in: c.spectralFormat)
+        let lamps = table.strings("LAMP")?.map { $0.trimmingCharacters(in: .whitespaces) } ?? Array(repeating: "", count: orders.count)
+        let rows = orders.indices.map { SpectralFormat.Order(order: orders[$0], lamp: lamps[$0], minimumWavelength: low[$0], maximumWavelength: high[$0]) }
+            .sorted { $0.order < $1.order }
+        let checksum = try ContentChecksum.sha256(ofFile: path(c.spectralFormat))
+        return SpectralFormat(orders: rows, metadata: [
+            "instrument": c.instrument, "arm": c.arm,
+            "source": "\(manifest.source.package) \(manifest.source.version) (\(manifest.source.wheel) sha256:\(manifest.source.wheelSHA256)), "
+                + "\(manifest.source.licence); see sources/\(manifest.source.directory)/NOTICE.md",
+            "sourceTables": "\(c.spectralFormat) sha256:\(checksum)",
+            "convertedOn": manifest.convertedOn,
+            "converter": "calibctl convert-static (SoxspipeStaticConverter)",
+            "columns": "order; LAMP (empty: the table names none); WLMINFUL, WLMAXFUL in nm on the pinhole tables' \(c.tableScale.rawValue) scale",
+        ])
+    }
+
     private func convert(_ c: SoxspipeConversionManifest.Conversion) throws -> (outputs: [Output], summary: Summary) {
         let listTable = try readTable(c.lineList.file)
         let listWavelengths = try numbers(listTable, c.lineList.wavelengthColumn, in: c.lineList.file).map { $0 * c.lineList.nmPerUnit }
@@ -175,6 +193,11 @@ public struct SoxspipeStaticConverter {
         let map = PinholeMap(entries: entries, binning: c.binx, metadata: mapMetadata)
 
         var outputs = [Output(fileName: c.baseName + "_pinhole_map.csv", text: map.csv())]
+        // The format is the arm's, whatever the binning: written once, beside the 1×1 files.
+        if c.binx == 1 && c.biny == 1 || !manifest.conversions.contains(where: { $0.instrument == c.instrument && $0.arm == c.arm && $0.binx == 1 && $0.biny == 1 }) {
+            outputs.append(Output(fileName: "\(c.instrument)_\(c.arm)_spectral_format.csv",
+                                  text: try spectralFormat(c, table: format, orders: orders).csv()))
+        }
         var worst = (x: Double.nan, y: Double.nan)
         if let degrees = c.nominalDegrees {
             metadata["model"] = "fitted to the \(multi.count) positions of \(c.multi)"

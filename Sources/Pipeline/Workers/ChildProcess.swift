@@ -14,7 +14,9 @@ final class ChildProcess: @unchecked Sendable {
     let output: Int32
     /// Lines from the child's standard output.
     let lines: LineReader
+    /// How it ended, once reaped; guarded by `reapLock` because a watchdog may signal it from another thread.
     private var reaped: ChildExit?
+    private let reapLock = NSLock()
     private static let spawnLock = NSLock()
 
     /// Starts `executable` with `arguments` (argv[1…]) and the parent's environment plus `environment`.
@@ -61,7 +63,17 @@ final class ChildProcess: @unchecked Sendable {
     deinit {
         if input >= 0 { close(input) }
         close(output)
-        if reaped == nil { kill(pid, SIGKILL); _ = wait() }
+        if reapLock.withLock({ reaped == nil }) { kill(pid, SIGKILL); _ = wait() }
+    }
+
+    /// Sends `signal` unless the child was already reaped (its pid may then
+    /// belong to another process); true when it was sent. The lock orders it
+    /// with `wait()`; what is left is the instant between the kernel reaping
+    /// the child and `wait()` taking the lock, far shorter than it takes
+    /// Linux to hand out the same pid again.
+    @discardableResult
+    func deliver(_ signal: Int32) -> Bool {
+        reapLock.withLock { reaped == nil && kill(pid, signal) == 0 }
     }
 
     /// Writes all of `data` to the child's standard input; false if the child is gone.
@@ -76,16 +88,17 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Waits for the child to end and says how it ended.
     func wait() -> ChildExit {
-        if let reaped { return reaped }
+        if let done = reapLock.withLock({ reaped }) { return done }
         var status: Int32 = 0
+        var result: ChildExit?
         while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { reaped = .exited(-1); return .exited(-1) }
+            if errno != EINTR { result = .exited(-1); break }
         }
         // WIFEXITED / WTERMSIG by hand: the C macros are not imported.
         let signal = status & 0x7F
-        let result: ChildExit = signal == 0 ? .exited((status >> 8) & 0xFF) : .signalled(signal)
-        reaped = result
-        return result
+        let ended = result ?? (signal == 0 ? .exited((status >> 8) & 0xFF) : .signalled(signal))
+        reapLock.withLock { reaped = ended }
+        return ended
     }
 
     /// Runs `work` (which waits on a child for as long as a recipe runs) on a

@@ -29,23 +29,36 @@ public struct IsolatedJobRunner: Sendable {
     @discardableResult
     public func run(_ job: JobRecord) async -> JobState {
         let started = Date()
-        let outcome: (report: JobRunner.AttemptReport?, exit: ChildExit)
+        let limit = timeLimit(of: job)
+        let outcome: (report: JobRunner.AttemptReport?, exit: ChildExit, timedOut: Bool, wall: Double)
         do {
             outcome = try await ChildProcess.onOwnThread { [launcher] in
+                let spawned = JobRunner.seconds()
                 let process = try launcher.start(["run-job", "--job", "\(job.id!)", "--owner", job.leaseOwner ?? "",
                                                   "--attempt", "\(job.attempts)"])
                 process.closeInput()
+                let watchdog = TimeLimitWatchdog(process: process, limit: limit)
                 var last: Data?
                 while case .line(let line) = process.lines.next() { last = line }
                 let report = last.flatMap { try? JSONDecoder().decode(JobRunner.AttemptReport.self, from: $0) }
-                return (report, process.wait())
+                let exit = process.wait()
+                return (report, exit, watchdog.finish(), JobRunner.seconds() - spawned)
             }
         } catch {
             // The process could not even start (no executable, no memory for a fork): the daemon's
             // problem, but recorded against the attempt so that it is seen and bounded.
             return record(job) { try database.fail(job: job, error: "could not start the recipe process: \(error)", retryAfter: 30) }
         }
-        let (report, exit) = outcome
+        let (report, exit, timedOut) = (outcome.report, outcome.exit, outcome.timedOut)
+        if var timing = report?.timing {
+            // The child timed its attempt and its peak memory; only the daemon sees the process
+            // around it: its start (exec, runtime, configuration) and its exit.
+            timing.processSeconds = max(0, outcome.wall - timing.wallSeconds)
+            timing.wallSeconds = outcome.wall
+            do { try database.record(timing: timing) } catch {
+                logger.debug("could not record the job's timing", metadata: ["job.id": "\(job.id!)", "error": "\(error)"])
+            }
+        }
         if report == nil, exit == .exited(ExitStatus.config.rawValue) {
             // The recipe process reads the configuration file itself; someone has edited it into
             // one with findings (with or without a SIGHUP the daemon refused). Not the job's fault:
@@ -75,7 +88,9 @@ public struct IsolatedJobRunner: Sendable {
         guard let current, current.state == .running, current.leaseOwner == job.leaseOwner, current.attempts == job.attempts else {
             return current?.state ?? .failed
         }
-        let description = exit.isSuccess ? "recipe process exited without recording an outcome" : "recipe process crashed: \(exit)"
+        let description = timedOut
+            ? "recipe exceeded its time limit of \(Self.seconds(limit)) and was stopped (timeLimitSeconds in the profile)"
+            : exit.isSuccess ? "recipe process exited without recording an outcome" : "recipe process crashed: \(exit)"
         let seconds = String(format: "%.2f", Date().timeIntervalSince(started))
         removeUnrecordedFiles(of: job)
         let backoff = min(600, 5 * pow(2, Double(max(job.attempts - 1, 0))))
@@ -85,6 +100,16 @@ public struct IsolatedJobRunner: Sendable {
             "reason": "\(description)", "seconds": "\(seconds)", "state": "\(state.rawValue)",
         ])
         return state
+    }
+
+    /// The recipe's configured time limit (the default for a recipe no profile names any more).
+    func timeLimit(of job: JobRecord) -> TimeInterval {
+        runner.configuration.profiles.first { $0.name == job.instrument }?.recipes.first { $0.name == job.recipe }?.timeLimitSeconds
+            ?? RecipeSpec.defaultTimeLimitSeconds
+    }
+
+    static func seconds(_ value: TimeInterval) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
     }
 
     /// Records an attempt's end, waiting out a locked database (the attempt

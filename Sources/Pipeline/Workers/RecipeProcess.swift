@@ -13,8 +13,20 @@ public enum RecipeProcess {
     /// Runs the attempt; returns the process's exit status: 0 when an outcome
     /// was recorded (or the attempt is no longer this one's),
     /// `ChildExit.temporaryFailure` when the environment kept it from recording one.
+    /// This process's peak resident set (VmHWM), in bytes. Asked of the process itself: `wait4`'s
+    /// ru_maxrss would also count the daemon's own peak, which the spawn's shared address space
+    /// (vfork-like, until exec) leaves in the child's accounting.
+    static func peakResidentBytes() -> Int64? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int64($0) })
+        else { return nil }
+        return kilobytes * 1024
+    }
+
     public static func run(configuration: CalibdConfiguration, jobId: Int64, owner: String, attempt: Int, logger: Logger) async -> Int32 {
         WorkerProcessGuard.start()
+        let started = DispatchTime.now().uptimeNanoseconds
         func report(_ value: JobRunner.AttemptReport) {
             guard var data = try? JSONEncoder().encode(value) else { return }
             data.append(0x0A)
@@ -22,8 +34,10 @@ public enum RecipeProcess {
         }
         let database: CalibrationDatabase
         let job: JobRecord
+        let opening: Double
         do {
             database = try CalibrationDatabase(path: configuration.database)
+            opening = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             guard let found = try database.job(id: jobId) else {
                 logger.error("no such job", metadata: ["job.id": "\(jobId)"])
                 return 1
@@ -44,7 +58,11 @@ public enum RecipeProcess {
         FaultInjection.fromEnvironment().trap(onRecipe: job.recipe)
         var runner = JobRunner(configuration: configuration, database: database, logger: logger)
         runner.faultNotices = nil  // the daemon logs a lasting fault once, not every process
-        let outcome = await runner.attempt(job)
+        var outcome = await runner.attempt(job)
+        // The attempt timed itself; this process also opened the database and looked the job up before it.
+        outcome.timing?.databaseSeconds += opening
+        outcome.timing?.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        outcome.timing?.peakRSSBytes = peakResidentBytes()
         report(outcome)
         return outcome.state == .running && outcome.fault != nil ? ChildExit.temporaryFailure : 0
     }

@@ -203,30 +203,16 @@ public struct GaussianStampFit: Sendable {
         }
     }
 
-    /// Solves A x = b for symmetric positive-definite A (overwritten by its Cholesky factor).
+    /// Solves A x = b for symmetric positive-definite A (overwritten by its Cholesky factor);
+    /// the array form of the pointer version the per-pixel fit uses.
     static func choleskySolve(_ a: inout [Double], n: Int, rhs: [Double], into x: inout [Double]) -> Bool {
-        for j in 0..<n {
-            var d = a[j * n + j]
-            for t in 0..<j { d -= a[j * n + t] * a[j * n + t] }
-            guard d > 0, d.isFinite else { return false }
-            let l = d.squareRoot()
-            a[j * n + j] = l
-            for i in (j + 1)..<max(n, j + 1) {
-                var s = a[i * n + j]
-                for t in 0..<j { s -= a[i * n + t] * a[j * n + t] }
-                a[i * n + j] = s / l
+        guard n > 0 else { return true }
+        return a.withUnsafeMutableBufferPointer { a in
+            rhs.withUnsafeBufferPointer { rhs in
+                x.withUnsafeMutableBufferPointer { x in
+                    choleskySolve(a.baseAddress!, n: n, rhs: rhs.baseAddress!, into: x.baseAddress!)
+                }
             }
         }
-        for i in 0..<n {
-            var s = rhs[i]
-            for t in 0..<i { s -= a[i * n + t] * x[t] }
-            x[i] = s / a[i * n + i]
-        }
-        for i in stride(from: n - 1, through: 0, by: -1) {
-            var s = x[i]
-            for t in (i + 1)..<max(n, i + 1) { s -= a[t * n + i] * x[t] }
-            x[i] = s / a[i * n + i]
-        }
-        return true
     }
 }

@@ -1,3 +1,4 @@
+import CalibCore
 import Foundation
 
 /// A static calibration: the instrument's nominal (design) dispersion and
@@ -82,4 +83,10 @@ public struct NominalDispersionError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let message: String
     public var description: String { "\(path): \(message)" }
+}
+
+extension NominalDispersion: EchelleFormatModel {
+    public func position(order: Int, wavelength: Double, slit: Double) -> (x: Double, y: Double) {
+        (x.evaluate(Double(order), wavelength, slit), y.evaluate(Double(order), wavelength, slit))
+    }
 }

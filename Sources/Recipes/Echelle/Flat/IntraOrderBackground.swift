@@ -83,8 +83,9 @@ public struct IntraOrderBackground: Sendable {
         var sigmas = [Double](repeating: .nan, count: height)
         let maskedOrders = geometry.orders.isEmpty ? [] : Array((geometry.orders.first! - 1)...(geometry.orders.last! + 1))
         let masks = Self.maskedColumns(geometry: geometry, orders: maskedOrders, height: height, margin: margin)
-        let chunks = max(1, min(64, height / 16))
-        let rowsPerChunk = (height + chunks - 1) / chunks
+        // Chunks of whole rows covering the height exactly (64 chunks of ⌈2000/64⌉ = 32 rows would start the last past row 2000).
+        let rowsPerChunk = (height + max(1, min(64, height / 16)) - 1) / max(1, min(64, height / 16))
+        let chunks = (height + rowsPerChunk - 1) / rowsPerChunk
         image.pixels.withUnsafeBufferPointer { pixels in
             coefficients.withUnsafeMutableBufferPointer { coefficientsOut in
             samples.withUnsafeMutableBufferPointer { samplesOut in
@@ -225,8 +226,9 @@ public struct IntraOrderBackground: Sendable {
             for x in 0..<width { table[j * width + x] = Float(columns[j][x]) }
         }
         var out = [Float](repeating: 0, count: width * height)
-        let chunks = max(1, min(64, height / 16))
-        let rowsPerChunk = (height + chunks - 1) / chunks
+        // Chunks of whole rows covering the height exactly (64 chunks of ⌈2000/64⌉ = 32 rows would start the last past row 2000).
+        let rowsPerChunk = (height + max(1, min(64, height / 16)) - 1) / max(1, min(64, height / 16))
+        let chunks = (height + rowsPerChunk - 1) / rowsPerChunk
         smoothed.withUnsafeBufferPointer { coeffs in
             table.withUnsafeBufferPointer { table in
                 out.withUnsafeMutableBufferPointer { out in

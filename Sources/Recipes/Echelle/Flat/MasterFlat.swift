@@ -288,7 +288,11 @@ public struct MasterFlat: Sendable {
                         guard edgeHi >= edgeLo else { continue }
                         let a = max(0, Int((loOut[y] + margin).rounded(.up))), b = min(width - 1, Int((hiOut[y] - margin).rounded(.down)))
                         let level = smooth[y]
+                        // A row whose own plateau is far below the smoothed level is past the order's end (the smoothing
+                        // carries the level over a sharp end for up to `smoothRows`): its pixels are not measured, rather
+                        // than flagged as low-sensitivity for having no light.
                         let measured = !level.isNaN && level > 0.01 * peak && level > 20 * readNoise
+                            && illuminationOut[y] >= 0.5 * level
                         for x in edgeLo...edgeHi {
                             let i = y * width + x
                             if measured && x >= a && x <= b {
@@ -311,14 +315,22 @@ public struct MasterFlat: Sendable {
             }
         }
 
-        // 6. Low-sensitivity pixels and columns among the measured pixels.
-        var inner: [Float] = []
-        inner.reserveCapacity(innerCount)
-        for i in flags.indices where flags[i] == 0 { inner.append(flat[i]) }
+        // 6. Low-sensitivity pixels and columns among the measured pixels. A pixel is judged against its own
+        // noise as well as the response's scatter: limit = median − k·√(σ_intrinsic² + errorᵢ²), with
+        // σ_intrinsic² = σ_response² − median(error²) (the pixels' scatter less the typical photon noise). A
+        // single global limit, median − k·σ_response, flagged the faint ends of faint orders for their noise
+        // alone (0.24 % of the X-shooter UVB's inner pixels on frames without defects, SIMECH's 0.57 %).
+        var inner: [Float] = [], innerVariance: [Float] = []
+        inner.reserveCapacity(innerCount); innerVariance.reserveCapacity(innerCount)
+        for i in flags.indices where flags[i] == 0 { inner.append(flat[i]); innerVariance.append(error[i] * error[i]) }
         let (medianResponse, responseSigma) = RobustStatistics.madSigma(inner)
         let limit = Float(medianResponse - lowSensitivitySigma * responseSigma)
+        let typicalVariance = innerVariance.isEmpty ? 0 : Double(RobustStatistics.median(innerVariance))
+        let intrinsicVariance = max(0, responseSigma * responseSigma - typicalVariance)
         var coldPixels = 0
-        for i in flags.indices where flags[i] == 0 && !(flat[i] >= limit) {
+        for i in flags.indices where flags[i] == 0 {
+            let sigma = (intrinsicVariance + Double(error[i]) * Double(error[i])).squareRoot()
+            guard !(Double(flat[i]) >= medianResponse - lowSensitivitySigma * sigma) else { continue }
             flags[i] |= PixelFlag.lowSensitivity
             coldPixels += 1
         }
