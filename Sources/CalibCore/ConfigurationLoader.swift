@@ -153,14 +153,17 @@ public enum ConfigurationLoader {
             recipes: raw.recipes ?? [],
             source: path)
         profile.association = association
-        for (key, selector) in [("orientation", profile.detector.orientation?.selector), ("scienceColumns", profile.detector.scienceColumns?.selector)]
+        for (key, selector) in [("orientation", profile.detector.orientation?.selector), ("scienceColumns", profile.detector.scienceColumns?.selector),
+                                 ("scienceRows", profile.detector.scienceRows?.selector)]
         where selector != nil && raw.setup[selector!] == nil {
             throw ConfigurationError(file: path, key: "detector.\(key).by",
                                      message: "'\(selector!)' is not a setup key (known: \(raw.setup.keys.sorted().joined(separator: ", ")))")
         }
-        if let windows = profile.detector.scienceColumns, let bad = ([windows.fixed].compactMap { $0 } + Array(windows.byValue.values))
-            .first(where: { $0.count != 2 || $0[0] < 0 || $0[1] <= $0[0] }) {
-            throw ConfigurationError(file: path, key: "detector.scienceColumns", message: "expected [start, end) with 0 <= start < end, got \(bad)")
+        for (key, windows) in [("scienceColumns", profile.detector.scienceColumns), ("scienceRows", profile.detector.scienceRows)] {
+            if let windows, let bad = ([windows.fixed].compactMap { $0 } + Array(windows.byValue.values))
+                .first(where: { $0.count != 2 || $0[0] < 0 || $0[1] <= $0[0] }) {
+                throw ConfigurationError(file: path, key: "detector.\(key)", message: "expected [start, end) with 0 <= start < end, got \(bad)")
+            }
         }
         profile.setupSources = raw.setup.filter { $0.value.selector != nil || $0.value.defaultValue != nil }
         for (name, source) in profile.setupSources {

@@ -11,6 +11,8 @@ public struct InputGroup: Sendable, Hashable {
     public var frames: [FrameSummary]
     /// The two lamps of a stitched set (both lamps' flats are in `frames`), nil for an ordinary set.
     public var stitch: LampStitch? = nil
+    /// The set's lamp-off frames (`InputSpec.lampOff`), by time; nil when the set takes none.
+    public var lampOff: [FrameSummary]? = nil
 }
 
 /// Whether an input set may run now.
@@ -29,7 +31,8 @@ public enum InputSetPlanner {
     public static func groups(of frames: [FrameSummary], for recipe: RecipeSpec, instrument: String) -> [InputGroup] {
         var byKey: [String: InputGroup] = [:]
         for frame in frames where frame.instrument == instrument && frame.type == recipe.inputs.type {
-            if let lamp = recipe.inputs.lamp, frame.lamp != lamp { continue }
+            // `lamp: NONE` takes the frames without a lamp (as `matchedSetup` names them).
+            if let lamp = recipe.inputs.lamp, (frame.lamp ?? "NONE") != lamp { continue }
             var setup = matchedSetup(of: frame, keys: recipe.inputs.match)
             let stitch = stitching(recipe, setup: frame.setup)
             if let stitch {
@@ -44,8 +47,26 @@ public enum InputSetPlanner {
                 .frames.append(frame)
         }
         return byKey.values
-            .map { var g = $0; g.frames.sort { ($0.mjd, $0.id) < ($1.mjd, $1.id) }; return g }
+            .map { var g = $0; g.frames.sort { ($0.mjd, $0.id) < ($1.mjd, $1.id) }; g.lampOff = lampOffFrames(for: g, among: frames, recipe: recipe); return g }
             .sorted { ($0.night, $0.setup.canonical) < ($1.night, $1.setup.canonical) }
+    }
+
+    /// The lamp-off frames of a set (see `LampOffInputs`), nil when its setup takes none.
+    static func lampOffFrames(for group: InputGroup, among frames: [FrameSummary], recipe: RecipeSpec) -> [FrameSummary]? {
+        guard let off = recipe.inputs.lampOff, group.stitch == nil, let first = group.frames.first, off.applies(to: first.setup) else { return nil }
+        let keys = recipe.inputs.match + off.match.filter { !recipe.inputs.match.contains($0) }
+        var wanted = matchedSetup(of: first, keys: keys)
+        wanted["lamp"] = nil
+        let matching = frames.filter { frame in
+            frame.instrument == group.instrument && frame.night == group.night && off.admits(type: frame.type, lamp: frame.lamp) && {
+                var setup = matchedSetup(of: frame, keys: keys)
+                setup["lamp"] = nil
+                return setup == wanted
+            }()
+        }
+        let templates = Set(group.frames.compactMap(\.templateStart))
+        let sameTemplate = matching.filter { $0.templateStart.map(templates.contains) ?? false }
+        return (sameTemplate.isEmpty ? matching : sameTemplate).sorted { ($0.mjd, $0.id) < ($1.mjd, $1.id) }
     }
 
     /// The lamps to stitch for frames of `setup`: the input spec's `stitch`, when the
@@ -69,6 +90,15 @@ public enum InputSetPlanner {
     /// master that silently never appears). Flats of the missing lamp arriving
     /// later make a new input set, and so a new job.
     public static func completeness(of group: InputGroup, spec: InputSpec, now: Date, settleSeconds: Double) -> SetCompleteness {
+        if let offFrames = group.lampOff, let off = spec.lampOff {
+            // A template holds the lamp frames and their lamp-off twins: count both to know it is finished.
+            let lampOn = completeness(of: group.frames, spec: spec, now: now, settleSeconds: settleSeconds, templateCompanions: offFrames)
+            guard case .complete(let frames) = lampOn else { return lampOn }
+            guard offFrames.count >= off.min else {
+                return .waiting(reason: "\(offFrames.count) of at least \(off.min) lamp-off \(off.type.rawValue) frames", recheckAt: nil)
+            }
+            return .complete(frames + offFrames.suffix(off.max))
+        }
         guard let stitch = group.stitch else {
             return completeness(of: group.frames, spec: spec, now: now, settleSeconds: settleSeconds)
         }
@@ -108,9 +138,13 @@ public enum InputSetPlanner {
     /// complete once the minimum is reached and no matching frame has
     /// arrived for `settleSeconds`. With more frames than the maximum, the
     /// latest are used.
-    public static func completeness(of frames: [FrameSummary], spec: InputSpec, now: Date, settleSeconds: Double) -> SetCompleteness {
+    ///
+    /// `templateCompanions` are other frames of the same templates (lamp-off twins) that count
+    /// towards a template's `NEXP` but are not part of the set.
+    public static func completeness(of frames: [FrameSummary], spec: InputSpec, now: Date, settleSeconds: Double,
+                                    templateCompanions: [FrameSummary] = []) -> SetCompleteness {
         guard !frames.isEmpty else { return .waiting(reason: "no \(spec.type.rawValue) frames", recheckAt: nil) }
-        let lastArrival = frames.map(\.recordedAt).max()!
+        let lastArrival = (frames + templateCompanions).map(\.recordedAt).max()!
         let settledAt = lastArrival.addingTimeInterval(settleSeconds)
         let settled = now >= settledAt
 
@@ -126,7 +160,8 @@ public enum InputSetPlanner {
         var unfinished: [String] = []
         for (start, members) in templates.sorted(by: { $0.key < $1.key }) {
             let expected = members[0].templateCount!
-            if members.count < expected { unfinished.append("template \(start) has \(members.count) of \(expected) exposures") }
+            let present = members.count + templateCompanions.count { $0.templateStart == start }
+            if present < expected { unfinished.append("template \(start) has \(present) of \(expected) exposures") }
         }
         let needsSettle = !loose.isEmpty || !unfinished.isEmpty
         if needsSettle && !settled {

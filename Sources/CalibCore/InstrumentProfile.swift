@@ -67,6 +67,15 @@ public struct InstrumentProfile: Sendable {
         return (window[0] / binning)..<(window[1] / binning)
     }
 
+    /// The configured light-sensitive rows of a frame with this header
+    /// (`detector.scienceRows`, unbinned), divided by its y binning (`biny`).
+    public func scienceRows(of header: FITSHeader) -> Range<Int>? {
+        let setup = setup(of: header)
+        guard let window = detector.scienceRows?.value(for: setup), window.count == 2 else { return nil }
+        let binning = max(1, setup["biny"].flatMap { Int($0) } ?? 1)
+        return (window[0] / binning)..<(window[1] / binning)
+    }
+
     /// The keywords setup key `name` reads for this frame (a selected key's depend on its selector's value).
     func keywords(of name: String, in header: FITSHeader) -> [String] {
         guard let source = setupSources[name] else { return setupKeys[name] ?? [] }
@@ -137,11 +146,18 @@ public struct DetectorLayout: Sendable, Codable, Equatable {
     /// whose headers do not count pre/overscan columns (SOXSPIPE's
     /// `science-pixels`); unbinned, divided by the frame's x binning.
     public var scienceColumns: SetupDependent<[Int]>?
+    /// Light-sensitive rows [start, end) of the turned frame (SOXSPIPE's `science-pixels`
+    /// rows, e.g. a Hawaii-2RG's reference rows left out); unbinned, divided by the
+    /// frame's y binning. Every recipe reads only these rows, so its products and the
+    /// static maps' row 0 are the window's first row. nil: every row.
+    public var scienceRows: SetupDependent<[Int]>?
 
     public init(overscanColumnsKey: String? = nil, prescanColumnsKey: String? = nil,
                 gainKey: String? = nil, defaultGain: Double? = nil, saturationADU: Double? = nil,
-                orientation: SetupDependent<FrameOrientation>? = nil, scienceColumns: SetupDependent<[Int]>? = nil) {
+                orientation: SetupDependent<FrameOrientation>? = nil, scienceColumns: SetupDependent<[Int]>? = nil,
+                scienceRows: SetupDependent<[Int]>? = nil) {
         self.scienceColumns = scienceColumns
+        self.scienceRows = scienceRows
         self.orientation = orientation
         self.overscanColumnsKey = overscanColumnsKey
         self.prescanColumnsKey = prescanColumnsKey

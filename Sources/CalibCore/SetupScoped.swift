@@ -17,6 +17,13 @@ public enum SetupScoped {
         return (String(key[..<open]), (parts[0], parts[1]))
     }
 
+    /// Splits a bare `key=value` scope (as `upstreamBySetup` keys are written); nil if it is not one.
+    public static func parseScope(_ scope: String) -> (key: String, value: String)? {
+        let parts = scope.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        return (parts[0], parts[1])
+    }
+
     /// The parameters that apply to `setup`, scoped keys resolved.
     public static func parameters(_ values: [String: Double], setup: Setup) -> [String: Double] {
         var plain: [String: Double] = [:], scoped: [String: Double] = [:]

@@ -37,13 +37,15 @@ public indirect enum ConfigurationKeySchema: Sendable {
         "template": .fields(["start": .value, "count": .value, "index": .value]),
         "detector": .fields(["overscanColumnsKey": .value, "prescanColumnsKey": .value, "gainKey": .value,
                              "defaultGain": .value, "saturationADU": .value, "orientation": .value,
-                             "scienceColumns": .value]),
+                             "scienceColumns": .value, "scienceRows": .value]),
         "classification": .list(.fields(["type": .value, "when": .condition, "lamp": .value, "lampKey": .value])),
         "recipes": .list(.fields([
             "name": .value, "product": .value,
             "inputs": .fields(["type": .value, "lamp": .value, "min": .value, "max": .value, "match": .value,
-                               "stitch": .fields(["blue": .value, "red": .value])]),
-            "upstream": .value, "optionalUpstream": .value,
+                               "stitch": .fields(["blue": .value, "red": .value]),
+                               "lampOff": .fields(["type": .value, "lamp": .value, "min": .value, "max": .value, "setup": .value,
+                                                   "match": .value])]),
+            "upstream": .value, "optionalUpstream": .value, "upstreamBySetup": .entries(.value),
             // Parameter names are checked against the recipe's executor, which knows them.
             "parameters": .entries(.value),
             "qc": .entries(.fields(["min": .value, "max": .value])),

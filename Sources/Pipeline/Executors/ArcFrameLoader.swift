@@ -22,17 +22,13 @@ struct ArcFrameLoader {
     var saturated: [Bool]
 
     init(_ context: JobContext) throws {
-        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
+        let stack = try context.frameStack(try context.inputPaths)
         header = stack.headers[0]
         let raw = try stack.image(0)
-        guard let biasPath = context.calibrations[.masterBias]?.path else {
-            throw PipelineError.inputMismatch("no master bias was chosen for this arc frame")
-        }
-        let biasFile = try FITSFile.open(biasPath)
-        let bias: [Float] = try biasFile.readImage()
-        try biasFile.close()
+        // The master bias, or on a detector without one the arc's lamp-off frames.
+        let bias = try UpstreamBias(context).image.pixels
         guard bias.count == raw.pixels.count else {
-            throw PipelineError.inputMismatch("master bias \(biasPath) has \(bias.count) pixels, the arc frame \(raw.pixels.count)")
+            throw PipelineError.inputMismatch("the master bias (or lamp-off frames) has \(bias.count) pixels, the arc frame \(raw.pixels.count)")
         }
         let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0],
                                                    orientation: stack.orientation,

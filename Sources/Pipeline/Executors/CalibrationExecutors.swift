@@ -3,16 +3,29 @@ import FITS
 import Foundation
 import Recipes
 
-/// What recipes downstream of the master bias read from it.
+/// What recipes downstream of the master bias read from it — or, on a detector without a
+/// bias, from the set's lamp-off frames (`InputSpec.lampOff`), which take its place.
 struct UpstreamBias {
-    /// The master bias, full raw width (science and overscan), ADU.
+    /// The master bias (or combined lamp-off frames), full raw width (science and overscan), ADU.
     var image: Image
     var readNoiseADU: Double
     /// `PixelFlag` bits over the light-sensitive area (hot columns), if the product has a BPM extension.
     var flags: [UInt8]?
 
     init(_ context: JobContext) throws {
-        guard let product = context.calibrations[.masterBias] else { throw PipelineError.inputMismatch("no MBIAS chosen") }
+        if context.calibrations[.masterBias] == nil, !context.lampOffInputs.isEmpty {
+            let stack = try context.frameStack(try context.lampOffPaths)
+            let result = try LampOffMaster().run(stack)
+            image = result.image
+            readNoiseADU = result.noiseADU
+            flags = nil
+            context.logger.info("lamp-off frames subtracted", metadata: ["frames": "\(result.frameCount)",
+                                                                       "noise.adu": "\(String(format: "%.2f", result.noiseADU))"])
+            return
+        }
+        guard let product = context.calibrations[.masterBias] else {
+            throw PipelineError.inputMismatch("no MBIAS chosen and no lamp-off frames (inputs.lampOff) for this set")
+        }
         let file = try FITSFile.open(product.path)
         defer { try? file.close() }
         try file.moveTo(hdu: try file.firstImageHDU())
@@ -70,7 +83,7 @@ struct FlatInputs {
     var hotPixels: [UInt8]?
 
     init(_ context: JobContext) throws {
-        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
+        let stack = try context.frameStack(try context.inputPaths)
         let header = stack.headers[0]
         let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0],
                                                    orientation: stack.orientation,
@@ -85,6 +98,11 @@ struct FlatInputs {
 }
 
 extension JobContext {
+    /// Frames on disk turned and windowed (`detector.orientation`, `detector.scienceRows`) as the profile says.
+    func frameStack(_ paths: [String]) throws -> FITSFrameStack {
+        try FITSFrameStack(paths: paths, orientation: profile.orientation(of:), rows: profile.scienceRows(of:))
+    }
+
     var setup: Setup { (try? Setup(parsing: job.setup)) ?? Setup() }
     /// The recipe's parameters for this job's setup (`name[arm=…]` keys resolved).
     var parameters: [String: Double] { SetupScoped.parameters(spec.parameters, setup: setup) }
@@ -101,30 +119,34 @@ extension ProductHDU {
 }
 
 /// The `mdark` recipe on files: bias-subtracted darks of one exposure time → dark current (e⁻/s/px) and hot pixels.
+/// On a setup planned without an MBIAS (`upstreamBySetup`: a detector without a bias), the darks
+/// are combined as they are: the master is offset plus dark signal in ADU, for its DIT and NDIT.
 struct MasterDarkExecutor: RecipeExecutor {
     var name: String { MasterDark.name }
     var version: String { MasterDark.version }
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try MasterDark(parameters: context.parameters)
-        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
+        let stack = try context.frameStack(try context.inputPaths)
         let header = stack.headers[0]
         let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0],
                                                    orientation: stack.orientation,
                                               scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
         let gain = try DetectorGeometry.gain(header: header, layout: context.profile.detector, path: stack.paths[0])
         guard gain > 0 else { throw PipelineError.configuration("no gain for the dark current in e-/s (detector.gainKey/defaultGain)") }
-        let bias = try UpstreamBias(context)
+        let offsetIncluded = !context.spec.upstream(for: context.setup).contains(.masterBias) && context.calibrations[.masterBias] == nil
+        let bias = offsetIncluded ? nil : try UpstreamBias(context)
         let times = Set(context.exposureTimes)
         guard times.count == 1, let t = times.first, t > 0 else {
             throw PipelineError.inputMismatch("darks must share one positive exposure time (got \(times.sorted()))")
         }
-        let source = CorrectedFrames(stack, subtracting: bias.image, columns: regions.science)
-        let result = try recipe.run(source, exposureTime: t, gain: gain, readNoise: bias.readNoiseADU)
+        let source = CorrectedFrames(stack, subtracting: bias?.image, columns: regions.science)
+        let result = try recipe.run(source, exposureTime: t, gain: gain, readNoise: bias?.readNoiseADU ?? 0, offsetIncluded: offsetIncluded)
         context.logger.info("master dark", metadata: ["exptime": "\(t)", "hot.pixels": "\(result.hotPixels.count)",
                                                       "hot.columns": "\(result.hotColumns)"])
         var primary = FITSHeader()
-        primary.set("BUNIT", .string("electron/s"), comment: "dark current per pixel")
+        primary.set("BUNIT", .string(offsetIncluded ? "adu" : "electron/s"),
+                    comment: offsetIncluded ? "offset and dark signal of one DIT" : "dark current per pixel")
         let w = result.darkCurrent.width, h = result.darkCurrent.height
         return [ProductOutput(type: .masterDark, hdus: [.image(result.darkCurrent, name: nil, header: primary),
                                                         .flags(result.flags, width: w, height: h)],
@@ -139,7 +161,7 @@ struct OrderTraceExecutor: RecipeExecutor {
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try OrderTrace(parameters: context.parameters)
-        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
+        let stack = try context.frameStack(try context.inputPaths)
         let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector, path: stack.paths[0],
                                                    orientation: stack.orientation,
                                               scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))

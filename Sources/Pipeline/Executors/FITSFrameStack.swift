@@ -27,6 +27,9 @@ public final class FITSFrameStack: FrameStripSource, @unchecked Sendable {
     /// Size of the frames as stored.
     public let rawWidth: Int
     public let rawHeight: Int
+    /// The rows of the turned frame the stack shows (`height` of them, row 0 the first): the
+    /// profile's `detector.scienceRows`, or every row.
+    public let rowWindow: Range<Int>
     /// Whole raw frames, for the orientations that swap axes (read at first use).
     private var wholeFrames: [[Float]?]
     private let wholeFramesLock = NSLock()
@@ -36,8 +39,10 @@ public final class FITSFrameStack: FrameStripSource, @unchecked Sendable {
     /// Largest frame accepted, pixels: 2³² (a 65536² mosaic; 16 GiB as Float).
     public static let maxPixels = 1 << 32
 
-    /// `orientation` picks each stack's orientation from its first header (frames of one job share a setup).
-    public init(paths: [String], orientation: ((FITSHeader) -> FrameOrientation)? = nil) throws {
+    /// `orientation` picks each stack's orientation from its first header (frames of one job share a setup);
+    /// `rows`, likewise, the rows of the turned frame to keep (nil: all).
+    public init(paths: [String], orientation: ((FITSHeader) -> FrameOrientation)? = nil,
+                rows: ((FITSHeader) -> Range<Int>?)? = nil) throws {
         var files: [(FITSFile, [Int])] = []
         var headers: [FITSHeader] = []
         var shape: [Int]?
@@ -68,11 +73,18 @@ public final class FITSFrameStack: FrameStripSource, @unchecked Sendable {
         self.orientation = orientation?(headers[0]) ?? .none
         rawWidth = shape[0]
         rawHeight = shape[1]
-        (width, height) = self.orientation.orientedSize(width: shape[0], height: shape[1])
+        let turned = self.orientation.orientedSize(width: shape[0], height: shape[1])
+        let window = rows?(headers[0]) ?? 0..<turned.height
+        guard window.lowerBound >= 0, window.upperBound <= turned.height, !window.isEmpty else {
+            throw PipelineError.configuration("detector.scienceRows \(window) is not within the \(turned.height) rows of \(paths[0])")
+        }
+        rowWindow = window
+        (width, height) = (turned.width, window.count)
         wholeFrames = Array(repeating: nil, count: paths.count)
     }
 
-    public func read(frame: Int, rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+    public func read(frame: Int, rows window: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+        let rows = (window.lowerBound + rowWindow.lowerBound)..<(window.upperBound + rowWindow.lowerBound)
         let mirrored = (rawHeight - rows.upperBound)..<(rawHeight - rows.lowerBound)
         switch orientation {
         case .none:

@@ -18,16 +18,14 @@ struct FlatBlazeExecutor: RecipeExecutor {
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try FlatBlaze(parameters: context.spec.parameters)
-        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
+        let stack = try context.frameStack(try context.inputPaths)
         let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector, path: stack.paths[0],
                                                    orientation: stack.orientation,
                                               scienceColumns: context.profile.scienceColumns(of: stack.headers[0]))
-        guard let biasProduct = context.calibrations[.masterBias] else {
-            throw PipelineError.configuration("recipe \(name) needs MBIAS among its upstream calibrations")
-        }
-        let bias = try Self.readPrimaryImage(biasProduct.path)
+        // The master bias, or on a detector without one the flats' lamp-off frames.
+        let bias = try UpstreamBias(context).image
         guard bias.width == stack.width, bias.height == stack.height else {
-            throw PipelineError.inputMismatch("MBIAS \(biasProduct.path) is \(bias.width)×\(bias.height), the flats \(stack.width)×\(stack.height)")
+            throw PipelineError.inputMismatch("the master bias (or lamp-off frames) is \(bias.width)×\(bias.height), the flats \(stack.width)×\(stack.height)")
         }
         let (geometry, geometrySource) = try Self.orderGeometry(context.calibrations)
         let mask = context.calibrations[.masterFlat].flatMap { Self.badPixelMask($0.path, regions: regions, height: stack.height) }

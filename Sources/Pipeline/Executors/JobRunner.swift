@@ -167,16 +167,23 @@ public struct JobRunner: Sendable {
         guard let spec = profile.recipe(named: job.recipe) else {
             throw PipelineError.configuration("profile \(profile.name) has no recipe \(job.recipe)")
         }
-        let inputs = try database.inputs(ofJob: job.id!)
+        let all = try database.inputs(ofJob: job.id!)
+        // Lamp-off frames planned with the set are its offset, not frames to combine.
+        let isLampOff = { (listing: FrameListing) in
+            spec.inputs.lampOff?.admits(type: listing.frame.frameType, lamp: listing.frame.lamp) ?? false
+        }
+        let inputs = all.filter { !isLampOff($0) }, lampOff = all.filter(isLampOff)
         // The calibrations the job was planned with are part of its identity: use exactly those.
         let calibrations = try database.calibrations(ofJob: job.id!)
-        for type in spec.upstream where calibrations[type] == nil {
+        let setup = (try? Setup(parsing: job.setup)) ?? Setup()
+        for type in spec.upstream(for: setup) where calibrations[type] == nil {
             throw PipelineError.inputMismatch("job \(job.id!) was planned without a \(type.rawValue)")
         }
         for (type, product) in calibrations where !FileManager.default.fileExists(atPath: product.path) {
             throw PipelineError.inputMismatch("\(type.rawValue) product \(product.id!) is missing from disk: \(product.path)")
         }
-        return JobContext(job: job, spec: spec, profile: profile, inputs: inputs, calibrations: calibrations, logger: logger)
+        return JobContext(job: job, spec: spec, profile: profile, inputs: inputs, calibrations: calibrations, logger: logger,
+                          lampOffInputs: lampOff)
     }
 
     /// Writes one product with its provenance and QC, returning the draft to

@@ -10,7 +10,7 @@ struct MasterBiasExecutor: RecipeExecutor {
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
         let recipe = try MasterBias(parameters: context.spec.parameters)
-        let stack = try FITSFrameStack(paths: try context.inputPaths, orientation: context.profile.orientation(of:))
+        let stack = try context.frameStack(try context.inputPaths)
         let header = stack.headers[0]
         let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0],
                                                    orientation: stack.orientation, scienceColumns: context.profile.scienceColumns(of: header))

@@ -18,7 +18,7 @@ extension MasterBiasExecutor {
 extension MasterDarkExecutor {
     var parameterNames: Set<String> { MasterDark.parameterNames }
     var metricNames: Set<String> {
-        ["darkCurrent", "darkCurrentMedian", "darkNoise", "hotPixelCount", "hotPixelFraction", "hotColumnCount",
+        ["darkCurrent", "darkCurrentMedian", "darkNoise", "darkLevelADU", "darkLevelMedianADU", "darkNoiseADU", "hotPixelCount", "hotPixelFraction", "hotColumnCount",
          "frameCount", "rejectedFraction"]
     }
 }

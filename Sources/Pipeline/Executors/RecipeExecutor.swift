@@ -15,21 +15,36 @@ public struct JobContext: Sendable {
     /// Upstream calibrations chosen for this job, by type.
     public var calibrations: [ProductType: ProductRecord]
     public var logger: Logger
+    /// Lamp-off frames planned with the set (`InputSpec.lampOff`), subtracted in place of an MBIAS; not in `inputs`.
+    public var lampOffInputs: [FrameListing] = []
+
+    public init(job: JobRecord, spec: RecipeSpec, profile: InstrumentProfile, inputs: [FrameListing],
+                calibrations: [ProductType: ProductRecord], logger: Logger, lampOffInputs: [FrameListing] = []) {
+        self.job = job; self.spec = spec; self.profile = profile; self.inputs = inputs
+        self.calibrations = calibrations; self.logger = logger; self.lampOffInputs = lampOffInputs
+    }
 
     /// The first readable path of each input frame, in time order.
     public var inputPaths: [String] {
-        get throws {
-            try inputs.map { listing in
-                // A path whose file no longer has the recorded size holds other bytes now (replaced in place).
-                guard let path = listing.paths.first(where: { path in
-                    var info = stat()
-                    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && Int64(info.st_size) == listing.frame.sizeBytes
-                        && FileManager.default.isReadableFile(atPath: path)
-                }) else {
-                    throw InputFrameGone(frameId: listing.frame.id!, path: listing.frame.path)
-                }
-                return path
+        get throws { try Self.readablePaths(inputs) }
+    }
+
+    /// The first readable path of each lamp-off frame, in time order.
+    public var lampOffPaths: [String] {
+        get throws { try Self.readablePaths(lampOffInputs) }
+    }
+
+    static func readablePaths(_ listings: [FrameListing]) throws -> [String] {
+        try listings.map { listing in
+            // A path whose file no longer has the recorded size holds other bytes now (replaced in place).
+            guard let path = listing.paths.first(where: { path in
+                var info = stat()
+                return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && Int64(info.st_size) == listing.frame.sizeBytes
+                    && FileManager.default.isReadableFile(atPath: path)
+            }) else {
+                throw InputFrameGone(frameId: listing.frame.id!, path: listing.frame.path)
             }
+            return path
         }
     }
 }

@@ -65,9 +65,15 @@ public struct NightVerdictBuilder: Sendable {
                 let baseKeys = recipe.inputs.match.filter { $0 != "exptime" && $0 != "lamp" }
                 // A setup calls for the product when the night has frames in it that the recipe or one of the product's
                 // consumers takes: X-shooter's pinhole arcs (slit Pin_0.5) call for a bias, not for a Pin_0.5 flat.
-                let consumers = profile.recipes.filter { $0.upstream.contains(recipe.product) || $0.optionalUpstream.contains(recipe.product) }
-                let callingTypes = Set([recipe.inputs.type] + consumers.map(\.inputs.type))
-                let setups = Set(frames.filter { callingTypes.contains($0.type) }.map { $0.setup.restricted(to: baseKeys) })
+                // A consumer calls for it only in the setups whose upstream names it (X-shooter's NIR needs no bias).
+                let consumers = profile.recipes.filter { $0.anyUpstream.contains(recipe.product) || $0.optionalUpstream.contains(recipe.product) }
+                let calling = frames.filter { frame in
+                    frame.type == recipe.inputs.type || consumers.contains { consumer in
+                        consumer.inputs.type == frame.type
+                            && (consumer.upstream(for: frame.setup).contains(recipe.product) || consumer.optionalUpstream.contains(recipe.product))
+                    }
+                }
+                let setups = Set(calling.map { $0.setup.restricted(to: baseKeys) })
                     .sorted { $0.canonical < $1.canonical }
                 for setup in setups {
                     let sets = groups.filter { $0.setup.restricted(to: baseKeys) == setup }

@@ -87,8 +87,9 @@ public struct JobPlanner: Sendable {
         // An upstream product of this night and setup still being made will be the
         // better choice: wait for it rather than run now with an older one and again later.
         let pending = try database.jobs(night: night.description, states: [.queued, .running])
-        let required = recipe.upstream.map { ($0, true) }
-        let optional = recipe.optionalUpstream.filter { !recipe.upstream.contains($0) }.map { ($0, false) }
+        let upstream = recipe.upstream(for: setup)
+        let required = upstream.map { ($0, true) }
+        let optional = recipe.optionalUpstream.filter { !upstream.contains($0) }.map { ($0, false) }
         for (type, isRequired) in required + optional {
             if let busy = pending.first(where: { job in
                 job.productType == type && job.instrument == profile.name
@@ -127,7 +128,7 @@ public struct JobPlanner: Sendable {
             let produced = Set(ordered.map(\.product))
             let producible = Set(recipes.map(\.product))
             guard let next = remaining.firstIndex(where: { r in
-                (r.upstream + r.optionalUpstream).allSatisfy { produced.contains($0) || !producible.contains($0) }
+                (r.anyUpstream + r.optionalUpstream).allSatisfy { produced.contains($0) || !producible.contains($0) }
             }) else {
                 ordered += remaining  // a cycle: configuration validation reports it; keep going
                 break

@@ -24,7 +24,7 @@ public struct MasterDark: Sendable {
     }
 
     public struct Result: Sendable {
-        /// Dark current, e⁻/s per pixel.
+        /// Dark current, e⁻/s per pixel (ADU per pixel with `offsetIncluded`).
         public var darkCurrent: Image
         /// `PixelFlag` bits (hot, badColumn).
         public var flags: [UInt8]
@@ -37,10 +37,17 @@ public struct MasterDark: Sendable {
     ///   - source: darks with the master bias subtracted, light-sensitive area only.
     ///   - exposureTime: seconds (the set is matched on it).
     ///   - gain: e⁻/ADU; readNoise: ADU.
-    public func run(_ source: any FrameStripSource, exposureTime: Double, gain: Double, readNoise: Double) throws -> Result {
+    ///   - offsetIncluded: the darks come from a detector without a bias (a near-infrared
+    ///     array) and nothing was subtracted: the master stays in ADU, offset and dark signal
+    ///     of this DIT together (what a lamp frame of that DIT and NDIT carries), since one
+    ///     exposure time cannot tell them apart. Its level and noise are reported in ADU
+    ///     (`darkLevelADU`, `darkLevelMedianADU`, `darkNoiseADU`) instead of e⁻/s; hot
+    ///     pixels and columns are judged alike, against the median.
+    public func run(_ source: any FrameStripSource, exposureTime: Double, gain: Double, readNoise: Double,
+                    offsetIncluded: Bool = false) throws -> Result {
         precondition(exposureTime > 0 && gain > 0)
-        let (combined, rejected) = try stack.combine(source, noiseFloor: Float(readNoise), gain: Float(gain))
-        let k = Float(gain / exposureTime)
+        let (combined, rejected) = try stack.combine(source, noiseFloor: Float(readNoise), gain: offsetIncluded ? 0 : Float(gain))
+        let k = offsetIncluded ? 1 : Float(gain / exposureTime)
         let dark = Image(width: combined.width, height: combined.height, pixels: combined.pixels.map { $0 * k })
         let sample = MasterBias.subsample(dark.pixels, max: 1 << 21)
         let stats = RobustStatistics.sigmaClippedStatistics(sample, sigma: 5, iterations: 10)
@@ -58,10 +65,16 @@ public struct MasterDark: Sendable {
         let columnLimit = columnMedian + hotColumnSigma * max(columnSigma, columnNoise, 1e-9)
         let hotColumns = columns.indices.filter { Double(columns[$0]) > columnLimit }
         for x in hotColumns { for y in 0..<dark.height { flags[y * dark.width + x] |= PixelFlag.badColumn } }
-        let metrics = [
+        let level = offsetIncluded ? [
+            QCMeasurement("darkLevelADU", stats.mean, unit: "ADU", "5σ-clipped mean of the master (offset and dark signal)"),
+            QCMeasurement("darkLevelMedianADU", median, unit: "ADU", "median of the master (offset and dark signal)"),
+            QCMeasurement("darkNoiseADU", sigma, unit: "ADU", "robust σ of the master per pixel"),
+        ] : [
             QCMeasurement("darkCurrent", stats.mean, unit: "e-/s", "5σ-clipped mean dark current per pixel"),
             QCMeasurement("darkCurrentMedian", median, unit: "e-/s", "median dark current per pixel"),
             QCMeasurement("darkNoise", sigma, unit: "e-/s", "robust σ of the master dark per pixel"),
+        ]
+        let metrics = level + [
             QCMeasurement("hotPixelCount", Double(hot.count), unit: "", "pixels above \(Int(hotSigma))σ"),
             QCMeasurement("hotPixelFraction", Double(hot.count) / Double(dark.pixels.count), unit: "", "fraction of hot pixels"),
             QCMeasurement("hotColumnCount", Double(hotColumns.count), unit: "", "hot columns"),

@@ -18,7 +18,7 @@ struct LongSlitFrames {
     init(_ context: JobContext, screen: FlatFrameScreen? = nil, rows: ClosedRange<Int>? = nil,
          clipSigma: Double = 3, clipIterations: Int = 3) throws {
         let paths = try context.inputPaths
-        let stack = try FITSFrameStack(paths: paths, orientation: context.profile.orientation(of:))
+        let stack = try context.frameStack(paths)
         header = try Self.fullHeader(path: paths[0], imageHeader: stack.headers[0])
         guard let biasPath = context.calibrations[.masterBias]?.path else {
             throw PipelineError.inputMismatch("no master bias was chosen for these frames")
