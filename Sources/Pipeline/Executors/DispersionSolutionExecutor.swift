@@ -11,7 +11,7 @@ struct DispersionSolutionExecutor: RecipeExecutor {
     var version: String { "1.0" }
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
-        let recipe = try DispersionMapFit(recipe: name, parameters: context.spec.parameters)
+        let recipe = try DispersionMapFit(recipe: name, parameters: context.parameters)
         let arc = try ArcFrameLoader(context)
         context.logger.info("fitting the dispersion solution", metadata: [
             "map.lines": "\(arc.map.centralPinhole.entries.count)", "binning": "\(arc.binning)x\(arc.binningY)",

@@ -17,7 +17,7 @@ struct FlatBlazeExecutor: RecipeExecutor {
     static let badPixelExtensions = ["BADPIX", "BPM", "BADPIXELS"]
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
-        let recipe = try FlatBlaze(parameters: context.spec.parameters)
+        let recipe = try FlatBlaze(parameters: context.parameters)
         let stack = try context.frameStack(try context.inputPaths)
         let regions = try DetectorGeometry.regions(width: stack.width, header: stack.headers[0], layout: context.profile.detector, path: stack.paths[0],
                                                    orientation: stack.orientation,

@@ -10,7 +10,7 @@ struct LampFluxExecutor: RecipeExecutor {
     var version: String { LampLineFlux.version }
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
-        let recipe = try LampLineFlux(parameters: context.spec.parameters)
+        let recipe = try LampLineFlux(parameters: context.parameters)
         let arc = try ArcFrameLoader(context)
         guard arc.exposureTime > 0 else { throw PipelineError.inputMismatch("arc frame has no positive exposure time") }
         guard let mapPath = context.calibrations[.dispersionMap]?.path else {

@@ -9,7 +9,7 @@ struct MasterBiasExecutor: RecipeExecutor {
     var version: String { MasterBias.version }
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
-        let recipe = try MasterBias(parameters: context.spec.parameters)
+        let recipe = try MasterBias(parameters: context.parameters)
         let stack = try context.frameStack(try context.inputPaths)
         let header = stack.headers[0]
         let regions = try DetectorGeometry.regions(width: stack.width, header: header, layout: context.profile.detector, path: stack.paths[0],

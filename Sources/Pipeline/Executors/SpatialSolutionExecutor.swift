@@ -12,7 +12,7 @@ struct SpatialSolutionExecutor: RecipeExecutor {
     var version: String { "1.0" }
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
-        let recipe = try DispersionMapFit(recipe: name, parameters: context.spec.parameters)
+        let recipe = try DispersionMapFit(recipe: name, parameters: context.parameters)
         let arc = try ArcFrameLoader(context)
         guard let mapPath = context.calibrations[.dispersionMap]?.path else {
             throw PipelineError.inputMismatch("no DISP_MAP was chosen as first guess")

@@ -17,7 +17,7 @@ struct LongSlitWavelengthExecutor: RecipeExecutor {
     static let lineListSuffix = "_arc_lines.dat"
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
-        let recipe = try LongSlitWavelengthSolution(parameters: context.spec.parameters)
+        let recipe = try LongSlitWavelengthSolution(parameters: context.parameters)
         let frames = try LongSlitFrames(context)
         guard let edgesPath = context.calibrations[.curvatureModel]?.path else {
             throw PipelineError.inputMismatch("no CRV model (slit edges) was chosen for this arc")

@@ -13,7 +13,7 @@ struct SlitEdgesExecutor: RecipeExecutor {
     var version: String { SlitEdgeTrace.version }
 
     func execute(_ context: JobContext) throws -> [ProductOutput] {
-        let recipe = try SlitEdgeTrace(parameters: context.spec.parameters)
+        let recipe = try SlitEdgeTrace(parameters: context.parameters)
         let last = recipe.lastRow < 0 ? Int.max - 1 : recipe.lastRow
         let frames = try LongSlitFrames(context, screen: recipe.screen, rows: recipe.firstRow...last)
         for rejection in frames.rejections { context.logger.warning("flat left out", metadata: ["reason": "\(rejection)"]) }
