@@ -275,7 +275,12 @@ public struct MasterFlat: Sendable {
                         illuminationOut[y] = RobustStatistics.medianInPlace(&values)
                     }
                 }
-                let smooth = Self.localQuadratic(Array(illumination), halfWidth: smoothRows)
+                // Rows past an order's sharp end (a spectral-format cut inside the detector, as in X-shooter's NIR) would
+                // pull the local quadratic of the rows just inside it off by up to 7 %, flagging whole rows as
+                // low-sensitivity: rows below half the first smoothing are left out of the second.
+                let first = Self.localQuadratic(Array(illumination), halfWidth: smoothRows)
+                let lit = (0..<height).map { y in illumination[y] < 0.5 * first[y] ? .nan : illumination[y] }
+                let smooth = Self.localQuadratic(lit, halfWidth: smoothRows)
                 let peak = smooth.filter { !$0.isNaN }.max() ?? 0
                 let counted = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunks)
                 counted.initialize(repeating: 0)
