@@ -11,11 +11,15 @@ import Testing
 /// frames' DIT and NDIT, every lamp frame followed by its lamp-off twin (DPR TYPE DARK), the
 /// Hawaii-2RG read out 2048 × 1100 and turned 90° by the profile, the light-sensitive window
 /// (columns 20-1076, rows 4-2044 after the turn) holding the physical model's format.
-/// The NIR is not reduced yet (the recipes subtract an MBIAS and crop columns only); this
-/// checks what calibd records and where the light is.
+/// calibd reduces it without a bias: each lamp frame's set takes its lamp-off twins
+/// (`inputs.lampOff`) in place of an MBIAS (`upstreamBySetup`), the darks make an MDARK in
+/// ADU, and every recipe reads the configured window (`detector.scienceColumns/Rows`).
+/// One night is simulated (≈1.5 min in a debug build) and reduced (≈45 s), at the NIR's
+/// native size: the Hawaii-2RG is never binned, and 2048 × 1100 is already the size of a
+/// 2×2-binned VIS frame.
 @Suite("X-shooter NIR simulation", .serialized)
 struct XShooterNIRSimulationTests {
-    @Test("A simulated NIR night classifies as darks, lamp-off darks and lamp frames without a bias; its orders sit where the truth puts them")
+    @Test("A simulated NIR night classifies without a bias and is reduced end to end: every product passes QC; shift, dispersion and order centres match the truth")
     func nirNight() throws {
         // Given a simulated NIR night
         let ws = try TestWorkspace()
@@ -26,8 +30,9 @@ struct XShooterNIRSimulationTests {
         #expect(simulate.status == 0, "\(simulate.stderr)")
         // When calibd records it
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"], timeout: 600)
-        #expect(run.batchRanToEnd || run.status == 1, "\(run.stderr)")
-        let frames = try CalibrationDatabase(path: ws.database).frames().map(\.frame)
+        #expect(run.status == 0, "\(run.stderr)")
+        let database = try CalibrationDatabase(path: ws.database)
+        let frames = try database.frames().map(\.frame)
         // Then every frame is usable; there is no bias; three darks at DIT 10 s, NDIT 1; each of the 3 flats, the order
         // definition and the two arcs has a lamp-off DARK twin at the same DIT
         #expect(frames.count == 15 && frames.allSatisfy { $0.problem == nil && $0.instrument == "XSHOOTER" })
@@ -74,5 +79,58 @@ struct XShooterNIRSimulationTests {
             checked += 1
         }
         #expect(checked == 16, "orders on row \(row): \(checked)")
+
+        // And every product type of the chain but the master bias exists once, QC passed (no MBIAS anywhere)
+        for type in [ProductType.masterDark, .orderCentres, .masterFlat, .flat, .blaze, .e2ds, .dispersionMap, .dispersionImage, .lampFlux] {
+            let products = try database.products(type: type)
+            #expect(products.count == 1 && products.allSatisfy(\.qcPassed), "\(type.rawValue): \(products.map { "\($0.setup) \($0.qcPassed)" })")
+        }
+        #expect(try database.products(type: .masterBias).isEmpty)
+        // And each lamp recipe subtracted its own template's lamp-off frames: as many as its lamp frames, DARK OFF, same template
+        for job in try database.jobs() where job.recipe != "mdark" {
+            let inputs = try database.inputs(ofJob: job.id!).map(\.frame)
+            let off = inputs.filter { $0.frameType == .dark && $0.lamp == "OFF" }, on = inputs.filter { $0.lamp != "OFF" }
+            #expect(!on.isEmpty && off.count == on.count && Set(off.map(\.tplStart)) == Set(on.map(\.tplStart)),
+                    "\(job.recipe): \(on.count) lamp frames, \(off.count) lamp-off frames")
+        }
+        // And the master dark, made without a bias, holds the offset plus 10 s of dark signal in ADU: 1000 + 0.05·10/2.12
+        let masterDark = try #require(try database.products(type: .masterDark).first)
+        let darkLevel = try #require(try database.metrics(ofProduct: masterDark.id!).first { $0.name == "darkLevelMedianADU" }?.value)
+        #expect(abs(darkLevel - (1000 + 0.05 * 10 / 2.12)) < 0.5, "master dark level \(darkLevel) ADU")
+
+        // And the night shift is recovered within 0.005 px on both axes (the issue's target)
+        let map = try #require(try database.products(type: .dispersionMap).first)
+        let qc = Dictionary(uniqueKeysWithValues: try database.metrics(ofProduct: map.id!).map { ($0.name, $0.value ?? .nan) })
+        #expect(abs(try #require(qc["offsetXMedian"]) - shift.x) < 0.005, "\(qc["offsetXMedian"] ?? .nan) vs \(shift.x)")
+        #expect(abs(try #require(qc["offsetYMedian"]) - shift.y) < 0.005, "\(qc["offsetYMedian"] ?? .nan) vs \(shift.y)")
+        // And the dispersion solution puts every central-pinhole line of the map where it was rendered: median ≤ 0.01 px,
+        // worst ≤ 0.05 px (in the window's frame, which is the map's)
+        let solution = try DispersionMapFile.read(path: map.path)
+        let lines = try simulator.map(arm: "NIR", binx: 1, biny: 1).centralPinhole.entries
+        let errors = lines.map { line -> Double in
+            let p = solution.position(order: line.order, wavelength: line.wavelength)
+            return hypot(p.x - (line.x + shift.x), p.y - (line.y + shift.y))
+        }.sorted()
+        #expect(errors[errors.count / 2] <= 0.01 && errors.last! <= 0.05,
+                "NIR: median \(errors[errors.count / 2]) px, worst \(errors.last!) px over \(errors.count) lines")
+        // And the order centres are the truth's within 0.02 px (median over every order and every 8th row it spans)
+        let centresProduct = try #require(try database.products(type: .orderCentres).first)
+        let geometry = try OrderTableFile.read(path: centresProduct.path)
+        #expect(geometry.orders.count == 16)
+        var centreErrors: [Double] = []
+        for order in geometry.orders {
+            guard let rows = geometry.rowRanges[order] else { continue }
+            for row in stride(from: rows.lowerBound, through: rows.upperBound, by: 8) {
+                guard let true_ = format.centre(order: order, row: Double(row)) else { continue }
+                centreErrors.append(abs(geometry.centre.evaluate(Double(order), Double(row)) - true_))
+            }
+        }
+        centreErrors.sort()
+        #expect(centreErrors.count > 100 && centreErrors[centreErrors.count / 2] <= 0.02,
+                "NIR: order centres median \(centreErrors[centreErrors.count / 2]) px, worst \(centreErrors.last ?? .nan) over \(centreErrors.count)")
+        // And the master flat flags at most 0.05 % of the inner pixels as low-sensitivity (no defects are injected)
+        let flat = try #require(try database.products(type: .masterFlat).first)
+        let cold = try #require(try database.metrics(ofProduct: flat.id!).first { $0.name == "coldPixelFraction" }?.value)
+        #expect(cold <= 0.0005, "NIR cold-pixel fraction \(cold)")
     }
 }
