@@ -141,7 +141,9 @@ struct MasterDarkExecutor: RecipeExecutor {
             throw PipelineError.inputMismatch("darks must share one positive exposure time (got \(times.sorted()))")
         }
         let source = CorrectedFrames(stack, subtracting: bias?.image, columns: regions.science)
-        let result = try recipe.run(source, exposureTime: t, gain: gain, readNoise: bias?.readNoiseADU ?? 0, offsetIncluded: offsetIncluded)
+        // Without a bias, the clipping's noise floor is one dark's own noise (from the difference of two).
+        let noise = try bias?.readNoiseADU ?? LampOffMaster.noise(source)
+        let result = try recipe.run(source, exposureTime: t, gain: gain, readNoise: noise, offsetIncluded: offsetIncluded)
         context.logger.info("master dark", metadata: ["exptime": "\(t)", "hot.pixels": "\(result.hotPixels.count)",
                                                       "hot.columns": "\(result.hotColumns)"])
         var primary = FITSHeader()

@@ -28,16 +28,7 @@ public struct LampOffMaster: Sendable {
     public func run(_ source: any FrameStripSource) throws -> Result {
         precondition(source.frameCount > 0, "no lamp-off frames")
         let first = try Self.wholeFrame(source, 0)
-        var differences: [Float]
-        if source.frameCount >= 2 {
-            let second = try Self.wholeFrame(source, 1)
-            differences = zip(first, second).map { $0 - $1 }
-        } else {
-            let w = source.width
-            differences = first.indices.compactMap { i in i % w == w - 1 ? nil : first[i + 1] - first[i] }
-        }
-        let (_, sigma) = RobustStatistics.madSigma(MasterBias.subsample(differences, max: 1 << 20))
-        let noise = sigma / 2.0.squareRoot()
+        let noise = try Self.noise(source, first: first)
         let image: Image
         if source.frameCount == 1 {
             image = Image(width: source.width, height: source.height, pixels: first)
@@ -45,6 +36,25 @@ public struct LampOffMaster: Sendable {
             image = try stack.combine(source, noiseFloor: Float(noise)).image
         }
         return Result(image: image, noiseADU: noise, frameCount: source.frameCount)
+    }
+
+    /// The robust σ of one frame of `source`, ADU, as `run` measures it (see there): for a
+    /// master dark of a detector without a bias too, whose clipping needs a noise floor.
+    public static func noise(_ source: any FrameStripSource) throws -> Double {
+        try noise(source, first: try wholeFrame(source, 0))
+    }
+
+    static func noise(_ source: any FrameStripSource, first: [Float]) throws -> Double {
+        var differences: [Float]
+        if source.frameCount >= 2 {
+            let second = try wholeFrame(source, 1)
+            differences = zip(first, second).map { $0 - $1 }
+        } else {
+            let w = source.width
+            differences = first.indices.compactMap { i in i % w == w - 1 ? nil : first[i + 1] - first[i] }
+        }
+        let (_, sigma) = RobustStatistics.madSigma(MasterBias.subsample(differences, max: 1 << 20))
+        return sigma / 2.0.squareRoot()
     }
 
     static func wholeFrame(_ source: any FrameStripSource, _ frame: Int) throws -> [Float] {
