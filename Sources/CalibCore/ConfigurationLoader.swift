@@ -154,7 +154,8 @@ public enum ConfigurationLoader {
             source: path)
         profile.association = association
         for (key, selector) in [("orientation", profile.detector.orientation?.selector), ("scienceColumns", profile.detector.scienceColumns?.selector),
-                                 ("scienceRows", profile.detector.scienceRows?.selector)]
+                                 ("scienceRows", profile.detector.scienceRows?.selector),
+                                 ("saturationADU", profile.detector.saturationADU?.selector)]
         where selector != nil && raw.setup[selector!] == nil {
             throw ConfigurationError(file: path, key: "detector.\(key).by",
                                      message: "'\(selector!)' is not a setup key (known: \(raw.setup.keys.sorted().joined(separator: ", ")))")
@@ -195,7 +196,8 @@ public enum ConfigurationLoader {
             throw fail("night.siteLongitudeDeg", "must be between -180 and 180 degrees")
         }
         guard (0...24).contains(p.night.changeoverHour) else { throw fail("night.changeoverHour", "must be between 0 and 24") }
-        if let saturation = p.detector.saturationADU, !(saturation > 0 && saturation.isFinite) {
+        if let levels = p.detector.saturationADU,
+           ([levels.fixed].compactMap { $0 } + Array(levels.byValue.values)).contains(where: { !($0 > 0 && $0.isFinite) }) {
             throw fail("detector.saturationADU", "must be a positive finite number of ADU")
         }
         if let gain = p.detector.defaultGain, !HeaderValidation.gainRange.contains(gain) {

@@ -67,6 +67,11 @@ public struct InstrumentProfile: Sendable {
         return (window[0] / binning)..<(window[1] / binning)
     }
 
+    /// The saturation level of a frame with this header (`detector.saturationADU`), ADU; nil when not configured.
+    public func saturationADU(of header: FITSHeader) -> Double? {
+        detector.saturationADU?.value(for: setup(of: header))
+    }
+
     /// The configured light-sensitive rows of a frame with this header
     /// (`detector.scienceRows`, unbinned), divided by its y binning (`biny`).
     public func scienceRows(of header: FITSHeader) -> Range<Int>? {
@@ -138,7 +143,9 @@ public struct DetectorLayout: Sendable, Codable, Equatable {
     /// Gain used when the header does not give one.
     public var defaultGain: Double?
     /// Saturation level in ADU.
-    public var saturationADU: Double?
+    /// One level, or one per arm (`{by: arm, values: {UVB: 65000, NIR: 2.0e5}}`): a CCD's
+    /// 16-bit converter and a Hawaii-2RG's full well differ.
+    public var saturationADU: SetupDependent<Double>?
     /// How raw frames are turned before reduction (nil: as read). Pre/overscan
     /// columns are counted in the raw frame, before it is turned.
     public var orientation: SetupDependent<FrameOrientation>?
@@ -153,7 +160,7 @@ public struct DetectorLayout: Sendable, Codable, Equatable {
     public var scienceRows: SetupDependent<[Int]>?
 
     public init(overscanColumnsKey: String? = nil, prescanColumnsKey: String? = nil,
-                gainKey: String? = nil, defaultGain: Double? = nil, saturationADU: Double? = nil,
+                gainKey: String? = nil, defaultGain: Double? = nil, saturationADU: SetupDependent<Double>? = nil,
                 orientation: SetupDependent<FrameOrientation>? = nil, scienceColumns: SetupDependent<[Int]>? = nil,
                 scienceRows: SetupDependent<[Int]>? = nil) {
         self.scienceColumns = scienceColumns

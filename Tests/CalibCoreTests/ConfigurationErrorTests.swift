@@ -82,6 +82,8 @@ struct ConfigurationErrorTests {
     @Test("Numbers the night and the recipes compute with must be finite and meaningful", arguments: [
         ("detector: {saturationADU: .nan}", "detector.saturationADU"),
         ("detector: {saturationADU: -5}", "detector.saturationADU"),
+        ("detector: {saturationADU: {by: arm, values: {RED: 65535, NIR: -5}}}", "detector.saturationADU"),
+        ("detector: {scienceRows: [10, 4]}", "detector.scienceRows"),
         ("detector: {defaultGain: .inf}", "detector.defaultGain"),
         ("detector: {defaultGain: 0}", "detector.defaultGain"),
         ("night: {siteLongitudeDeg: 1e300}", "night.siteLongitudeDeg"),

@@ -37,7 +37,7 @@ struct ArcFrameLoader {
         for i in subtracted.pixels.indices { subtracted.pixels[i] -= bias[i] }
         image = subtracted.cropped(x: regions.science, y: 0..<raw.height)
         // Judged on the raw value: after the bias is removed the level differs from pixel to pixel.
-        let level = Float(context.profile.detector.saturationADU ?? 65535)
+        let level = Float(context.profile.saturationADU(of: header) ?? 65535)
         var mask = [Bool](repeating: false, count: image.width * image.height)
         for y in 0..<raw.height {
             for (i, x) in regions.science.enumerated() where raw.pixels[y * raw.width + x] >= level { mask[y * image.width + i] = true }

@@ -29,7 +29,7 @@ struct FlatBlazeExecutor: RecipeExecutor {
         }
         let (geometry, geometrySource) = try Self.orderGeometry(context.calibrations)
         let mask = context.calibrations[.masterFlat].flatMap { Self.badPixelMask($0.path, regions: regions, height: stack.height) }
-        let saturation = Float(context.profile.detector.saturationADU ?? 65535)
+        let saturation = Float(context.profile.saturationADU(of: stack.headers[0]) ?? 65535)
         context.logger.info("reducing flats", metadata: [
             "frames": "\(stack.frameCount)", "size": "\(stack.width)x\(stack.height)", "orders": "\(geometry.orders.count)",
             "geometry": "\(geometrySource)", "badPixelMask": "\(mask == nil ? "none" : "from MFLAT")",

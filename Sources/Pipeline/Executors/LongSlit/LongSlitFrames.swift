@@ -36,7 +36,7 @@ struct LongSlitFrames {
         var frames = Array(0..<stack.frameCount)
         var scales: [Float]?
         if let screen {
-            let saturation = Float(context.profile.detector.saturationADU ?? 65535)
+            let saturation = Float(context.profile.saturationADU(of: header) ?? 65535)
             let light = rows.map { max(0, $0.lowerBound)..<min(stack.height, $0.upperBound + 1) } ?? 0..<stack.height
             var fractions: [Double] = [], levels: [Double] = []
             for f in 0..<stack.frameCount {
