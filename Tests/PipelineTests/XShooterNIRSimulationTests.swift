@@ -131,6 +131,12 @@ struct XShooterNIRSimulationTests {
                 "NIR: order centres median \(centreErrors[centreErrors.count / 2]) px, worst \(centreErrors.last ?? .nan) over \(centreErrors.count)")
         // And the master flat flags at most 0.05 % of the inner pixels as low-sensitivity (no defects are injected)
         let flat = try #require(try database.products(type: .masterFlat).first)
+        // (its provenance names the three flats and the three lamp-off frames subtracted)
+        let flatFile = try FITSFile.open(flat.path)
+        defer { try? flatFile.close() }
+        let header = try flatFile.readHeader()
+        let rawTypes = (1...6).compactMap { header.string("ESO PRO REC1 RAW\($0) CATG") }
+        #expect(rawTypes == ["FLAT", "FLAT", "FLAT", "DARK", "DARK", "DARK"], "\(rawTypes)")
         let cold = try #require(try database.metrics(ofProduct: flat.id!).first { $0.name == "coldPixelFraction" }?.value)
         #expect(cold <= 0.0005, "NIR cold-pixel fraction \(cold)")
     }

@@ -197,7 +197,8 @@ public struct JobRunner: Sendable {
         }
         let failed = judged.filter { !$0.passed }.map { "\($0.name) = \(Self.format($0.value)) outside \($0.range!)" }
         let provenance = ProvenanceHeader.make(
-            type: output.type, job: job, executor: executor, spec: context.spec, inputs: context.inputs,
+            // The lamp-off frames subtracted are raw inputs of the product too (RAWn CATG DARK).
+            type: output.type, job: job, executor: executor, spec: context.spec, inputs: context.inputs + context.lampOffInputs,
             calibrations: context.calibrations, metrics: judged, summaries: output.metrics)
         let path = try productPath(type: output.type, job: job)
         let permissions = WorkspacePermissions(configuration: configuration)
