@@ -31,6 +31,8 @@ struct XShooterNIRSimulationTests {
         // When calibd records it
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"], timeout: 600)
         #expect(run.status == 0, "\(run.stderr)")
+        // (and the night is complete: no MBIAS is asked for the NIR, whose recipes need none)
+        #expect(run.stdout.contains("complete: 7/7 products QC-passed, 0 missing"), "\(run.stdout)")
         let database = try CalibrationDatabase(path: ws.database)
         let frames = try database.frames().map(\.frame)
         // Then every frame is usable; there is no bias; three darks at DIT 10 s, NDIT 1; each of the 3 flats, the order

@@ -27,4 +27,28 @@ struct MasterDarkTests {
         #expect(truth.hotPixels.filter { found.contains($0) }.count >= truth.hotPixels.count * 99 / 100)
         #expect(result.hotColumns == truth.hotColumns)
     }
+
+    @Test("Without a bias (a near-infrared array): the master is offset plus dark signal in ADU, its level within 0.03 ADU; hot pixels still found")
+    func offsetIncluded() throws {
+        // Given three 10 s darks of a detector without a bias: offset 1000 ADU, 0.236 ADU of dark signal, 3.8 ADU noise,
+        // and 20 hot pixels 500 ADU above the rest
+        let (w, h) = (300, 200)
+        let hot = Set((0..<20).map { 997 * $0 + 13 })
+        var random = Xoshiro256StarStar(keys: 11)
+        let frames = (0..<3).map { _ in
+            Image(width: w, height: h, pixels: (0..<(w * h)).map { i in Float(1000.236 + (hot.contains(i) ? 500 : 0) + 3.8 * random.normal()) })
+        }
+        // When combined with nothing subtracted (the executor's floor: one dark's noise)
+        let noise = try LampOffMaster.noise(InMemoryFrames(frames))
+        let source = CorrectedFrames(InMemoryFrames(frames), subtracting: nil, columns: 0..<w)
+        let result = try MasterDark(parameters: [:]).run(source, exposureTime: 10, gain: 2.12, readNoise: noise, offsetIncluded: true)
+        let metrics = Dictionary(uniqueKeysWithValues: result.metrics.map { ($0.name, $0.value) })
+        // Then the level is in ADU, not e-/s: 1000.236 within 0.03 ADU (3σ of a mean over 60000 pixels of σ 3.8/√3)
+        #expect(abs(try #require(metrics["darkLevelADU"]) - 1000.236) < 0.03, "\(metrics)")
+        #expect(metrics["darkCurrent"] == nil)
+        #expect(result.darkCurrent.pixels.count == w * h)
+        // And its noise is that of a mean of three within 10 % (3.8/√3 ≈ 2.19 ADU); every hot pixel is found, nothing else
+        #expect(abs(try #require(metrics["darkNoiseADU"]) / (3.8 / 3.0.squareRoot()) - 1) < 0.1, "\(metrics)")
+        #expect(Set(result.hotPixels) == hot)
+    }
 }
