@@ -1,0 +1,77 @@
+import CalibCore
+import Foundation
+import Recipes
+import Simulator
+import Testing
+
+/// The OPT and CRV models of the long-slit/MOS family against the simulated multi-slit
+/// spectrograph (`config/simulator/simmos.yaml`, `simls.yaml`), whose geometry is exact.
+@Suite("Multi-slit OPT and CRV models against the simulator's truth")
+struct MultiSlitModelTests {
+    static let configuration = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("config")
+
+    /// A simulated night's frames, bias subtracted: one flat at 40000 e⁻ and one arc, with noise.
+    struct Frames {
+        var spectrograph: MultiSlitSpectrograph
+        var flat: Image
+        var arc: Image
+        var catalog: LineCatalog
+    }
+
+    static func makeFrames(_ model: String, seed: UInt64 = 7) throws -> Frames {
+        let s = try MultiSlitSpectrograph.load(configurationDirectory: configuration, modelFile: model)
+        let renderer = MultiSlitFrameRenderer(s)
+        func debiased(_ image: Image) -> Image {
+            Image(width: image.width, height: image.height, pixels: image.pixels.map { $0 - Float(s.model.detector.bias) })
+        }
+        let list = try String(contentsOf: configuration.appendingPathComponent("static").appendingPathComponent(s.model.arcLineList), encoding: .utf8)
+        return Frames(spectrograph: s, flat: debiased(renderer.render(.flat(scale: 1), seed: seed)),
+                      arc: debiased(renderer.render(.arc(scale: 1), seed: seed + 1)),
+                      catalog: try LineCatalog.parse(list, source: s.model.arcLineList))
+    }
+
+    /// What an instrument profile would say: nominal scales, λ_ref and dispersion, no flips,
+    /// the mask centre at the detector's centre (several px off the truth, on purpose).
+    static let nominal: [String: Double] = [
+        "referenceWavelength": 4359.56, "dispersion": 0.22, "nominalScaleX": 4.0, "nominalScaleY": 4.0,
+        "minimumLineAmplitude": 100,
+    ]
+
+    @Test("OPT model of a 20-slit mask with 2 holes: every aperture found, flips found, slit ends and centres within 0.05 px of the truth")
+    func optMOS() throws {
+        // Given a noisy flat and arc of the SIMMOS mask (X flipped by the optics, centre 8 px from nominal)
+        let f = try Self.makeFrames("simmos.yaml")
+        // When the OPT model is found from the nominal description alone
+        let result = try OpticalModelFinder(parameters: Self.nominal).run(flat: f.flat, arc: f.arc, mask: f.spectrograph.mask, catalog: f.catalog)
+        // Then every slit and hole is found and the X flip is recognised
+        #expect(result.apertures.allSatisfy { $0.failure == nil }, "\(result.apertures.compactMap(\.failure))")
+        #expect(result.flipX == f.spectrograph.model.optics.flipX)
+        // And every slit's ends and centre, and every hole, are where the truth puts them at λ_ref
+        var worst = 0.0
+        for slit in f.spectrograph.apertures {
+            for p in slit.ends + [(slit.x, slit.y)] {
+                let truth = f.spectrograph.opticalPosition(x: p.x, y: p.y), found = result.position(x: p.x, y: p.y)
+                worst = max(worst, abs(found.x - truth.x), abs(found.y - truth.y))
+                #expect(abs(found.x - truth.x) < 0.05 && abs(found.y - truth.y) < 0.05,
+                        "\(slit.id) at (\(p.x), \(p.y)) mm: found (\(found.x), \(found.y)), truth (\(truth.x), \(truth.y))")
+            }
+        }
+        print("OPT MOS worst error \(worst) px, rms \(result.rmsX) \(result.rmsY)")
+    }
+
+    @Test("OPT model of the long slit: its ends and the λ_ref line along it within 0.05 px of the truth")
+    func optLongSlit() throws {
+        // Given a noisy flat and arc of the SIMLS long slit (centre 1.7 px right of and 4 px below nominal)
+        let f = try Self.makeFrames("simls.yaml")
+        // When the OPT model is found
+        let result = try OpticalModelFinder(parameters: Self.nominal).run(flat: f.flat, arc: f.arc, mask: f.spectrograph.mask, catalog: f.catalog)
+        // Then the slit is found and its image at λ_ref is the truth along its whole length
+        #expect(result.apertures.allSatisfy { $0.failure == nil }, "\(result.apertures.compactMap(\.failure))")
+        for maskX in stride(from: -30.0, through: 30, by: 7.5) {
+            let truth = f.spectrograph.opticalPosition(x: maskX, y: 0), found = result.position(x: maskX, y: 0)
+            #expect(abs(found.x - truth.x) < 0.05 && abs(found.y - truth.y) < 0.05,
+                    "X = \(maskX) mm: found (\(found.x), \(found.y)), truth (\(truth.x), \(truth.y))")
+        }
+    }
+}
