@@ -74,4 +74,29 @@ struct MultiSlitModelTests {
                     "X = \(maskX) mm: found (\(found.x), \(found.y)), truth (\(truth.x), \(truth.y))")
         }
     }
+
+    @Test("CRV model of the 20-slit mask seeded by the OPT model: every slit traced, both edges within 0.05 px of the truth on every row")
+    func crvMOS() throws {
+        // Given the OPT model found on a noisy SIMMOS flat and arc
+        let f = try Self.makeFrames("simmos.yaml")
+        let opt = try OpticalModelFinder(parameters: Self.nominal).run(flat: f.flat, arc: f.arc, mask: f.spectrograph.mask, catalog: f.catalog)
+        // When every slit's edges are traced along the dispersion
+        let crv = try MultiSlitEdgeTrace(parameters: [:]).run(flat: f.flat, opt: opt)
+        // Then every slit is traced
+        #expect(crv.slits.count == f.spectrograph.mask.slits.count)
+        #expect(crv.slits.allSatisfy { $0.failure == nil }, "\(crv.slits.compactMap(\.failure))")
+        // And both edges follow the truth within 0.05 px over at least 80 % of the detector's rows
+        var worst = 0.0
+        for (index, slit) in crv.slits.enumerated() {
+            guard let low = slit.low, let high = slit.high else { continue }
+            #expect(low.rows.upperBound - low.rows.lowerBound > 0.8 * 512, "\(slit.id) low edge traced over \(low.rows)")
+            for y in stride(from: max(low.rows.lowerBound, high.rows.lowerBound), through: min(low.rows.upperBound, high.rows.upperBound), by: 4) {
+                let truth = f.spectrograph.edges(aperture: index, row: y)
+                worst = max(worst, abs(low.x(at: y) - truth.low), abs(high.x(at: y) - truth.high))
+                #expect(abs(low.x(at: y) - truth.low) < 0.05 && abs(high.x(at: y) - truth.high) < 0.05,
+                        "\(slit.id) row \(y): (\(low.x(at: y)), \(high.x(at: y))) vs (\(truth.low), \(truth.high))")
+            }
+        }
+        print("CRV MOS worst edge error \(worst) px")
+    }
 }
