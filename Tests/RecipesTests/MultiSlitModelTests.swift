@@ -38,12 +38,14 @@ struct MultiSlitModelTests {
         "minimumLineAmplitude": 100,
     ]
 
-    @Test("OPT model of a 20-slit mask with 2 holes: every aperture found, flips found, slit ends and centres within 0.05 px of the truth")
-    func optMOS() throws {
-        // Given a noisy flat and arc of the SIMMOS mask (X flipped by the optics, centre 8 px from nominal)
+    @Test("OPT model of a 20-slit mask with 2 holes: every aperture found, flips found, slit ends and centres within 0.05 px of the truth",
+          arguments: [true, false])
+    func optMOS(withFlat: Bool) throws {
+        // Given a noisy arc of the SIMMOS mask (X flipped by the optics, centre 8 px from nominal), and a flat or not
         let f = try Self.makeFrames("simmos.yaml")
         // When the OPT model is found from the nominal description alone
-        let result = try OpticalModelFinder(parameters: Self.nominal).run(flat: f.flat, arc: f.arc, mask: f.spectrograph.mask, catalog: f.catalog)
+        let result = try OpticalModelFinder(parameters: Self.nominal)
+            .run(flat: withFlat ? f.flat : nil, arc: f.arc, mask: f.spectrograph.mask, catalog: f.catalog)
         // Then every slit and hole is found and the X flip is recognised
         #expect(result.apertures.allSatisfy { $0.failure == nil }, "\(result.apertures.compactMap(\.failure))")
         #expect(result.flipX == f.spectrograph.model.optics.flipX)
@@ -57,7 +59,7 @@ struct MultiSlitModelTests {
                         "\(slit.id) at (\(p.x), \(p.y)) mm: found (\(found.x), \(found.y)), truth (\(truth.x), \(truth.y))")
             }
         }
-        print("OPT MOS worst error \(worst) px, rms \(result.rmsX) \(result.rmsY)")
+        print("OPT MOS (flat: \(withFlat)) worst error \(worst) px, rms \(result.rmsX) \(result.rmsY)")
     }
 
     @Test("OPT model of the long slit: its ends and the λ_ref line along it within 0.05 px of the truth")

@@ -5,7 +5,8 @@ import Foundation
 /// reference wavelength λ_ref, as two polynomials x(X, Y), y(X, Y) of the mask coordinates (mm),
 /// found with no hand-placed region.
 ///
-/// 1. **Spatial pattern and X flip.** The flat's mean profile over a band of rows is compared
+/// 1. **Spatial pattern and X flip.** The flat's mean profile over a band of rows (without a
+///    flat: the arc's mean over all rows, every slit showing lines) is compared
 ///    with the slits' predicted x-intervals (nominal scale and centre from the profile) for both
 ///    flips, a grid of scales and every shift within `maxShift`: the best (flip, scale, shift).
 /// 2. **Dispersion pattern and Y flip.** Each aperture's arc spectrum (central columns) is
@@ -15,7 +16,9 @@ import Foundation
 /// 3. **Per aperture.** The λ_ref line is centred along y in each interior column
 ///    (`EdgeCentroid.peak`) and fitted as y(x); the slit's two edges are measured in the flat on
 ///    the rows around where that line meets them (`EdgeCentroid.edge`), giving the detector image
-///    of each end of the slit's centre line. A hole gives its arc spot's 2D centroid.
+///    of each end of the slit's centre line. Without a flat, the edges are those of the λ_ref
+///    line's own spatial profile (its light summed across the line, column by column), which is
+///    the slit's image at λ_ref itself. A hole gives its arc spot's 2D centroid.
 /// 4. **Fit.** x(X, Y) and y(X, Y) through those points (`PolynomialSurfaceFit`, σ-clipped).
 ///    A single slit (long-slit mode) fixes only x(X) linear through its two ends; its y(X) is fitted
 ///    along the line, with X from that linear x(X).
@@ -107,16 +110,18 @@ public struct OpticalModelFinder: Sendable {
         public let description: String
     }
 
-    public func run(flat: Image, arc: Image, mask: SlitMaskDescription, catalog: LineCatalog) throws(Failure) -> Result {
-        guard flat.width == arc.width, flat.height == arc.height else {
+    /// `flat` (bias subtracted, through-slit) is optional: nil measures the slits' ends on the arc alone.
+    public func run(flat: Image?, arc: Image, mask: SlitMaskDescription, catalog: LineCatalog) throws(Failure) -> Result {
+        if let flat, flat.width != arc.width || flat.height != arc.height {
             throw Failure(description: "flat \(flat.width)×\(flat.height) and arc \(arc.width)×\(arc.height) differ in size")
         }
         let apertures = mask.slits.map { ($0, false) } + mask.holes.map { ($0.asSlit, true) }
-        let cx = nominalCentreX < 0 ? Double(flat.width - 1) / 2 : nominalCentreX
-        let cy = nominalCentreY < 0 ? Double(flat.height - 1) / 2 : nominalCentreY
+        let cx = nominalCentreX < 0 ? Double(arc.width - 1) / 2 : nominalCentreX
+        let cy = nominalCentreY < 0 ? Double(arc.height - 1) / 2 : nominalCentreY
 
         // 1. Spatial pattern.
-        let band = EdgeCentroid.rowProfile(flat, row: Int(cy.rounded()), halfRows: bandRows / 2)
+        let band = flat.map { EdgeCentroid.rowProfile($0, row: Int(cy.rounded()), halfRows: bandRows / 2) }
+            ?? EdgeCentroid.rowProfile(arc, row: arc.height / 2, halfRows: arc.height)
         let spatial = spatialPattern(band, apertures: apertures.map(\.0), centre: cx)
         func predictedX(_ slit: SlitMaskDescription.Slit) -> Double {
             spatial.shift + cx + (spatial.flip ? -1 : 1) * spatial.scale * nominalScaleX * slit.x
@@ -128,7 +133,7 @@ public struct OpticalModelFinder: Sendable {
         // 2. Dispersion pattern.
         let spectra = apertures.map { slit, _ -> [Double] in
             let centre = predictedX(slit), half = max(0.5, 0.3 * halfExtent(slit))
-            let lo = max(0, Int((centre - half).rounded())), hi = min(flat.width - 1, Int((centre + half).rounded()))
+            let lo = max(0, Int((centre - half).rounded())), hi = min(arc.width - 1, Int((centre + half).rounded()))
             guard lo <= hi else { return [Double](repeating: 0, count: arc.height) }
             var s = [Double](repeating: 0, count: arc.height)
             for x in lo...hi { for y in 0..<arc.height { s[y] += Double(arc[x, y]) } }
@@ -271,7 +276,7 @@ public struct OpticalModelFinder: Sendable {
 
     // MARK: - Measurements
 
-    func measureSlit(_ slit: SlitMaskDescription.Slit, flat: Image, arc: Image, spectrum: [Double],
+    func measureSlit(_ slit: SlitMaskDescription.Slit, flat: Image?, arc: Image, spectrum: [Double],
                      guess: (x: Double, y: Double), halfExtent: Double, flipped: Bool) -> Aperture {
         var aperture = Aperture(id: slit.id, isHole: false, maskPoints: slit.ends, detectorPoints: [], linePoints: [], failure: nil)
         // The λ_ref line: the brightest row near the prediction in the slit's central spectrum.
@@ -282,14 +287,19 @@ public struct OpticalModelFinder: Sendable {
             aperture.failure = "\(slit.id): the λ_ref line was not found near row \(Int(guess.y))"
             return aperture
         }
-        // The slit's edges on the flat at that row.
-        let profile = EdgeCentroid.rowProfile(flat, row: Int(lineRow.rounded()), halfRows: 3)
-        let level = profile[min(max(0, Int(guess.x.rounded())), profile.count - 1)]
+        // The slit's edges at that row: on the flat, or where the line itself starts and ends.
+        let edgeSource: [Double]
+        if let flat {
+            edgeSource = EdgeCentroid.rowProfile(flat, row: Int(lineRow.rounded()), halfRows: 3)
+        } else {
+            edgeSource = lineProfile(arc, locus: { _ in lineRow }, columns: guess.x - halfExtent - 12...guess.x + halfExtent + 12)
+        }
+        let level = edgeSource[min(max(0, Int(guess.x.rounded())), edgeSource.count - 1)]
         guard level > 0,
-              let left0 = EdgeCentroid.edge(in: profile, near: guess.x - halfExtent, rising: true, window: edgeWindow, minimumStep: 0.3 * level),
-              let right0 = EdgeCentroid.edge(in: profile, near: guess.x + halfExtent, rising: false, window: edgeWindow, minimumStep: 0.3 * level)
+              let left0 = EdgeCentroid.edge(in: edgeSource, near: guess.x - halfExtent, rising: true, window: edgeWindow, minimumStep: 0.3 * level),
+              let right0 = EdgeCentroid.edge(in: edgeSource, near: guess.x + halfExtent, rising: false, window: edgeWindow, minimumStep: 0.3 * level)
         else {
-            aperture.failure = "\(slit.id): the slit's edges were not found on the flat near x = \(Int(guess.x))"
+            aperture.failure = "\(slit.id): the slit's edges were not found near x = \(Int(guess.x))"
             return aperture
         }
         // The λ_ref line across the slit, y(x), in the fully lit columns.
@@ -310,30 +320,62 @@ public struct OpticalModelFinder: Sendable {
             .fit(points: line.map { [$0.x, 0] }, values: line.map(\.y))
         func lineY(_ x: Double) -> Double { lineFit?.surface.evaluate(x, 0) ?? line.map(\.y).reduce(0, +) / Double(line.count) }
         aperture.linePoints = line
-        // Each end of the slit: where its edge meets the λ_ref line. The edge is measured on the
-        // rows around that point and interpolated linearly to the line's row.
         var ends: [(x: Double, y: Double)] = []
-        for (start, rising) in [(left0, true), (right0, false)] {
-            var x = start, y = lineY(start)
-            for _ in 0..<3 {
-                let row = Int(y.rounded())
-                var rows: [Double] = [], edges: [Double] = []
-                for r in (row - 6)...(row + 6) where r >= 0 && r < flat.height {
-                    let p = EdgeCentroid.rowProfile(flat, row: r, halfRows: 0)
-                    if let e = EdgeCentroid.edge(in: p, near: x, rising: rising, window: edgeWindow, minimumStep: 0.3 * level) {
-                        rows.append(Double(r)); edges.append(e)
+        if let flat {
+            // Each end of the slit: where its edge meets the λ_ref line. The edge is measured on the
+            // rows around that point and interpolated linearly to the line's row.
+            for (start, rising) in [(left0, true), (right0, false)] {
+                var x = start, y = lineY(start)
+                for _ in 0..<3 {
+                    let row = Int(y.rounded())
+                    var rows: [Double] = [], edges: [Double] = []
+                    for r in (row - 6)...(row + 6) where r >= 0 && r < flat.height {
+                        let p = EdgeCentroid.rowProfile(flat, row: r, halfRows: 0)
+                        if let e = EdgeCentroid.edge(in: p, near: x, rising: rising, window: edgeWindow, minimumStep: 0.3 * level) {
+                            rows.append(Double(r)); edges.append(e)
+                        }
                     }
+                    guard rows.count >= 3, let fit = try? PolynomialSurfaceFit(degrees: [1, 0], clipSigma: 4, maxIterations: 5)
+                        .fit(points: rows.map { [$0, 0] }, values: edges) else { break }
+                    x = fit.surface.evaluate(y, 0)
+                    y = lineY(x)
                 }
-                guard rows.count >= 3, let fit = try? PolynomialSurfaceFit(degrees: [1, 0], clipSigma: 4, maxIterations: 5)
-                    .fit(points: rows.map { [$0, 0] }, values: edges) else { break }
-                x = fit.surface.evaluate(y, 0)
-                y = lineY(x)
+                ends.append((x, y))
             }
-            ends.append((x, y))
+        } else {
+            // The line's light summed across it along its fitted path: the slit's image at λ_ref.
+            let profile = lineProfile(arc, locus: lineY, columns: left0 - 12...right0 + 12)
+            for (start, rising) in [(left0, true), (right0, false)] {
+                guard let x = EdgeCentroid.edge(in: profile, near: start, rising: rising, window: edgeWindow, minimumStep: 0.3 * level) else {
+                    aperture.failure = "\(slit.id): the λ_ref line's end was not found near x = \(Int(start))"
+                    return aperture
+                }
+                ends.append((x, lineY(x)))
+            }
         }
         // Mask ends in the order of `slit.ends` (lower mask X first): the low-x edge unless X is flipped.
         aperture.detectorPoints = flipped ? [ends[1], ends[0]] : ends
         return aperture
+    }
+
+    /// The arc's light summed over ±(`lineWindow` + 1) rows about `locus(x)` in each column of
+    /// `columns` (background: the median of the 3 rows beyond each side), zero elsewhere: a
+    /// line's spatial profile, which is a slit's top-hat blurred by the PSF.
+    func lineProfile(_ arc: Image, locus: (Double) -> Double, columns: ClosedRange<Double>) -> [Double] {
+        var out = [Double](repeating: 0, count: arc.width)
+        let half = lineWindow + 1
+        let lo = max(0, Int(columns.lowerBound.rounded(.down))), hi = min(arc.width - 1, Int(columns.upperBound.rounded(.up)))
+        guard lo <= hi else { return out }
+        for x in lo...hi {
+            let centre = Int(locus(Double(x)).rounded())
+            guard centre - half - 3 >= 0, centre + half + 3 < arc.height else { continue }
+            var border = (1...3).flatMap { [arc[x, centre - half - $0], arc[x, centre + half + $0]] }
+            let background = RobustStatistics.medianInPlace(&border)
+            var sum = 0.0
+            for y in (centre - half)...(centre + half) { sum += Double(arc[x, y]) - background }
+            out[x] = sum
+        }
+        return out
     }
 
     /// A reference hole: the 2D centroid of its arc spot at λ_ref.
