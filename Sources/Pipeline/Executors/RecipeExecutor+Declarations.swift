@@ -102,3 +102,15 @@ extension LongSlitWavelengthExecutor {
          "lineCoverageStart", "lineCoverageEnd", "tiltRMS", "tiltLinesTraced", "tiltMaximumShift"]
     }
 }
+
+extension OpticalModelExecutor {
+    var parameterNames: Set<String> { OpticalModelFinder.parameterNames }
+    var metricNames: Set<String> {
+        ["aperturesExpected", "aperturesFound", "optRMSX", "optRMSY", "flipX", "flipY", "scaleX", "dispersionScale"]
+    }
+}
+
+extension MultiSlitEdgesExecutor {
+    var parameterNames: Set<String> { MultiSlitEdgeTrace.parameterNames }
+    var metricNames: Set<String> { ["slitsTraced", "slitsExpected", "edgeFitRMS", "frameCount", "rejectedFrames"] }
+}

@@ -57,20 +57,37 @@ public struct MultiSlitEdgeTrace: Sendable {
         public var metrics: [QCMeasurement]
     }
 
-    public func run(flat: Image, opt: OpticalModelFinder.Result) -> Result {
+    /// Where a slit's two ends fall at λ_ref (detector px), as the OPT model gives them; nil when
+    /// the OPT model did not place the slit.
+    public struct Seed: Sendable {
+        public var id: String
+        public var ends: [(x: Double, y: Double)]?
+        public init(id: String, ends: [(x: Double, y: Double)]?) { self.id = id; self.ends = ends }
+    }
+
+    /// Every slit (not hole) of an OPT model's result, as seeds.
+    public static func seeds(_ opt: OpticalModelFinder.Result) -> [Seed] {
+        opt.apertures.filter { !$0.isHole }.map {
+            Seed(id: $0.id, ends: $0.failure == nil && $0.detectorPoints.count == 2 ? $0.detectorPoints : nil)
+        }
+    }
+
+    public func run(flat: Image, opt: OpticalModelFinder.Result) -> Result { run(flat: flat, seeds: Self.seeds(opt)) }
+
+    public func run(flat: Image, seeds: [Seed]) -> Result {
         var slits: [Slit] = []
-        for aperture in opt.apertures where !aperture.isHole {
-            guard aperture.failure == nil, aperture.detectorPoints.count == 2 else {
-                slits.append(Slit(id: aperture.id, failure: "\(aperture.id): not placed by the OPT model"))
+        for seed in seeds {
+            guard let detectorEnds = seed.ends, detectorEnds.count == 2 else {
+                slits.append(Slit(id: seed.id, failure: "\(seed.id): not placed by the OPT model"))
                 continue
             }
-            let ends = aperture.detectorPoints.sorted { $0.x < $1.x }
-            var slit = Slit(id: aperture.id)
+            let ends = detectorEnds.sorted { $0.x < $1.x }
+            var slit = Slit(id: seed.id)
             do {
                 slit.low = try trace(flat, from: ends[0], rising: true)
                 slit.high = try trace(flat, from: ends[1], rising: false)
             } catch {
-                slit.failure = "\(aperture.id): \(error.description)"
+                slit.failure = "\(seed.id): \(error.description)"
             }
             slits.append(slit)
         }

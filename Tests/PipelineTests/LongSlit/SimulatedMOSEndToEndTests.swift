@@ -1,0 +1,67 @@
+import CalibCore
+import CalibDB
+import FITS
+import Foundation
+@testable import Pipeline
+import Recipes
+import Simulator
+import Testing
+
+/// A simulated multi-slit night (`calibctl simulate --instrument SIMMOS`) reduced by
+/// `calibd --once`: MBIAS → OPT_MODEL (on the arc) → CRV_MODEL (on the flats), with no person
+/// in the loop, and the products compared with the simulator's truth.
+@Suite("End to end: a simulated multi-slit night against its truth", .serialized)
+struct SimulatedMOSEndToEndTests {
+    @Test("calibd --once on a simulated MOS night: OPT positions and every slit's edges within 0.05 px of the truth, QC passed")
+    func mosNight() throws {
+        // Given a simulated SIMMOS night (5 biases, 3 flats, 1 arc through a 20-slit mask with 2 holes)
+        let ws = try TestWorkspace()
+        defer { ws.remove() }
+        let simulate = try runCommand(Binaries.calibctl, ["simulate", "--config", ws.config, "--instrument", "SIMMOS",
+                                                          "--out", ws.simulation, "--night", "2026-11-21", "--seed", "5"])
+        #expect(simulate.status == 0, "\(simulate.stderr)")
+        // When calibd reduces it once
+        let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
+        #expect(run.batchRanToEnd, "\(run.stderr)")
+        #expect(run.status == 0 && run.stdout.contains("night 2026-11-21 complete: 3/3 products QC-passed, 0 missing"), "\(run.stdout)")
+        // Then the OPT model places every slit end, slit centre and hole where the truth does
+        let truth = try JSONDecoder().decode(MultiSlitNightSimulator.Truth.self,
+                                             from: Data(contentsOf: URL(fileURLWithPath: ws.simulation + "/truth/2026-11-21/truth.json")))
+        let database = try CalibrationDatabase(path: ws.database)
+        let opt = try #require(try database.products(type: .opticalModel).first)
+        let poly = try OpticalModelFile.readPolynomials(path: opt.path)
+        var worstOPT = 0.0
+        for aperture in truth.apertures {
+            for (m, d) in zip(aperture.maskPoints, aperture.opticalPositions) {
+                let error = max(abs(poly.x.evaluate(m[0], m[1]) - d[0]), abs(poly.y.evaluate(m[0], m[1]) - d[1]))
+                worstOPT = max(worstOPT, error)
+                #expect(error < 0.05, "\(aperture.id) at (\(m[0]), \(m[1])) mm: \(error) px from the truth")
+            }
+        }
+        // And the CRV model has both edges of every slit, within 0.05 px of the truth on every traced row
+        let crv = try #require(try database.products(type: .curvatureModel).first)
+        let file = try FITSFile.open(crv.path)
+        defer { try? file.close() }
+        try file.moveTo(extensionName: OpticalModelFile.edgeTableName)
+        let table = try file.readTable()
+        let slits = try #require(table.strings("SLIT")).map { $0.trimmingCharacters(in: .whitespaces) }
+        let edges = try #require(table.strings("EDGE")).map { $0.trimmingCharacters(in: .whitespaces) }
+        let deg = try #require(table.doubleVectors("DEG")), off = try #require(table.doubleVectors("OFFSET"))
+        let half = try #require(table.doubleVectors("HALFRANGE")), coeffs = try #require(table.doubleVectors("COEFFS"))
+        let ymin = try #require(table.doubles("YMIN")), ymax = try #require(table.doubles("YMAX"))
+        let truthSlits = truth.apertures.filter { !$0.isHole }
+        #expect(slits.count == 2 * truthSlits.count)
+        var worstCRV = 0.0
+        for k in slits.indices {
+            let aperture = try #require(truthSlits.first { $0.id == slits[k] })
+            let curve = PolynomialSurface(degrees: deg[k].map { Int($0) }, offsets: off[k], halfRanges: half[k], coefficients: coeffs[k])
+            #expect(ymax[k] - ymin[k] > 0.8 * 512, "\(slits[k]) \(edges[k]) traced over \(ymin[k])...\(ymax[k])")
+            for (i, y) in aperture.edgeRows.enumerated() where y >= ymin[k] && y <= ymax[k] {
+                let t = edges[k] == "LOW" ? aperture.lowEdges[i] : aperture.highEdges[i]
+                worstCRV = max(worstCRV, abs(curve.evaluate(y, 0) - t))
+                #expect(abs(curve.evaluate(y, 0) - t) < 0.05, "\(slits[k]) \(edges[k]) row \(y): \(curve.evaluate(y, 0)) vs \(t)")
+            }
+        }
+        print("SIMMOS night: OPT worst \(worstOPT) px, CRV worst \(worstCRV) px")
+    }
+}
