@@ -114,3 +114,8 @@ extension MultiSlitEdgesExecutor {
     var parameterNames: Set<String> { MultiSlitEdgeTrace.parameterNames }
     var metricNames: Set<String> { ["slitsTraced", "slitsExpected", "edgeFitRMS", "frameCount", "rejectedFrames"] }
 }
+
+extension MultiSlitWavelengthExecutor {
+    var parameterNames: Set<String> { LongSlitWavelengthSolution.parameterNames.union(Self.ownParameters) }
+    var metricNames: Set<String> { ["slitsSolved", "slitsExpected", "rmsPixelsMax", "linesUsedMin"] }
+}

@@ -104,6 +104,7 @@ public enum RecipeCatalog {
         LongSlitWavelengthExecutor().name: LongSlitWavelengthExecutor(),
         OpticalModelExecutor().name: OpticalModelExecutor(),
         MultiSlitEdgesExecutor().name: MultiSlitEdgesExecutor(),
+        MultiSlitWavelengthExecutor().name: MultiSlitWavelengthExecutor(),
     ]
 
     public static func executor(named name: String) throws -> any RecipeExecutor {

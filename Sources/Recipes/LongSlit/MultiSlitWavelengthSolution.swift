@@ -45,6 +45,9 @@ public struct MultiSlitWavelengthSolution: Sendable {
         public var lines: [Line]
         public var rmsPixels: Double
         public var identificationRMS: Double
+        public init(polynomial: PolynomialSurface, lines: [Line], rmsPixels: Double, identificationRMS: Double) {
+            self.polynomial = polynomial; self.lines = lines; self.rmsPixels = rmsPixels; self.identificationRMS = identificationRMS
+        }
         public func wavelength(atRow y: Double) -> Double { polynomial.evaluate(y, 0) }
         /// The row where λ falls at the centre column (Newton's method from `guess`).
         public func row(of lambda: Double, near guess: Double) -> Double {

@@ -8,11 +8,11 @@ import Simulator
 import Testing
 
 /// A simulated multi-slit night (`calibctl simulate --instrument SIMMOS`) reduced by
-/// `calibd --once`: MBIAS → OPT_MODEL (on the arc) → CRV_MODEL (on the flats), with no person
+/// `calibd --once`: MBIAS → OPT_MODEL (on the arc) → CRV_MODEL (on the flats) → IDS_MODEL (per slit), with no person
 /// in the loop, and the products compared with the simulator's truth.
 @Suite("End to end: a simulated multi-slit night against its truth", .serialized)
 struct SimulatedMOSEndToEndTests {
-    @Test("calibd --once on a simulated MOS night: OPT positions and every slit's edges within 0.05 px of the truth, QC passed")
+    @Test("calibd --once on a simulated MOS night: OPT positions and every slit's edges within 0.05 px of the truth, every slit's wavelengths within 0.02 px, QC passed")
     func mosNight() throws {
         // Given a simulated SIMMOS night (5 biases, 3 flats, 1 arc through a 20-slit mask with 2 holes)
         let ws = try TestWorkspace()
@@ -23,7 +23,7 @@ struct SimulatedMOSEndToEndTests {
         // When calibd reduces it once
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
         #expect(run.batchRanToEnd, "\(run.stderr)")
-        #expect(run.status == 0 && run.stdout.contains("night 2026-11-21 complete: 3/3 products QC-passed, 0 missing"), "\(run.stdout)")
+        #expect(run.status == 0 && run.stdout.contains("night 2026-11-21 complete: 4/4 products QC-passed, 0 missing"), "\(run.stdout)")
         // Then the OPT model places every slit end, slit centre and hole where the truth does
         let truth = try JSONDecoder().decode(MultiSlitNightSimulator.Truth.self,
                                              from: Data(contentsOf: URL(fileURLWithPath: ws.simulation + "/truth/2026-11-21/truth.json")))
@@ -62,6 +62,38 @@ struct SimulatedMOSEndToEndTests {
                 #expect(abs(curve.evaluate(y, 0) - t) < 0.05, "\(slits[k]) \(edges[k]) row \(y): \(curve.evaluate(y, 0)) vs \(t)")
             }
         }
-        print("SIMMOS night: OPT worst \(worstOPT) px, CRV worst \(worstCRV) px")
+        // And every slit has a wavelength solution placing its unblended lines of SNR ≥ 100 where the truth does
+        let spectrograph = try MultiSlitSpectrograph.load(configurationDirectory: URL(fileURLWithPath: ws.config).deletingLastPathComponent(),
+                                                          modelFile: "simmos.yaml")
+        let ids = try #require(try database.products(type: .inverseDispersionModel).first)
+        let idsFile = try FITSFile.open(ids.path)
+        defer { try? idsFile.close() }
+        try idsFile.moveTo(extensionName: "MOS_WAVE")
+        let waves = try idsFile.readTable()
+        try idsFile.moveTo(extensionName: "MOS_LINES")
+        let lines = try idsFile.readTable()
+        let waveSlits = try #require(waves.strings("SLIT")).map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(Set(waveSlits) == Set(truthSlits.map(\.id)))
+        let centres = try #require(waves.doubles("XCENTRE"))
+        let wDeg = try #require(waves.doubleVectors("DEG")), wOff = try #require(waves.doubleVectors("OFFSET"))
+        let wHalf = try #require(waves.doubleVectors("HALFRANGE")), wCoeffs = try #require(waves.doubleVectors("COEFFS"))
+        let lineSlits = try #require(lines.strings("SLIT")).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lineWavelengths = try #require(lines.doubles("WAVELENGTH")), rows = try #require(lines.doubles("ROW"))
+        let snr = try #require(lines.doubles("SNR")), used = try #require(lines.bools("USED"))
+        var worstIDS = 0.0, checked = 0, within = 0
+        for k in waveSlits.indices {
+            let polynomial = PolynomialSurface(degrees: wDeg[k].map { Int($0) }, offsets: wOff[k], halfRanges: wHalf[k], coefficients: wCoeffs[k])
+            let solution = MultiSlitWavelengthSolution.Result(polynomial: polynomial, lines: [], rmsPixels: 0, identificationRMS: 0)
+            let index = try #require(spectrograph.apertures.firstIndex { $0.id == waveSlits[k] })
+            for i in lineSlits.indices where lineSlits[i] == waveSlits[k] && used[i] && snr[i] >= 100 {
+                let y = solution.row(of: lineWavelengths[i], near: rows[i])
+                let truth = spectrograph.lineRow(aperture: index, wavelength: lineWavelengths[i] / 10, column: centres[k].rounded()).y
+                worstIDS = max(worstIDS, abs(y - truth)); checked += 1
+                if abs(y - truth) < 0.01 { within += 1 }
+                #expect(abs(y - truth) < 0.02, "\(waveSlits[k]) \(lineWavelengths[i]) Å: \(y) vs \(truth)")
+            }
+        }
+        #expect(checked >= 200 && Double(within) >= 0.95 * Double(checked), "\(within) of \(checked) lines within 0.01 px")
+        print("SIMMOS night: OPT worst \(worstOPT) px, CRV worst \(worstCRV) px, IDS \(within)/\(checked) within 0.01 px, worst \(worstIDS) px")
     }
 }
