@@ -96,4 +96,62 @@ struct SimulatedMOSEndToEndTests {
         #expect(checked >= 200 && Double(within) >= 0.95 * Double(checked), "\(within) of \(checked) lines within 0.01 px")
         print("SIMMOS night: OPT worst \(worstOPT) px, CRV worst \(worstCRV) px, IDS \(within)/\(checked) within 0.01 px, worst \(worstIDS) px")
     }
+
+    @Test("calibd --once on a simulated long-slit night: OPT along the slit and both edges within 0.05 px of the truth, λ(y) within 0.05 px, QC passed")
+    func longSlitNight() throws {
+        // Given a simulated SIMLS night (one 60 mm slit; 5 biases, 3 flats, 1 arc)
+        let ws = try TestWorkspace()
+        defer { ws.remove() }
+        let simulate = try runCommand(Binaries.calibctl, ["simulate", "--config", ws.config, "--instrument", "SIMLS",
+                                                          "--out", ws.simulation, "--night", "2026-11-21", "--seed", "5"])
+        #expect(simulate.status == 0, "\(simulate.stderr)")
+        // When calibd reduces it once with the long-slit chain (optmodel, slitedges, longslit_wave)
+        let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
+        #expect(run.batchRanToEnd, "\(run.stderr)")
+        #expect(run.status == 0 && run.stdout.contains("night 2026-11-21 complete: 4/4 products QC-passed, 0 missing"), "\(run.stdout)")
+        let spectrograph = try MultiSlitSpectrograph.load(configurationDirectory: URL(fileURLWithPath: ws.config).deletingLastPathComponent(),
+                                                          modelFile: "simls.yaml")
+        let database = try CalibrationDatabase(path: ws.database)
+        // Then the OPT model follows the slit's image at λ_ref along its whole length
+        let opt = try OpticalModelFile.readPolynomials(path: try #require(try database.products(type: .opticalModel).first).path)
+        var worstOPT = 0.0
+        for maskX in stride(from: -30.0, through: 30, by: 5) {
+            let truth = spectrograph.opticalPosition(x: maskX, y: 0)
+            let error = max(abs(opt.x.evaluate(maskX, 0) - truth.x), abs(opt.y.evaluate(maskX, 0) - truth.y))
+            worstOPT = max(worstOPT, error)
+            #expect(error < 0.05, "X = \(maskX) mm: \(error) px")
+        }
+        // And the CRV model's optical edges are the truth on every traced row
+        let crv = try LongSlitFrames.readEdges(path: try #require(try database.products(type: .curvatureModel).first).path)
+        var worstCRV = 0.0
+        for y in stride(from: Double(crv.rows.lowerBound) + 8, through: Double(crv.rows.upperBound) - 8, by: 8) {
+            let truth = spectrograph.edges(aperture: 0, row: y)
+            let error = max(abs(crv.left.evaluate(y, 0) - truth.low), abs(crv.right.evaluate(y, 0) - truth.high))
+            worstCRV = max(worstCRV, error)
+            #expect(error < 0.05, "row \(y): \(error) px")
+        }
+        // And the IDS model puts every used line where the truth does on its centre column
+        let idsFile = try FITSFile.open(try #require(try database.products(type: .inverseDispersionModel).first).path)
+        defer { try? idsFile.close() }
+        try idsFile.moveTo(extensionName: "WAVE_SOLUTION")
+        let solution = try idsFile.readTable()
+        try idsFile.moveTo(extensionName: "LINES")
+        let lines = try idsFile.readTable()
+        let polynomial = PolynomialSurface(degrees: try #require(solution.doubleVectors("DEG"))[0].map { Int($0) },
+                                           offsets: try #require(solution.doubleVectors("OFFSET"))[0],
+                                           halfRanges: try #require(solution.doubleVectors("HALFRANGE"))[0],
+                                           coefficients: try #require(solution.doubleVectors("COEFFS"))[0])
+        let first = Double(try #require(solution.ints("YMIN"))[0]), centre = try #require(solution.doubles("XCENTRE"))[0]
+        let model = MultiSlitWavelengthSolution.Result(polynomial: polynomial, lines: [], rmsPixels: 0, identificationRMS: 0)
+        let wavelengths = try #require(lines.doubles("WAVELENGTH")), rows = try #require(lines.doubles("Y")), used = try #require(lines.bools("USED"))
+        var worstIDS = 0.0
+        #expect(used.filter { $0 }.count >= 15)
+        for i in wavelengths.indices where used[i] {
+            let y = model.row(of: wavelengths[i], near: rows[i] - first) + first
+            let truth = spectrograph.lineRow(aperture: 0, wavelength: wavelengths[i] / 10, column: centre.rounded()).y
+            worstIDS = max(worstIDS, abs(y - truth))
+            #expect(abs(y - truth) < 0.05, "\(wavelengths[i]) Å: \(y) vs \(truth)")
+        }
+        print("SIMLS night: OPT worst \(worstOPT) px, CRV worst \(worstCRV) px, IDS worst \(worstIDS) px")
+    }
 }

@@ -10,14 +10,19 @@ enum OpticalModelFile {
     static let polynomialTableName = "OPT_POLY"
     static let apertureTableName = "APERTURES"
 
+    /// x and y may have different degrees (a long slit's x is linear): COEFFS is padded with
+    /// zeros to the longer of the two, NCOEFFS says how many are the polynomial's.
     static func polynomialTable(_ result: OpticalModelFinder.Result) -> FITSTable {
         let rows = [("X", result.x), ("Y", result.y)]
+        let width = rows.map(\.1.coefficients.count).max() ?? 0
         return FITSTable(columns: [
             .string(name: "AXIS", values: rows.map(\.0)),
             .doubleVector(name: "DEG", values: rows.map { $0.1.degrees.map(Double.init) }),
             .doubleVector(name: "OFFSET", values: rows.map { $0.1.offsets }),
             .doubleVector(name: "HALFRANGE", values: rows.map { $0.1.halfRanges }),
-            .doubleVector(name: "COEFFS", values: rows.map { $0.1.coefficients }, unit: "pix"),
+            .int64(name: "NCOEFFS", values: rows.map { Int64($0.1.coefficients.count) }),
+            .doubleVector(name: "COEFFS", values: rows.map { $0.1.coefficients + Array(repeating: 0, count: width - $0.1.coefficients.count) },
+                          unit: "pix"),
         ])
     }
 
@@ -65,13 +70,14 @@ enum OpticalModelFile {
         try file.moveTo(extensionName: polynomialTableName)
         let table = try file.readTable()
         guard let axes = table.strings("AXIS"), let deg = table.doubleVectors("DEG"), let off = table.doubleVectors("OFFSET"),
-              let half = table.doubleVectors("HALFRANGE"), let coeffs = table.doubleVectors("COEFFS"),
+              let half = table.doubleVectors("HALFRANGE"), let coeffs = table.doubleVectors("COEFFS"), let counts = table.ints("NCOEFFS"),
               let ix = axes.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "X" }),
               let iy = axes.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "Y" }) else {
             throw PipelineError.inputMismatch("\(path): the \(polynomialTableName) table lacks its X/Y polynomials")
         }
         func surface(_ k: Int) -> PolynomialSurface {
-            PolynomialSurface(degrees: deg[k].map { Int($0) }, offsets: off[k], halfRanges: half[k], coefficients: coeffs[k])
+            PolynomialSurface(degrees: deg[k].map { Int($0) }, offsets: off[k], halfRanges: half[k],
+                              coefficients: Array(coeffs[k].prefix(Int(counts[k]))))
         }
         return (surface(ix), surface(iy))
     }
