@@ -102,6 +102,31 @@ struct MultiSlitModelTests {
         print("CRV MOS worst edge error \(worst) px")
     }
 
+    @Test("A slit that shows no light is reported as not found and not traced; the other slits keep their accuracy")
+    func darkSlit() throws {
+        // Given SIMMOS frames in which slit S10 is blocked (its columns dark in the flat and the arc)
+        var f = try Self.makeFrames("simmos.yaml")
+        let blocked = try #require(f.spectrograph.apertures.firstIndex { $0.id == "S10" })
+        for y in 0..<f.arc.height {
+            let edge = f.spectrograph.edges(aperture: blocked, row: Double(y))
+            for x in Int(edge.low.rounded(.down)) - 3...Int(edge.high.rounded(.up)) + 3 { f.arc[x, y] = 0; f.flat[x, y] = 0 }
+        }
+        // When the OPT and CRV models are found
+        let opt = try OpticalModelFinder(parameters: Self.nominal).run(flat: f.flat, arc: f.arc, mask: f.spectrograph.mask, catalog: f.catalog)
+        let crv = try MultiSlitEdgeTrace(parameters: [:]).run(flat: f.flat, opt: opt)
+        // Then S10 alone is reported, with a reason, in both, and counted in QC
+        #expect(opt.apertures.filter { $0.failure != nil }.map(\.id) == ["S10"])
+        #expect(crv.slits.filter { $0.failure != nil }.map(\.id) == ["S10"])
+        #expect(opt.metrics.first { $0.name == "aperturesFound" }?.value == Double(f.spectrograph.apertures.count - 1))
+        // And every other aperture is still placed within 0.05 px of the truth
+        for slit in f.spectrograph.apertures where slit.id != "S10" {
+            for p in slit.ends {
+                let truth = f.spectrograph.opticalPosition(x: p.x, y: p.y), found = opt.position(x: p.x, y: p.y)
+                #expect(abs(found.x - truth.x) < 0.05 && abs(found.y - truth.y) < 0.05, "\(slit.id)")
+            }
+        }
+    }
+
     /// One noisy arc: a line at SNR 300 is itself centred to ±0.01–0.03 px, so the few bluest
     /// lines that pin a slit's polynomial end leave it 0.01–0.016 px off there. Measured on this
     /// frame: 229 of 233 lines within 0.01 px, worst 0.016 px.
