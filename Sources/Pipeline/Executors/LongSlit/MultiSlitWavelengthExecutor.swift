@@ -1,4 +1,5 @@
 import CalibCore
+import Dispatch
 import FITS
 import Foundation
 import Recipes
@@ -39,8 +40,8 @@ struct MultiSlitWavelengthExecutor: RecipeExecutor {
         let catalog = try LineCatalog.parse(text, source: listPath)
         let wavelengths = zip(catalog.wavelengths, catalog.amplitudes).filter { $0.1 >= minimumAmplitude }.map(\.0)
         let middle = Double(frames.image.height - 1) / 2
-        var solved: [(id: String, centre: Double, result: MultiSlitWavelengthSolution.Result)] = []
         var failures: [String] = []
+        var tasks: [(id: String, centre: Double, recipe: MultiSlitWavelengthSolution)] = []
         for seed in seeds {
             guard let ends = seed.ends, let slitEdges = edges[seed.id] else {
                 failures.append("\(seed.id): not placed by the OPT model or not traced by the CRV model"); continue
@@ -55,10 +56,27 @@ struct MultiSlitWavelengthExecutor: RecipeExecutor {
                 halfColumns: Int(try own.value("refineHalfColumns", default: 2, in: 0...50)),
                 degree: Int(try own.value("refineDegree", default: 4, in: 1...9)),
                 blendDistance: try own.value("blendDistance", default: 6, in: 0...100))
-            do {
-                solved.append((seed.id, centre, try recipe.run(frames.image, slitCentre: centre, catalog: wavelengths)))
-            } catch {
-                failures.append("\(seed.id): \(error.description)")
+            tasks.append((seed.id, centre, recipe))
+        }
+        // Slits are independent: solved in parallel, each writing only its own slot.
+        let arc = frames.image, jobs = tasks
+        var outcomes = [Result<MultiSlitWavelengthSolution.Result, MultiSlitWavelengthSolution.Failure>?](repeating: nil, count: tasks.count)
+        outcomes.withUnsafeMutableBufferPointer { slots in
+            nonisolated(unsafe) let slots = slots
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+                do throws(MultiSlitWavelengthSolution.Failure) {
+                    slots[k] = .success(try jobs[k].recipe.run(arc, slitCentre: jobs[k].centre, catalog: wavelengths))
+                } catch {
+                    slots[k] = .failure(error)
+                }
+            }
+        }
+        var solved: [(id: String, centre: Double, result: MultiSlitWavelengthSolution.Result)] = []
+        for (task, outcome) in zip(tasks, outcomes) {
+            switch outcome {
+            case .success(let result): solved.append((task.id, task.centre, result))
+            case .failure(let error): failures.append("\(task.id): \(error.description)")
+            case nil: failures.append("\(task.id): not run")
             }
         }
         for failure in failures { context.logger.warning("slit not solved", metadata: ["reason": "\(failure)"]) }
