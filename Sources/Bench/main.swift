@@ -41,6 +41,8 @@ if arguments.contains("--version") {
     print(CalibdVersion.current)
     exit(0)
 }
+// The hidden queue-process modes (QueueWorkerMode.swift) need no configuration directory.
+QueueWorkerMode.runIfRequested()
 
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }

@@ -322,6 +322,16 @@ public final class PostgresJobQueue: JobQueue {
         }
     }
 
+    /// Every job, or those in `states`, oldest first.
+    public func jobs(states: [JobState]? = nil) throws -> [JobRecord] {
+        let names = (states ?? []).map(\.rawValue)
+        return try pool.withConnection { c in
+            try pool.query(c, """
+                SELECT \(unescaped: Self.jobColumns) FROM job WHERE \(states == nil) OR state = ANY(\(names)) ORDER BY id
+                """).map(Self.job(from:))
+        }
+    }
+
     public func jobCounts() throws -> [JobState: Int] {
         try pool.withConnection { c in
             var counts: [JobState: Int] = [:]
