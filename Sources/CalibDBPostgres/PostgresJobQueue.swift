@@ -322,6 +322,14 @@ public final class PostgresJobQueue: JobQueue {
         }
     }
 
+    /// A server setting's current value (`current_setting`), e.g. `fsync`, `synchronous_commit`:
+    /// what a throughput figure depends on, for benchmarks to print beside it.
+    public func serverSetting(_ name: String) throws -> String {
+        try pool.withConnection { c in
+            try pool.query(c, "SELECT current_setting(\(name))").first.map { try $0.decode(String.self) } ?? ""
+        }
+    }
+
     /// Every job, or those in `states`, oldest first.
     public func jobs(states: [JobState]? = nil) throws -> [JobRecord] {
         let names = (states ?? []).map(\.rawValue)
