@@ -1,5 +1,6 @@
 import CalibDB
 import Foundation
+import Synchronization
 import Testing
 
 /// `calibd --role reduce --drain` (#16): what a batch system starts N of to
@@ -50,6 +51,44 @@ struct DrainTests {
             let failed = jobs.filter { [.failed, .qcFailed].contains($0.state) }
             #expect(!failed.isEmpty && failed.allSatisfy { run.stderr.contains("job \($0.id!) ") }, "\(run.stderr)")
         }
+    }
+
+    @Test("two drains on one database, as two tasks of a job array: every job run once, by one of them")
+    func twoDrainsShareTheQueue() throws {
+        // Given a night's frames recorded, nothing planned
+        let ws = try TestWorkspace(settleSeconds: 0.5)
+        defer { ws.remove() }
+        try ws.simulate()
+        #expect(try ws.calibctl(["ingest"] + Self.rawFiles(ws)).status == 0)
+
+        // When two drains start at once
+        let results = Mutex<[CommandResult]>([])
+        let group = DispatchGroup()
+        for _ in 0..<2 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                if let run = try? runCommand(Binaries.calibd, ["--config", ws.config, "--role", "reduce", "--drain", "--log-level", "warning"]) {
+                    results.withLock { $0.append(run) }
+                }
+            }.start()
+        }
+        group.wait()
+
+        // Then both ran to their end, nothing is left, and the jobs they report add up to the jobs there are, each run once
+        let runs = results.withLock { $0 }
+        try #require(runs.count == 2)
+        for run in runs {
+            #expect(run.status == 0 || (run.status == 1 && run.stderr.contains("jobs did not succeed")), "\(run.stdout)\n\(run.stderr)")
+        }
+        let database = try CalibrationDatabase(path: ws.database)
+        let jobs = try database.jobs()
+        #expect(try database.jobs(states: [.queued, .running, .waiting]).isEmpty)
+        let reported = runs.compactMap { run in
+            run.stdout.split(separator: "\n").first { $0.hasPrefix("calibd --drain:") }.flatMap { Int($0.split(separator: " ")[2]) }
+        }
+        #expect(reported.reduce(0, +) == jobs.count, "drains reported \(reported), the database has \(jobs.count) jobs")
+        #expect(jobs.allSatisfy { $0.attempts == 1 }, "\(jobs.map { "\($0.recipe): \($0.attempts)" })")
     }
 
     @Test("a drain whose job fails QC exits 1 and names the job and why")
