@@ -60,6 +60,11 @@ enum QueueClaimBench {
                     recipe: "bench", recipeVersion: "1", parameters: "{\"n\":\(n)}", instrument: "SIMECH",
                     night: "2027-01-14", setup: "n=\(n)", productType: .masterBias, inputs: []), now: now)
             }
+            // Each cycle is two commits; with synchronous_commit on, each waits for a WAL flush to disk, which
+            // is what bounds one worker (more workers share flushes: group commit). Printed so a figure is read with it.
+            let durability = try (queues[0] as? PostgresJobQueue).map {
+                "; fsync \(try $0.serverSetting("fsync")), synchronous_commit \(try $0.serverSetting("synchronous_commit"))"
+            } ?? ""
             let run = Atomic<Int>(0)
             return {
                 let budget = jobsPerRun
@@ -90,6 +95,7 @@ enum QueueClaimBench {
                 if let failure = failures.withLock({ $0.first }) { throw PostgresFailure(message: failure, sqlState: nil) }
                 let done = seen.withLock { $0.count }
                 return String(format: "%.0f claims/s (%d claimed, %d twice)", Double(done) / seconds, done, twice.load(ordering: .relaxed))
+                    + durability
             }
         }
     }

@@ -41,6 +41,8 @@ if arguments.contains("--version") {
     print(CalibdVersion.current)
     exit(0)
 }
+// The hidden queue-process modes (QueueWorkerMode.swift) need no configuration directory.
+QueueWorkerMode.runIfRequested()
 
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
@@ -64,19 +66,22 @@ if let name = option("--child") {
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let work = try bench.prepare(directory, size)
     var best = Double.infinity
-    var note = ""
+    var bestNote = ""
     for _ in 0..<repeats {
         let start = DispatchTime.now().uptimeNanoseconds
-        note = try work()
+        var note = try work()
         var elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         // A case that measures its own figure (a latency percentile) says so: "=SECONDS note".
         if note.hasPrefix("="), let space = note.firstIndex(of: " "), let own = Double(note[note.index(after: note.startIndex)..<space]) {
             elapsed = own
             note = String(note[note.index(after: space)...])
         }
-        best = min(best, elapsed)
+        // The note goes with the time shown: a rate in it (claims/s) must be the best run's, not the last's.
+        if elapsed < best { best = elapsed; bestNote = note }
     }
-    print("\(best)\t\(peakResidentMiB())\t\(note)")
+    print("\(best)\t\(peakResidentMiB())\t\(bestNote)")
+    // exit() skips the `defer` above: without this every case left its scratch behind (2.9 GB a whole night).
+    try? FileManager.default.removeItem(atPath: directory)
     exit(0)
 }
 

@@ -175,27 +175,44 @@ public final class PostgresJobQueue: JobQueue {
     @discardableResult
     public func complete(job: JobRecord, outcome: JobOutcome, products drafts: [ProductDraft], now: Date) throws -> [ProductRecord] {
         let id = job.id!
+        let state: JobState
+        let reason: String?
+        switch outcome {
+        case .succeeded: state = .succeeded; reason = nil
+        case .qcFailed(let why): state = .qcFailed; reason = why
+        }
+        // Round trips are what a claim cycle costs on a loaded host (each one is two thread wake-ups
+        // here and one in the server), so the fence is the finishing UPDATE itself: it matches only
+        // while we hold the lease (owner and attempt), takes the row lock a reclaim would need, and
+        // a stale worker's UPDATE matches nothing. Without products that one statement is the whole
+        // completion (its own implicit transaction); with products it opens the transaction they join.
+        if drafts.isEmpty {
+            let finished = try pool.withConnection { c in
+                try pool.query(c, """
+                    WITH finished AS (
+                        UPDATE job SET state = \(state.rawValue), reason = \(reason), lease_owner = NULL, lease_expires_at = NULL,
+                                       finished_at = \(now), updated_at = \(now)
+                        WHERE id = \(id) AND state = 'running' AND lease_owner = \(job.leaseOwner) AND attempts = \(job.attempts)
+                        RETURNING id),
+                    history AS (
+                        INSERT INTO job_event (job_id, at, state, message)
+                        SELECT id, \(now), \(state.rawValue), \(reason ?? "products ") FROM finished)
+                    SELECT id FROM finished
+                    """).first != nil
+            }
+            if !finished { throw LeaseLostError(fencedOutOf: id) }
+            return []
+        }
         return try pool.transaction { c in
-            // Lock our row and check we still hold it: the fence. A reclaim (recoverLeases) or another
-            // claim waits for this lock, and after it our attempt number no longer matches.
             guard try pool.query(c, """
-                SELECT id FROM job WHERE id = \(id) AND state = 'running' AND lease_owner = \(job.leaseOwner)
-                  AND attempts = \(job.attempts) FOR UPDATE
+                UPDATE job SET state = \(state.rawValue), reason = \(reason), lease_owner = NULL, lease_expires_at = NULL,
+                               finished_at = \(now), updated_at = \(now)
+                WHERE id = \(id) AND state = 'running' AND lease_owner = \(job.leaseOwner) AND attempts = \(job.attempts)
+                RETURNING id
                 """).first != nil else {
                 throw LeaseLostError(fencedOutOf: id)
             }
             let products = try drafts.map { try insert(c, product: $0, of: job, now: now) }
-            let state: JobState
-            let reason: String?
-            switch outcome {
-            case .succeeded: state = .succeeded; reason = nil
-            case .qcFailed(let why): state = .qcFailed; reason = why
-            }
-            try pool.query(c, """
-                UPDATE job SET state = \(state.rawValue), reason = \(reason), lease_owner = NULL, lease_expires_at = NULL,
-                               finished_at = \(now), updated_at = \(now)
-                WHERE id = \(id)
-                """)
             try event(c, id, state, reason ?? "products \(products.map { String($0.id!) }.joined(separator: ", "))", now)
             return products
         }
@@ -255,7 +272,8 @@ public final class PostgresJobQueue: JobQueue {
         let id = job.id!
         let retryAt = now.addingTimeInterval(retryAfter)
         let requeueNote = "; retry after \(Int(retryAfter)) s"
-        let states = try pool.transaction { c in
+        // One statement, atomic on its own: BEGIN/COMMIT around it would only add two round trips.
+        let states = try pool.withConnection { c in
             try pool.query(c, """
                 WITH failed AS (
                     UPDATE job SET
@@ -301,6 +319,24 @@ public final class PostgresJobQueue: JobQueue {
     public func job(id: Int64) throws -> JobRecord? {
         try pool.withConnection { c in
             try pool.query(c, "SELECT \(unescaped: Self.jobColumns) FROM job WHERE id = \(id)").first.map(Self.job(from:))
+        }
+    }
+
+    /// A server setting's current value (`current_setting`), e.g. `fsync`, `synchronous_commit`:
+    /// what a throughput figure depends on, for benchmarks to print beside it.
+    public func serverSetting(_ name: String) throws -> String {
+        try pool.withConnection { c in
+            try pool.query(c, "SELECT current_setting(\(name))").first.map { try $0.decode(String.self) } ?? ""
+        }
+    }
+
+    /// Every job, or those in `states`, oldest first.
+    public func jobs(states: [JobState]? = nil) throws -> [JobRecord] {
+        let names = (states ?? []).map(\.rawValue)
+        return try pool.withConnection { c in
+            try pool.query(c, """
+                SELECT \(unescaped: Self.jobColumns) FROM job WHERE \(states == nil) OR state = ANY(\(names)) ORDER BY id
+                """).map(Self.job(from:))
         }
     }
 

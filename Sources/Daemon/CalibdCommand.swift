@@ -19,6 +19,7 @@ struct CalibdCommand: AsyncParsableCommand {
             Examples:
               calibd --config /etc/calibd/calibd.yaml
               calibd --config config/calibd.yaml --watch /data/raw --workspace /tmp/ws --once
+              calibd --config /etc/calibd/calibd.yaml --role reduce --drain
 
             Exit status (--once; the daemon exits 0 after a graceful stop):
             \(ExitStatus.helpTable)
@@ -55,6 +56,17 @@ struct CalibdCommand: AsyncParsableCommand {
     @Flag(help: "Process everything present, run every complete job, print a summary and exit.")
     var once = false
 
+    /// What this process does (#16): several processes (hosts) can split the work.
+    enum Role: String, CaseIterable, ExpressibleByArgument {
+        case all, ingest, reduce
+    }
+
+    @Option(help: "What this process does: all (record frames and run jobs, the default), ingest, or reduce (run jobs only; with --drain).")
+    var role: Role = .all
+
+    @Flag(help: "With --role reduce: run queued jobs, planning their dependants as products appear, until none is left; exit 1 if any failed. For batch systems (one drain per job-array task).")
+    var drain = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -64,6 +76,12 @@ struct CalibdCommand: AsyncParsableCommand {
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)'")
+        }
+        if drain && once { throw ValidationError("--drain and --once are two ways to run a batch: give one of them") }
+        if drain && role != .reduce { throw ValidationError("--drain runs jobs and records no frames: give it with --role reduce") }
+        // Long-running single-role daemons (an ingest host, reduce hosts) need the registry on PostgreSQL first (#16).
+        if role != .all && !drain {
+            throw ValidationError("--role \(role.rawValue) runs only as a batch for now (--role reduce --drain); the daemon does both (--role all)")
         }
     }
 
@@ -78,7 +96,8 @@ struct CalibdCommand: AsyncParsableCommand {
         do {
             configuration = try ConfigurationLocator.load(configPath: config, watch: watch, workspace: workspace)
         }
-        guard !configuration.watch.isEmpty else {
+        // A drain records no frames, so it needs no raw-data directory.
+        guard drain || !configuration.watch.isEmpty else {
             throw UserFacingError(.config, "no raw-data directory to watch",
                                   remedy: "give --watch DIR or 'watch:' in \(configuration.source ?? "the configuration")")
         }
@@ -87,6 +106,21 @@ struct CalibdCommand: AsyncParsableCommand {
         let engine = try CalibrationEngine(configuration: configuration, logger: logger,
                                            workers: try WorkerLauncher.forDaemon(configuration: configuration, configPath: config, logLevel: logLevel))
         defer { engine.stopWorkers() }
+        if drain {
+            let started = Date()
+            let ran = try await engine.drain()
+            let seconds = Date().timeIntervalSince(started)
+            // Judged by the final state of the jobs this process ran (a retried job counts by its last attempt).
+            let failed = try ran.compactMap { try engine.database.job(id: $0) }.filter { [.failed, .qcFailed].contains($0.state) }
+            print("calibd --drain: \(ran.count) jobs run in \(String(format: "%.1f", seconds)) s"
+                  + (failed.isEmpty ? "; none left" : "; \(failed.count) did not succeed"))
+            if !failed.isEmpty {
+                let list = failed.map { "job \($0.id!) \($0.recipe) \($0.night) \($0.setup): \($0.state.rawValue)\($0.reason.map { " — \($0)" } ?? "")" }
+                throw UserFacingError(.finding, "\(failed.count) of \(ran.count) jobs did not succeed:\n  " + list.joined(separator: "\n  "),
+                                      remedy: "calibctl job show ID tells why; calibctl reprocess --night N runs them again")
+            }
+            return
+        }
         if once {
             let started = Date()
             // A progress line on a terminal; nothing when output goes to a file or a pipe.

@@ -55,21 +55,39 @@ extension Calibctl {
 
     struct Reprocess: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run a night's failed, QC-failed and cancelled jobs again (with --force, succeeded ones too).",
+            abstract: "Run a night's (or a range of nights') failed, QC-failed and cancelled jobs again (with --force, succeeded ones too).",
             discussion: """
                 Input sets that never became jobs are planned by the daemon as usual.
                 Examples:
                   calibctl reprocess --night 2026-11-21
                   calibctl reprocess --night 2026-11-21 --recipe mbias --setup arm=RED --force
+                  calibctl reprocess --nights 2016-01-01..2025-12-31 --recipe mflat --force
                 """)
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Observing night YYYY-MM-DD.") var night: String
+        @Option(help: "Observing night YYYY-MM-DD.") var night: String?
+        @Option(help: "Observing nights FIRST..LAST (YYYY-MM-DD..YYYY-MM-DD, both included).") var nights: String?
         @Option(help: "Only this recipe.") var recipe: String?
         @Option(help: "Setup terms key=value the job's setup must match (repeatable).") var setup: [String] = []
         @Flag(help: "Also re-run jobs that succeeded.") var force = false
 
         func validate() throws {
-            _ = try InputValidator.night(night)
+            _ = try selectedNights()
+        }
+
+        /// The nights asked for, oldest first: one `--night`, or every night of `--nights FIRST..LAST`.
+        func selectedNights() throws -> [String] {
+            switch (night, nights) {
+            case (let one?, nil): return [try InputValidator.night(one).description]
+            case (nil, let range?):
+                let span = try InputValidator.nights(range)
+                var all: [String] = []
+                var current = span.lowerBound
+                while current <= span.upperBound { all.append(current.description); current = current.adding(days: 1) }
+                return all
+            default:
+                throw UserFacingError(.usage, "give either --night NIGHT or --nights FIRST..LAST",
+                                      remedy: "e.g. calibctl reprocess --nights 2016-01-01..2025-12-31")
+            }
         }
 
         func run() throws {
@@ -77,9 +95,11 @@ extension Calibctl {
             // A misspelt recipe or setup key would otherwise match no job and queue nothing, silently.
             let recipeName = try recipe.map { try InputValidator.recipe($0, in: configuration) }
             let keys = Set(configuration.profiles.flatMap(\.setupKeys.keys)).union(["exptime", "lamp"]).sorted()
-            let jobs = try global.openDatabase().reprocess(
-                night: night, recipe: recipeName, setup: try InputValidator.setup(setup, keys: keys), force: force,
-                requestedBy: requester())
+            let terms = try InputValidator.setup(setup, keys: keys)
+            let database = try global.openDatabase()
+            let jobs = try selectedNights().flatMap { night in
+                try database.reprocess(night: night, recipe: recipeName, setup: terms, force: force, requestedBy: requester())
+            }
             global.wakeDaemon()
             print("\(jobs.count) job\(jobs.count == 1 ? "" : "s") queued" + (jobs.isEmpty ? "" : ": " + jobs.map { "\($0.id!)" }.joined(separator: ", ")))
         }

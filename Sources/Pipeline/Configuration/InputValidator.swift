@@ -27,6 +27,23 @@ public enum InputValidator {
         return night
     }
 
+    /// A range of nights written `FIRST..LAST` (both included, e.g. `2016-01-01..2025-12-31`),
+    /// each a calendar date, the first not after the last.
+    public static func nights(_ text: String, option: String = "--nights") throws(UserFacingError) -> ClosedRange<ObservingNight> {
+        let ends = text.components(separatedBy: "..")
+        guard ends.count == 2, !ends[0].isEmpty, !ends[1].isEmpty else {
+            throw UserFacingError(.usage, "\(option) '\(text)' is not a range of nights: write FIRST..LAST",
+                                  remedy: "e.g. \(option) 2016-01-01..2025-12-31 (both nights included)")
+        }
+        let first = try night(ends[0], option: option)
+        let last = try night(ends[1], option: option)
+        guard first <= last else {
+            throw UserFacingError(.usage, "\(option) '\(text)' ends before it starts",
+                                  remedy: "write the earlier night first: \(option) \(last)..\(first)")
+        }
+        return first...last
+    }
+
     /// An optional night (`nil` stays `nil`).
     public static func night(ifGiven text: String?, option: String = "--night") throws(UserFacingError) -> ObservingNight? {
         guard let text else { return nil }

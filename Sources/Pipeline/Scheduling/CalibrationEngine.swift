@@ -187,6 +187,7 @@ public final class CalibrationEngine: Sendable {
     /// Claims and runs queued jobs, up to `workers` at a time, until none is
     /// runnable. Returns how many ran.
     public func runQueuedJobs(shouldContinue: @escaping @Sendable () -> Bool = { true },
+                              onClaimed: @escaping @Sendable (JobRecord) -> Void = { _ in },
                               onFinished: @escaping @Sendable () -> Void = {}) async -> Int {
         let workers = configuration.workers
         return await withTaskGroup(of: Int.self) { group in
@@ -194,6 +195,7 @@ public final class CalibrationEngine: Sendable {
                 group.addTask { [self] in
                     var ran = 0
                     while shouldContinue(), let job = try? database.claimNextJob(owner: owner, lease: runner.leaseSeconds) {
+                        onClaimed(job)
                         await run(job)
                         onFinished()
                         ran += 1
@@ -203,6 +205,36 @@ public final class CalibrationEngine: Sendable {
             }
             return await group.reduce(0, +)
         }
+    }
+
+    /// `calibd --role reduce --drain`: plans and runs jobs until none is left —
+    /// nothing queued or running (by any process on this database), no input set
+    /// still settling — and returns the ids of the jobs this process ran, in order.
+    /// Records no frames (the ingest role does), so several drains can share
+    /// one database as the tasks of a batch system's job array.
+    ///
+    /// Unlike `runBatch`, input sets complete by the configured `settleSeconds`
+    /// (another process may still be recording tonight's frames), half-written
+    /// products are not swept (another drain may be writing them), and a job
+    /// another process holds is waited for — its products may unlock dependants
+    /// here — or taken over once its lease lapses.
+    /// - Parameter pollSeconds: how often an idle drain looks again (seconds).
+    public func drain(pollSeconds: Double = 1) async throws -> [Int64] {
+        let ran = Mutex<[Int64]>([])
+        while true {
+            let report = try planner.plan()
+            let count = await runQueuedJobs(onClaimed: { job in ran.withLock { if !$0.contains(job.id!) { $0.append(job.id!) } } })
+            guard report.created.isEmpty && count == 0 else { continue }
+            try recoverLeases()
+            let queued = try database.jobs(states: [.queued])
+            let running = try database.jobs(states: [.running])
+            if queued.isEmpty && running.isEmpty && report.recheckAt == nil { break }
+            // A back-off, a settling set or another process's job: look again when the first may have moved.
+            let next = (queued.compactMap(\.notBefore) + [report.recheckAt].compactMap { $0 }).min()
+            let wait = min(max(next?.timeIntervalSinceNow ?? pollSeconds, 0.05), pollSeconds)
+            try await Task.sleep(for: .seconds(wait))
+        }
+        return ran.withLock { $0 }
     }
 
     /// Where a batch run is, for a progress line on a terminal.
