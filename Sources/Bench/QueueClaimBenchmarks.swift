@@ -16,9 +16,10 @@ import Synchronization
 /// PostgreSQL is found through `CALIBD_BENCH_POSTGRES_URL` (or
 /// `CALIBD_TEST_POSTGRES_URL`); each run gets a scratch database, dropped at exit.
 enum QueueClaimBench {
-    /// Jobs claimed per timed run; prepare queues enough for 10 runs.
+    /// Jobs claimed per timed run; prepare queues enough for `--repeat` runs and one more
+    /// (filling costs one commit per job, minutes on a flush-bound disk for more).
     static let jobsPerRun = 2000
-    static let runsPrepared = 10
+    static let runsPrepared = (QueueWorkerMode.option("--repeat").flatMap(Int.init) ?? 3) + 1
 
     enum Backend: String, Sendable { case sqlite = "SQLite", postgresql = "PostgreSQL" }
 
