@@ -40,4 +40,6 @@ public enum ProductType: String, Codable, Sendable, CaseIterable {
     case curvatureModel = "CRV_MODEL"
     /// Long-slit inverse dispersion solution: wavelength along the slit's spectrum.
     case inverseDispersionModel = "IDS_MODEL"
+    /// Long-slit/MOS optical model: where the mask's slits fall on the detector at a reference wavelength.
+    case opticalModel = "OPT_MODEL"
 }

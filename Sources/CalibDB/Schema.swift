@@ -262,6 +262,11 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v8-mos-types: the long-slit/MOS optical model") { db in
+            // OPT_MODEL (issue 13): the mask's slits on the detector at the reference wavelength.
+            // A row only; the name is written out, never taken from the Swift enum.
+            try db.execute(sql: "INSERT INTO product_type_name(name) VALUES (?)", arguments: ["OPT_MODEL"])
+        }
         return migrator
     }
 }

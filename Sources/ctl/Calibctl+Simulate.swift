@@ -23,6 +23,11 @@ extension Calibctl {
                   calibctl simulate --instrument XSHOOTER --arms VIS --binning 1x2 --out /tmp/xsh
                 The NIR arm has no bias: darks at the lamp frames' DIT and NDIT, and each lamp frame followed by \
                 its lamp-off twin (DPR TYPE DARK).
+
+                A multi-slit or long-slit spectrograph (a simulator model naming a maskFile: SIMMOS, SIMLS) \
+                writes biases, through-slit flats and an arc through its mask, with the OPT positions and \
+                slit edges in the truth:
+                  calibctl simulate --instrument SIMMOS --out /tmp/mos
                 """)
 
         @Option(help: "Configuration file; its directory holds the simulator model and line list.")
@@ -81,8 +86,12 @@ extension Calibctl {
         /// A static-model instrument (`simulator/<instrument>.yaml`), e.g. X-shooter's CCD arms.
         private func simulateStaticModel(base: String) throws {
             let modelPath = base + "/simulator/\(instrument.lowercased()).yaml"
-            guard FileManager.default.fileExists(atPath: modelPath) else {
+            guard let modelText = try? String(contentsOfFile: modelPath, encoding: .utf8) else {
                 throw ValidationError("--instrument \(instrument): no simulator model \(modelPath) (SIMECH and the instruments with one can be simulated)")
+            }
+            if modelText.split(separator: "\n").contains(where: { $0.hasPrefix("maskFile:") }) {
+                try simulateMultiSlit(base: base)
+                return
             }
             let factors = binning.lowercased().split(separator: "x").compactMap { Int($0) }
             guard factors.count == 2, factors.allSatisfy({ (1...4).contains($0) }) else {
@@ -97,6 +106,19 @@ extension Calibctl {
             let files = try simulator.simulate(into: out, night: theNight, seed: seed, arms: armList, binx: factors[0], biny: factors[1])
             if verbose { files.forEach { print($0) } }
             print("simulated \(files.count) raw \(simulator.instrument.instrument) frames (binning \(factors[0])x\(factors[1])) for night \(theNight)")
+            print("raw:   \(out)/raw/\(theNight)")
+            print("truth: \(out)/truth/\(theNight)/truth.json")
+        }
+    
+        /// A multi-slit or long-slit spectrograph (`simulator/<instrument>.yaml` naming its mask).
+        private func simulateMultiSlit(base: String) throws {
+            let spectrograph = try MultiSlitSpectrograph.load(configurationDirectory: URL(fileURLWithPath: base),
+                                                              modelFile: "\(instrument.lowercased()).yaml")
+            let theNight = night.flatMap(ObservingNight.init) ?? ObservingNight(mjdDate: Date().timeIntervalSince1970 / 86400 + 40587)
+            let files = try MultiSlitNightSimulator(spectrograph).simulate(into: out, night: theNight, seed: seed)
+            if verbose { files.forEach { print($0) } }
+            print("simulated \(files.count) raw \(spectrograph.model.name) frames (mask \(spectrograph.mask.name), "
+                  + "\(spectrograph.mask.slits.count) slits, \(spectrograph.mask.holes.count) holes) for night \(theNight)")
             print("raw:   \(out)/raw/\(theNight)")
             print("truth: \(out)/truth/\(theNight)/truth.json")
         }

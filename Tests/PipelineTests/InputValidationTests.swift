@@ -72,7 +72,7 @@ struct InputValidationTests {
         let control = try runCommand(Binaries.calibctl, ["check-config", "--config", config])
         #expect(control.status == 0, "\(control.stdout)\(control.stderr)")
         let profiles = try FileManager.default.contentsOfDirectory(atPath: TestWorkspace.repositoryConfig + "/instruments")
-        #expect(profiles.filter { $0.hasSuffix(".yaml") }.count == 6)  // simech, spirou, xshooter, soxs, kast, isis
+        #expect(profiles.filter { $0.hasSuffix(".yaml") }.count == 8)  // simech, spirou, xshooter, soxs, kast, isis, simmos, simls
     }
 
     @Test("--check-config reports a misspelt nested key, a misspelt QC metric, an unknown parameter and a missing static file, all of them")

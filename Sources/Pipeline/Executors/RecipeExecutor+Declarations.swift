@@ -102,3 +102,20 @@ extension LongSlitWavelengthExecutor {
          "lineCoverageStart", "lineCoverageEnd", "tiltRMS", "tiltLinesTraced", "tiltMaximumShift"]
     }
 }
+
+extension OpticalModelExecutor {
+    var parameterNames: Set<String> { OpticalModelFinder.parameterNames }
+    var metricNames: Set<String> {
+        ["aperturesExpected", "aperturesFound", "optRMSX", "optRMSY", "flipX", "flipY", "scaleX", "dispersionScale"]
+    }
+}
+
+extension MultiSlitEdgesExecutor {
+    var parameterNames: Set<String> { MultiSlitEdgeTrace.parameterNames }
+    var metricNames: Set<String> { ["slitsTraced", "slitsExpected", "edgeFitRMS", "frameCount", "rejectedFrames"] }
+}
+
+extension MultiSlitWavelengthExecutor {
+    var parameterNames: Set<String> { LongSlitWavelengthSolution.parameterNames.union(Self.ownParameters) }
+    var metricNames: Set<String> { ["slitsSolved", "slitsExpected", "rmsPixelsMax", "linesUsedMin"] }
+}

@@ -102,6 +102,9 @@ public enum RecipeCatalog {
         LampFluxExecutor().name: LampFluxExecutor(),
         SlitEdgesExecutor().name: SlitEdgesExecutor(),
         LongSlitWavelengthExecutor().name: LongSlitWavelengthExecutor(),
+        OpticalModelExecutor().name: OpticalModelExecutor(),
+        MultiSlitEdgesExecutor().name: MultiSlitEdgesExecutor(),
+        MultiSlitWavelengthExecutor().name: MultiSlitWavelengthExecutor(),
     ]
 
     public static func executor(named name: String) throws -> any RecipeExecutor {

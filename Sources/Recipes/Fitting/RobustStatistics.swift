@@ -37,6 +37,13 @@ public enum RobustStatistics {
         return (m, medianInPlace(&v) * madToSigma)
     }
 
+    /// `madSigma` of values already free of NaN, reordering and overwriting them (no copy).
+    public static func madSigmaInPlace(_ v: inout [Float]) -> (median: Double, sigma: Double) {
+        let m = medianInPlace(&v)
+        for i in v.indices { v[i] = abs(v[i] - Float(m)) }
+        return (m, medianInPlace(&v) * madToSigma)
+    }
+
     /// Mean and standard deviation (n − 1) of the finite values.
     public static func meanAndStandardDeviation(_ values: some Collection<Float>) -> (mean: Double, sd: Double) {
         var n = 0.0, mean = 0.0, m2 = 0.0

@@ -237,9 +237,10 @@ public struct MasterFlat: Sendable {
         let margin = plateauMargin(combined, geometry: geometry, step: step)
 
         // 5. Illumination per order and row, normalisation, flags and errors.
-        var flat = [Float](repeating: 1, count: width * height)
-        var error = [Float](repeating: 0, count: width * height)
-        var flags = [UInt8](repeating: PixelFlag.interOrder, count: width * height)
+        // Filled in parallel: three fresh full frames (144 MiB at 4096²) are first touched here.
+        var flat = Self.filled(1 as Float, count: width * height)
+        var error = Self.filled(0 as Float, count: width * height)
+        var flags = Self.filled(PixelFlag.interOrder, count: width * height)
         let nKept = Float(kept.count)
         let rn2 = Float(readNoise * readNoise)
         let g = Float(gain > 0 ? gain : 1)
@@ -320,19 +321,44 @@ public struct MasterFlat: Sendable {
         // σ_intrinsic² = σ_response² − median(error²) (the pixels' scatter less the typical photon noise). A
         // single global limit, median − k·σ_response, flagged the faint ends of faint orders for their noise
         // alone (0.24 % of the X-shooter UVB's inner pixels on frames without defects, SIMECH's 0.57 %).
+        // The measured values are gathered without NaN, as `madSigma` would drop them (its median and MAD
+        // are order statistics, the same whatever order the values come in), and without its copy.
         var inner: [Float] = [], innerVariance: [Float] = []
         inner.reserveCapacity(innerCount); innerVariance.reserveCapacity(innerCount)
-        for i in flags.indices where flags[i] == 0 { inner.append(flat[i]); innerVariance.append(error[i] * error[i]) }
-        let (medianResponse, responseSigma) = RobustStatistics.madSigma(inner)
+        flags.withUnsafeBufferPointer { flags in
+            flat.withUnsafeBufferPointer { flat in
+                error.withUnsafeBufferPointer { error in
+                    for i in flags.indices where flags[i] == 0 {
+                        if !flat[i].isNaN { inner.append(flat[i]) }
+                        innerVariance.append(error[i] * error[i])
+                    }
+                }
+            }
+        }
+        let (medianResponse, responseSigma) = RobustStatistics.madSigmaInPlace(&inner)
+        inner = []
         let limit = Float(medianResponse - lowSensitivitySigma * responseSigma)
         let typicalVariance = innerVariance.isEmpty ? 0 : Double(RobustStatistics.median(innerVariance))
+        innerVariance = []
         let intrinsicVariance = max(0, responseSigma * responseSigma - typicalVariance)
-        var coldPixels = 0
-        for i in flags.indices where flags[i] == 0 {
-            let sigma = (intrinsicVariance + Double(error[i]) * Double(error[i])).squareRoot()
-            guard !(Double(flat[i]) >= medianResponse - lowSensitivitySigma * sigma) else { continue }
-            flags[i] |= PixelFlag.lowSensitivity
-            coldPixels += 1
+        let k = lowSensitivitySigma
+        // Each pixel judged on its own: chunks in parallel, the count an integer sum.
+        let coldPixels = flags.withUnsafeMutableBufferPointer { flags in
+            flat.withUnsafeBufferPointer { flat in
+                error.withUnsafeBufferPointer { error in
+                    nonisolated(unsafe) let flags = flags, flat = flat, error = error
+                    return Self.countingChunks(flags.count) { range in
+                        var n = 0
+                        for i in range where flags[i] == 0 {
+                            let sigma = (intrinsicVariance + Double(error[i]) * Double(error[i])).squareRoot()
+                            guard !(Double(flat[i]) >= medianResponse - k * sigma) else { continue }
+                            flags[i] |= PixelFlag.lowSensitivity
+                            n += 1
+                        }
+                        return n
+                    }
+                }
+            }
         }
         let coldColumns = Self.coldColumns(flat: flat, flags: flags, width: width, height: height, limit: limit)
         for x in coldColumns { for y in 0..<height { flags[y * width + x] |= PixelFlag.badColumn } }
@@ -340,7 +366,14 @@ public struct MasterFlat: Sendable {
             precondition(hotPixels.count == flags.count, "hot-pixel map size differs from the flat")
             for i in flags.indices where hotPixels[i] & PixelFlag.bad != 0 { flags[i] |= hotPixels[i] & PixelFlag.bad }
         }
-        let lowSensitivity = flags.reduce(0) { $0 + ($1 & (PixelFlag.lowSensitivity | PixelFlag.badColumn) != 0 ? 1 : 0) }
+        let lowSensitivity = flags.withUnsafeBufferPointer { flags in
+            nonisolated(unsafe) let flags = flags
+            return Self.countingChunks(flags.count) { range in
+                var n = 0
+                for i in range where flags[i] & (PixelFlag.lowSensitivity | PixelFlag.badColumn) != 0 { n += 1 }
+                return n
+            }
+        }
 
         // 7. QC.
         var innerSum = 0.0, innerN = 0
@@ -582,7 +615,23 @@ public struct MasterFlat: Sendable {
     static func localQuadratic(_ v: [Double], halfWidth: Int) -> [Double] {
         guard halfWidth > 0 else { return v }
         var out = [Double](repeating: .nan, count: v.count)
-        for i in v.indices where !v[i].isNaN {
+        // Every value is its own fit, so the rows are split between the cores (the same sums, in the same order).
+        let chunks = max(1, min(8, v.count / 256))
+        let perChunk = (v.count + chunks - 1) / chunks
+        out.withUnsafeMutableBufferPointer { out in
+            v.withUnsafeBufferPointer { v in
+                nonisolated(unsafe) let out = out, v = v
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    localQuadratic(v, halfWidth: halfWidth, rows: (chunk * perChunk)..<min(v.count, (chunk + 1) * perChunk), into: out)
+                }
+            }
+        }
+        return out
+    }
+
+    private static func localQuadratic(_ v: UnsafeBufferPointer<Double>, halfWidth: Int, rows: Range<Int>,
+                                       into out: UnsafeMutableBufferPointer<Double>) {
+        for i in rows where !v[i].isNaN {
             // Normal equations of a + b t + c t², t = (j − i)/halfWidth.
             var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, r0 = 0.0, r1 = 0.0, r2 = 0.0
             for j in max(0, i - halfWidth)...min(v.count - 1, i + halfWidth) where !v[j].isNaN {
@@ -598,6 +647,32 @@ public struct MasterFlat: Sendable {
                 out[i] = r0 / s0
             }
         }
-        return out
+    }
+
+    /// `count` copies of `value`, written by both cores (the pages are first touched in parallel).
+    static func filled<T: BitwiseCopyable & Sendable>(_ value: T, count: Int) -> [T] {
+        [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let chunk = 1 << 20
+            nonisolated(unsafe) let buffer = buffer
+            DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
+                let start = c * chunk
+                (buffer.baseAddress! + start).initialize(repeating: value, count: min(chunk, count - start))
+            }
+            initialized = count
+        }
+    }
+
+    /// The sum of `count(range)` over fixed chunks of 0..<n, run in parallel (an integer sum: order-free).
+    static func countingChunks(_ n: Int, _ count: @Sendable (Range<Int>) -> Int) -> Int {
+        let chunk = 1 << 20
+        let chunks = max(1, (n + chunk - 1) / chunk)
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunks)
+        counts.initialize(repeating: 0)
+        defer { counts.deallocate() }
+        nonisolated(unsafe) let out = counts
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            out[c] = count((c * chunk)..<min(n, (c + 1) * chunk))
+        }
+        return counts.reduce(0, +)
     }
 }
