@@ -8,16 +8,30 @@ import Synchronization
 /// on PostgreSQL (#16): each worker is an OS thread with its own handle (its own
 /// SQLite connection pool, its own PostgreSQL connection), looping claim →
 /// complete (no products) as a worker does with an instant recipe. A "claim"
-/// here is that whole queue cycle: two transactions per job.
+/// here is that whole queue cycle, in one of two ways (`Cycle`): `complete` then
+/// `claimNextJob` (two transactions per job), or `completeAndClaimNext` (one).
+/// Both run in the same `calib-bench` run (`--only 'queue claims*'`), interleaved,
+/// so their ratio is measured on one machine state.
 ///
 /// PostgreSQL is found through `CALIBD_BENCH_POSTGRES_URL` (or
 /// `CALIBD_TEST_POSTGRES_URL`); each run gets a scratch database, dropped at exit.
 enum QueueClaimBench {
-    /// Jobs claimed per timed run; prepare queues enough for 10 runs.
+    /// Jobs claimed per timed run; prepare queues enough for `--repeat` runs and one more
+    /// (filling costs one commit per job, minutes on a flush-bound disk for more).
     static let jobsPerRun = 2000
-    static let runsPrepared = 10
+    static let runsPrepared = (QueueWorkerMode.option("--repeat").flatMap(Int.init) ?? 3) + 1
 
     enum Backend: String, Sendable { case sqlite = "SQLite", postgresql = "PostgreSQL" }
+
+    /// How a worker ends one job and gets the next.
+    enum Cycle: Sendable {
+        /// `complete`, then `claimNextJob`: two commits per job.
+        case twoCommits
+        /// `completeAndClaimNext`: one commit per job.
+        case oneCommit
+
+        var suffix: String { self == .twoCommits ? "" : ", one commit per cycle" }
+    }
 
     static let scratch = Mutex<[(PostgresLocation, PostgresLocation)]>([])
 
@@ -48,9 +62,9 @@ enum QueueClaimBench {
         }
     }
 
-    static func benchmark(_ backend: Backend, workers: Int) -> BenchmarkCase {
+    static func benchmark(_ backend: Backend, workers: Int, cycle: Cycle = .twoCommits) -> BenchmarkCase {
         BenchmarkCase(
-            name: "queue claims, \(workers) worker\(workers == 1 ? "" : "s"), \(backend.rawValue)",
+            name: "queue claims, \(workers) worker\(workers == 1 ? "" : "s"), \(backend.rawValue)\(cycle.suffix)",
             target: "≥ 500 claims/s", targetSeconds: Double(jobsPerRun) / 500
         ) { directory, _ in
             let queues = try handles(backend, directory: directory, count: workers)
@@ -60,7 +74,7 @@ enum QueueClaimBench {
                     recipe: "bench", recipeVersion: "1", parameters: "{\"n\":\(n)}", instrument: "SIMECH",
                     night: "2027-01-14", setup: "n=\(n)", productType: .masterBias, inputs: []), now: now)
             }
-            // Each cycle is two commits; with synchronous_commit on, each waits for a WAL flush to disk, which
+            // Each commit, with synchronous_commit on, waits for a WAL flush to disk, which
             // is what bounds one worker (more workers share flushes: group commit). Printed so a figure is read with it.
             let durability = try (queues[0] as? PostgresJobQueue).map {
                 "; fsync \(try $0.serverSetting("fsync")), synchronous_commit \(try $0.serverSetting("synchronous_commit"))"
@@ -80,12 +94,22 @@ enum QueueClaimBench {
                     Thread {
                         defer { group.leave() }
                         let queue = queues[w]
+                        let owner = "bench-\(round)-\(w)"
+                        // Stop at this run's budget so later repeats find queued jobs too.
+                        func withinBudget() -> Bool { claimed.add(1, ordering: .relaxed).newValue <= budget }
                         do {
-                            // Stop at this run's budget so later repeats find queued jobs too.
-                            while claimed.add(1, ordering: .relaxed).newValue <= budget {
-                                guard let job = try queue.claimNextJob(owner: "bench-\(round)-\(w)", lease: 600, now: Date()) else { break }
-                                if !seen.withLock({ $0.insert(job.id!).inserted }) { twice.add(1, ordering: .relaxed) }
-                                _ = try queue.complete(job: job, outcome: .succeeded, products: [], now: Date())
+                            var job = withinBudget() ? try queue.claimNextJob(owner: owner, lease: 600, now: Date()) : nil
+                            while let current = job {
+                                if !seen.withLock({ $0.insert(current.id!).inserted }) { twice.add(1, ordering: .relaxed) }
+                                let more = withinBudget()
+                                switch cycle {
+                                case .oneCommit where more:
+                                    job = try queue.completeAndClaimNext(job: current, outcome: .succeeded, products: [], owner: owner,
+                                                                         lease: 600, now: Date()).next
+                                default:
+                                    _ = try queue.complete(job: current, outcome: .succeeded, products: [], now: Date())
+                                    job = more ? try queue.claimNextJob(owner: owner, lease: 600, now: Date()) : nil
+                                }
                             }
                         } catch { failures.withLock { $0.append("\(error)") } }
                     }.start()
@@ -140,5 +164,9 @@ enum QueueClaimBench {
 }
 
 let queueClaimBenchmarks: [BenchmarkCase] =
-    [1, 2, 4].flatMap { [QueueClaimBench.benchmark(.sqlite, workers: $0), QueueClaimBench.benchmark(.postgresql, workers: $0)] }
+    [1, 2, 4].flatMap { workers in
+        [QueueClaimBench.Backend.sqlite, .postgresql].flatMap { backend in
+            [QueueClaimBench.benchmark(backend, workers: workers), QueueClaimBench.benchmark(backend, workers: workers, cycle: .oneCommit)]
+        }
+    }
     + [QueueClaimBench.reclaim(.sqlite), QueueClaimBench.reclaim(.postgresql)]

@@ -13,19 +13,21 @@ import Synchronization
 ///
 ///     calib-bench --queue-fill N --database D [--threads T]
 ///     calib-bench --queue-worker --database D [--owner NAME] [--lease S] [--heartbeat S]
-///                 [--hold S] [--poll S] [--idle-exit S] [--sweep S]
+///                 [--hold S] [--poll S] [--idle-exit S] [--sweep S] [--two-commits]
 ///     calib-bench --queue-report --database D
 ///
 /// `D` is a SQLite file path or a `postgresql://` URL. A worker loops as the
 /// daemon's does with an instant recipe: claim with a lease, heartbeat from
 /// another thread every `--heartbeat` s while it holds the job, "work" for
 /// `--hold` s on a job's first attempt only (so a reclaiming worker finishes at
-/// once), then complete; when idle it sweeps expired leases and polls every
+/// once), then complete and claim the next job in one transaction
+/// (`completeAndClaimNext`; with `--two-commits`, `complete` then `claimNextJob`,
+/// the cycle before it); when idle it sweeps expired leases and polls every
 /// `--poll` s, and exits after `--idle-exit` s without a claim. Each event is
 /// one unbuffered line on stdout, so a SIGKILL loses none of what happened:
 ///
 ///     ready <owner> <unix-seconds>                 (connected, about to poll)
-///     claimed <job> <attempt> <unix-seconds>
+///     claimed <job> <attempt> <unix-seconds>      (after the previous `completed` when claimed with it)
 ///     completed <job> <attempt> <unix-seconds>
 ///     fenced <job> <attempt> <unix-seconds>        (complete refused: lease lost)
 ///     lease-lost <job> <attempt> <unix-seconds>    (a heartbeat refused)
@@ -123,18 +125,23 @@ enum QueueWorkerMode {
         let idleExit = seconds("--idle-exit", default: 2)
         // A busy worker also sweeps now and then, so a dead peer's job does not wait for someone to idle.
         let sweepEvery = seconds("--sweep", default: 1)
+        let oneCommit = !CommandLine.arguments.contains("--two-commits")
         // Connected: a test starting this worker before killing another knows it is polling.
         say("ready \(owner) \(unixNow)")
         var claimed = 0, completed = 0, fenced = 0
         var first: Double?, last: Double?
         var lastClaim = Date()
         var lastSweep = Date.distantPast
+        // The job claimed together with the last completion, if any: run it before polling again.
+        var claimedWithCompletion: JobRecord?
         while true {
             if Date().timeIntervalSince(lastSweep) >= sweepEvery {
                 try queue.recoverLeases(now: Date(), owner: nil)
                 lastSweep = Date()
             }
-            guard let job = try queue.claimNextJob(owner: owner, lease: lease, now: Date()) else {
+            let next = claimedWithCompletion
+            claimedWithCompletion = nil
+            guard let job = try next ?? queue.claimNextJob(owner: owner, lease: lease, now: Date()) else {
                 if Date().timeIntervalSince(lastClaim) >= idleExit { break }
                 try queue.recoverLeases(now: Date(), owner: nil)
                 lastSweep = Date()
@@ -171,7 +178,13 @@ enum QueueWorkerMode {
             beating.store(false, ordering: .relaxed)
             beats.wait()
             do {
-                _ = try queue.complete(job: job, outcome: .succeeded, products: [], now: Date())
+                if oneCommit {
+                    // A refused completion throws and claims nothing: a fenced worker polls like an idle one.
+                    claimedWithCompletion = try queue.completeAndClaimNext(job: job, outcome: .succeeded, products: [], owner: owner,
+                                                                           lease: lease, now: Date()).next
+                } else {
+                    _ = try queue.complete(job: job, outcome: .succeeded, products: [], now: Date())
+                }
                 completed += 1
                 last = Date().timeIntervalSince1970
                 say("completed \(id) \(job.attempts) \(unixNow)")

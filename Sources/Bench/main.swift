@@ -23,7 +23,7 @@ if arguments.contains("--help") || arguments.contains("-h") {
 
         OPTIONS:
           --size N       detector size in pixels (default 4096)
-          --only NAME    run only this case (names below)
+          --only NAME    run only this case (names below); 'PREFIX*' runs every case starting with PREFIX
           --repeat N     runs per case, the best is shown (default 3)
           --version      print the version
           -h, --help     print this help
@@ -110,7 +110,14 @@ guard BenchmarkFrames.locatedConfigDirectory != nil else {
         """.utf8))
     exit(66)
 }
-if let only, !allBenchmarks.contains(where: { $0.name == only }) {
+/// `--only NAME` names one case; `--only 'PREFIX*'` every case whose name starts with PREFIX, so cases
+/// compared with each other (old and new queue cycles) run in one process on one machine state.
+func isSelected(_ name: String) -> Bool {
+    guard let only else { return true }
+    if only.hasSuffix("*") { return name.hasPrefix(only.dropLast()) }
+    return name == only
+}
+if only != nil, !allBenchmarks.contains(where: { isSelected($0.name) }) {
     FileHandle.standardError.write(Data("calib-bench: no case named '\(only)' (calib-bench --help lists them)\n".utf8))
     exit(64)
 }
@@ -122,7 +129,7 @@ let header = ["benchmark", "time", "× baseline", "peak RSS", "target", "", "not
 var rows: [[String]] = []
 /// Lines a case returned after its note's first line (a breakdown), printed under the table.
 var details: [(name: String, lines: String)] = []
-for bench in allBenchmarks where only == nil || bench.name == only {
+for bench in allBenchmarks where isSelected(bench.name) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     process.arguments = ["--child", bench.name, "--size", "\(size)", "--repeat", "\(repeats)"]

@@ -123,23 +123,37 @@ extension CalibrationDatabase {
 
     /// Claims the oldest runnable job for `owner` with a lease until `now + lease`.
     public func claimNextJob(owner: String, lease: TimeInterval, now: Date = Date()) throws -> JobRecord? {
+        try write { db in try Self.claimNext(db, owner: owner, lease: lease, now: now) }
+    }
+
+    /// Records `job`'s outcome as `complete` does and claims the next runnable
+    /// job as `claimNextJob` does, in one transaction (one commit per cycle).
+    /// A refused completion throws `LeaseLostError` before anything is claimed,
+    /// and the transaction is rolled back.
+    public func completeAndClaimNext(job: JobRecord, outcome: JobOutcome, products drafts: [ProductDraft], owner: String,
+                                     lease: TimeInterval, now: Date = Date()) throws -> (products: [ProductRecord], next: JobRecord?) {
         try write { db in
-            guard var job = try JobRecord
-                .filter(JobRecord.Columns.state == JobState.queued.rawValue)
-                .filter(JobRecord.Columns.notBefore == nil || JobRecord.Columns.notBefore <= now)
-                .order(JobRecord.Columns.id)
-                .fetchOne(db)
-            else { return nil }
-            job.state = .running
-            job.leaseOwner = owner
-            job.leaseExpiresAt = now.addingTimeInterval(lease)
-            job.attempts += 1
-            job.startedAt = now
-            job.updatedAt = now
-            try job.update(db)
-            try Self.event(db, job.id!, .running, "attempt \(job.attempts) by \(owner)", now)
-            return job
+            let products = try Self.complete(db, job: job, outcome: outcome, products: drafts, now: now)
+            return (products, try Self.claimNext(db, owner: owner, lease: lease, now: now))
         }
+    }
+
+    private static func claimNext(_ db: Database, owner: String, lease: TimeInterval, now: Date) throws -> JobRecord? {
+        guard var job = try JobRecord
+            .filter(JobRecord.Columns.state == JobState.queued.rawValue)
+            .filter(JobRecord.Columns.notBefore == nil || JobRecord.Columns.notBefore <= now)
+            .order(JobRecord.Columns.id)
+            .fetchOne(db)
+        else { return nil }
+        job.state = .running
+        job.leaseOwner = owner
+        job.leaseExpiresAt = now.addingTimeInterval(lease)
+        job.attempts += 1
+        job.startedAt = now
+        job.updatedAt = now
+        try job.update(db)
+        try Self.event(db, job.id!, .running, "attempt \(job.attempts) by \(owner)", now)
+        return job
     }
 
     /// Extends a running job's lease; throws `LeaseLostError` if it is no longer ours.
@@ -157,25 +171,28 @@ extension CalibrationDatabase {
     /// night and setup are superseded by this one.
     @discardableResult
     public func complete(job: JobRecord, outcome: JobOutcome, products drafts: [ProductDraft], now: Date = Date()) throws -> [ProductRecord] {
-        try write { db in
-            let current = try JobRecord.fetchOne(db, key: job.id!)
-            guard let current, current.state == .running, current.leaseOwner == job.leaseOwner, current.attempts == job.attempts else {
-                throw LeaseLostError(jobId: job.id!)
-            }
-            let products = try drafts.map { try Self.insert(db, product: $0, of: job, now: now) }
-            var finished = current
-            switch outcome {
-            case .succeeded: finished.state = .succeeded; finished.reason = nil
-            case .qcFailed(let why): finished.state = .qcFailed; finished.reason = why
-            }
-            finished.leaseOwner = nil
-            finished.leaseExpiresAt = nil
-            finished.finishedAt = now
-            finished.updatedAt = now
-            try finished.update(db)
-            try Self.event(db, job.id!, finished.state, finished.reason ?? "products \(products.map { String($0.id!) }.joined(separator: ", "))", now)
-            return products
+        try write { db in try Self.complete(db, job: job, outcome: outcome, products: drafts, now: now) }
+    }
+
+    private static func complete(_ db: Database, job: JobRecord, outcome: JobOutcome, products drafts: [ProductDraft],
+                                 now: Date) throws -> [ProductRecord] {
+        let current = try JobRecord.fetchOne(db, key: job.id!)
+        guard let current, current.state == .running, current.leaseOwner == job.leaseOwner, current.attempts == job.attempts else {
+            throw LeaseLostError(jobId: job.id!)
         }
+        let products = try drafts.map { try Self.insert(db, product: $0, of: job, now: now) }
+        var finished = current
+        switch outcome {
+        case .succeeded: finished.state = .succeeded; finished.reason = nil
+        case .qcFailed(let why): finished.state = .qcFailed; finished.reason = why
+        }
+        finished.leaseOwner = nil
+        finished.leaseExpiresAt = nil
+        finished.finishedAt = now
+        finished.updatedAt = now
+        try finished.update(db)
+        try Self.event(db, job.id!, finished.state, finished.reason ?? "products \(products.map { String($0.id!) }.joined(separator: ", "))", now)
+        return products
     }
 
     private static func insert(_ db: Database, product draft: ProductDraft, of job: JobRecord, now: Date) throws -> ProductRecord {

@@ -19,6 +19,18 @@ public protocol JobQueue: Sendable {
     func heartbeat(job: JobRecord, lease: TimeInterval, now: Date) throws
     /// Records the outcome and products atomically; throws `LeaseLostError` when fenced out.
     func complete(job: JobRecord, outcome: JobOutcome, products: [ProductDraft], now: Date) throws -> [ProductRecord]
+    /// Records the outcome and products exactly as `complete` does and, in the
+    /// same transaction, claims the oldest runnable job for `owner` as
+    /// `claimNextJob` does: one commit per job cycle instead of two, which is
+    /// what bounds a worker when every commit waits for a flush to disk.
+    ///
+    /// Fencing is unchanged: when the completion is refused (the lease was
+    /// lost, or the job was completed already) it throws `LeaseLostError` and
+    /// claims nothing; a worker that wants more work then calls
+    /// `claimNextJob`, so a stale worker never holds a new lease taken under a
+    /// refused result. `next` is nil when nothing is runnable.
+    func completeAndClaimNext(job: JobRecord, outcome: JobOutcome, products: [ProductDraft], owner: String,
+                              lease: TimeInterval, now: Date) throws -> (products: [ProductRecord], next: JobRecord?)
     /// Records a failed attempt (re-queued with back-off, or failed for good
     /// when attempts are exhausted or the error is `permanent`).
     func fail(job: JobRecord, error: String, retryAfter: TimeInterval, permanent: Bool, now: Date) throws

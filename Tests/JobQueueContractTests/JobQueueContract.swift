@@ -135,6 +135,92 @@ enum JobQueueContract {
                 "\(q.backend)")
     }
 
+    // MARK: One commit per cycle: complete and claim the next
+
+    static func completeAndClaimNext(_ q: QueueUnderTest) throws {
+        // Given three queued jobs, the first claimed by worker w
+        let ids = try (1...3).map { try q.queue.ensureJob(planned($0), now: t0).job.id! }
+        let first = try #require(try q.queue.claimNextJob(owner: "w", lease: 10, now: t0))
+        #expect(first.id == ids[0], "\(q.backend)")
+
+        // When w records it (no products) and asks for the next in the same call
+        let one = try q.queue.completeAndClaimNext(job: first, outcome: .succeeded, products: [], owner: "w", lease: 20,
+                                                   now: t0.addingTimeInterval(1))
+        // Then the first is succeeded and the second is w's, attempt 1, leased until now + 20 s
+        let done = try #require(try q.job(ids[0]))
+        #expect(one.products.isEmpty && done.state == .succeeded && done.leaseOwner == nil && done.finishedAt != nil, "\(q.backend)")
+        let second = try #require(one.next, "\(q.backend): nothing claimed after a completion")
+        #expect(second.id == ids[1] && second.state == .running && second.leaseOwner == "w" && second.attempts == 1, "\(q.backend)")
+        let expiry = try #require(second.leaseExpiresAt)
+        #expect(abs(expiry.timeIntervalSince(t0) - 21) <= timeTolerance, "\(q.backend): lease \(expiry.timeIntervalSince(t0)) s")
+        #expect(try q.job(ids[1])?.leaseOwner == "w", "\(q.backend)")
+
+        // When w records the second with a product, QC failed, and asks again
+        let two = try q.queue.completeAndClaimNext(job: second, outcome: .qcFailed("mean_level out of range"),
+                                                   products: [product("two")], owner: "w", lease: 20, now: t0.addingTimeInterval(2))
+        // Then the product is recorded with the job's outcome, and the third job is claimed
+        #expect(two.products.count == 1 && two.products.first?.jobId == ids[1] && two.products.first?.id != nil, "\(q.backend)")
+        let qcFailed = try #require(try q.job(ids[1]))
+        #expect(qcFailed.state == .qcFailed && qcFailed.reason == "mean_level out of range", "\(q.backend)")
+        let third = try #require(two.next, "\(q.backend)")
+        #expect(third.id == ids[2] && third.attempts == 1, "\(q.backend)")
+
+        // And when the queue is empty the completion is still recorded, and nothing is claimed
+        let three = try q.queue.completeAndClaimNext(job: third, outcome: .succeeded, products: [], owner: "w", lease: 20,
+                                                     now: t0.addingTimeInterval(3))
+        let thirdState = try q.job(ids[2])?.state
+        #expect(three.next == nil && thirdState == .succeeded, "\(q.backend)")
+        // And a job still backing off is not claimed by it either
+        let later = try q.queue.ensureJob(planned(4, maxAttempts: 2), now: t0).job.id!
+        let fourth = try #require(try q.queue.claimNextJob(owner: "w", lease: 10, now: t0.addingTimeInterval(4)))
+        try q.queue.fail(job: fourth, error: "disk full", retryAfter: 30, permanent: false, now: t0.addingTimeInterval(4))
+        try q.queue.ensureJob(planned(5), now: t0)
+        let fifth = try #require(try q.queue.claimNextJob(owner: "w", lease: 10, now: t0.addingTimeInterval(5)))
+        let four = try q.queue.completeAndClaimNext(job: fifth, outcome: .succeeded, products: [], owner: "w", lease: 10,
+                                                    now: t0.addingTimeInterval(6))
+        let backingOff = try q.job(later)?.state
+        #expect(four.next == nil && backingOff == .queued, "\(q.backend): claimed a job before its back-off ended")
+    }
+
+    static func staleWorkerCompleteAndClaimIsFenced(_ q: QueueUnderTest) throws {
+        // Given worker A claimed job 1 and stalled; its lease lapsed and B took job 1 as attempt 2; job 2 waits
+        let id1 = try q.queue.ensureJob(planned(1), now: t0).job.id!
+        let id2 = try q.queue.ensureJob(planned(2), now: t0).job.id!
+        let a = try #require(try q.queue.claimNextJob(owner: "hostA:1", lease: 10, now: t0))
+        #expect(a.id == id1, "\(q.backend)")
+        #expect(try q.queue.recoverLeases(now: t0.addingTimeInterval(10.5), owner: nil) == 1, "\(q.backend)")
+        let b = try #require(try q.queue.claimNextJob(owner: "hostB:1", lease: 10, now: t0.addingTimeInterval(11)))
+        #expect(b.id == id1 && b.attempts == 2, "\(q.backend)")
+
+        // When A, back, records its stale result and asks for the next job in the same call (with and without products)
+        #expect(isLeaseLost {
+            _ = try q.queue.completeAndClaimNext(job: a, outcome: .succeeded, products: [], owner: "hostA:1", lease: 10,
+                                                 now: t0.addingTimeInterval(12))
+        }, "\(q.backend)")
+        #expect(isLeaseLost {
+            _ = try q.queue.completeAndClaimNext(job: a, outcome: .succeeded, products: [product("a")], owner: "hostA:1", lease: 10,
+                                                 now: t0.addingTimeInterval(12))
+        }, "\(q.backend)")
+        // Then the result is refused and nothing was claimed under the refused call: job 1 is still B's, job 2 untouched
+        let one = try #require(try q.job(id1))
+        #expect(one.state == .running && one.leaseOwner == "hostB:1" && one.attempts == 2, "\(q.backend)")
+        let two = try #require(try q.job(id2))
+        #expect(two.state == .queued && two.leaseOwner == nil && two.attempts == 0, "\(q.backend): job 2 claimed under a refused completion")
+
+        // And B's own cycle records its result and gets job 2
+        let cycle = try q.queue.completeAndClaimNext(job: b, outcome: .succeeded, products: [product("b")], owner: "hostB:1",
+                                                     lease: 10, now: t0.addingTimeInterval(13))
+        #expect(cycle.products.count == 1 && cycle.products.first?.checksum == "sha256:b", "\(q.backend)")
+        #expect(cycle.next?.id == id2 && cycle.next?.leaseOwner == "hostB:1", "\(q.backend)")
+        // And recording job 1 a second time is refused and claims nothing more
+        try q.queue.ensureJob(planned(3), now: t0)
+        #expect(isLeaseLost {
+            _ = try q.queue.completeAndClaimNext(job: b, outcome: .succeeded, products: [], owner: "hostB:1", lease: 10,
+                                                 now: t0.addingTimeInterval(14))
+        }, "\(q.backend)")
+        #expect(try q.queue.claimNextJob(owner: "hostC:1", lease: 10, now: t0.addingTimeInterval(15))?.attempts == 1, "\(q.backend)")
+    }
+
     // MARK: Reclaim after lease expiry
 
     static func reclaimAfterExpiry(_ q: QueueUnderTest) throws {
@@ -179,7 +265,8 @@ enum JobQueueContract {
 
     /// `workers` threads, each with its own handle, claim and complete until the queue is empty.
     /// - Returns: how many claims each job got.
-    static func concurrentClaimers(_ q: QueueUnderTest, jobs: Int, workers: Int) throws {
+    /// - Parameter oneCommit: complete and claim the next in one call (`completeAndClaimNext`), as a worker looping does.
+    static func concurrentClaimers(_ q: QueueUnderTest, jobs: Int, workers: Int, oneCommit: Bool = false) throws {
         // Given `jobs` queued jobs
         for n in 0..<jobs { try q.queue.ensureJob(planned(n), now: t0) }
         let handles = try (0..<workers).map { _ in try q.reopen() }
@@ -189,9 +276,16 @@ enum JobQueueContract {
         runThreads(workers) { i in
             let owner = "host\(i):\(i)"
             do {
-                while let job = try handles[i].claimNextJob(owner: owner, lease: 600, now: t0) {
+                var next = try handles[i].claimNextJob(owner: owner, lease: 600, now: t0)
+                while let job = next {
                     claims.withLock { $0[job.id!, default: 0] += 1 }
-                    _ = try handles[i].complete(job: job, outcome: .succeeded, products: [], now: t0)
+                    if oneCommit {
+                        next = try handles[i].completeAndClaimNext(job: job, outcome: .succeeded, products: [], owner: owner,
+                                                                   lease: 600, now: t0).next
+                    } else {
+                        _ = try handles[i].complete(job: job, outcome: .succeeded, products: [], now: t0)
+                        next = try handles[i].claimNextJob(owner: owner, lease: 600, now: t0)
+                    }
                 }
             } catch { failures.withLock { $0.append("\(owner): \(error)") } }
         }

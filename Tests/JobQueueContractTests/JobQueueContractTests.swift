@@ -36,6 +36,17 @@ struct SQLiteJobQueueContractTests {
 
     @Test("4 concurrent claimers over 200 jobs: none run twice, none lost")
     func concurrentClaimers() throws { try JobQueueContract.concurrentClaimers(try Self.make(), jobs: 200, workers: 4) }
+
+    @Test("complete-and-claim-next records the outcome and claims the next job in one transaction")
+    func completeAndClaimNext() throws { try JobQueueContract.completeAndClaimNext(try Self.make()) }
+
+    @Test("a stale worker's complete-and-claim-next is refused and claims nothing")
+    func staleCompleteAndClaim() throws { try JobQueueContract.staleWorkerCompleteAndClaimIsFenced(try Self.make()) }
+
+    @Test("4 concurrent claimers cycling with complete-and-claim-next over 200 jobs: none run twice, none lost")
+    func concurrentOneCommit() throws {
+        try JobQueueContract.concurrentClaimers(try Self.make(), jobs: 200, workers: 4, oneCommit: true)
+    }
 }
 
 /// The same contract on PostgreSQL, each test in a scratch database of its own.
@@ -71,6 +82,17 @@ struct PostgresJobQueueContractTests {
 
     @Test("4 concurrent claimers (own connections) over 1,000 jobs: none run twice, none lost")
     func concurrentClaimers() throws { try Self.withQueue { try JobQueueContract.concurrentClaimers($0, jobs: 1000, workers: 4) } }
+
+    @Test("complete-and-claim-next records the outcome and claims the next job in one transaction")
+    func completeAndClaimNext() throws { try Self.withQueue(JobQueueContract.completeAndClaimNext) }
+
+    @Test("a stale worker's complete-and-claim-next is refused and claims nothing")
+    func staleCompleteAndClaim() throws { try Self.withQueue(JobQueueContract.staleWorkerCompleteAndClaimIsFenced) }
+
+    @Test("4 concurrent claimers cycling with complete-and-claim-next over 1,000 jobs: none run twice, none lost")
+    func concurrentOneCommit() throws {
+        try Self.withQueue { try JobQueueContract.concurrentClaimers($0, jobs: 1000, workers: 4, oneCommit: true) }
+    }
 
     @Test("migrations are applied once, in order, and a second opener finds nothing pending")
     func migrations() throws {
