@@ -42,4 +42,7 @@ public enum ProductType: String, Codable, Sendable, CaseIterable {
     case inverseDispersionModel = "IDS_MODEL"
     /// Long-slit/MOS optical model: where the mask's slits fall on the detector at a reference wavelength.
     case opticalModel = "OPT_MODEL"
+    /// Long-slit pixel flat: the through-slit flat divided by the lamp spectrum and the slit
+    /// illumination, leaving the pixel-to-pixel response. Named as PypeIt names it (`pixelflat`).
+    case pixelFlat = "PIXEL_FLAT"
 }

@@ -267,6 +267,11 @@ enum Schema {
             // A row only; the name is written out, never taken from the Swift enum.
             try db.execute(sql: "INSERT INTO product_type_name(name) VALUES (?)", arguments: ["OPT_MODEL"])
         }
+        migrator.registerMigration("v9-longslit-pixel-flat: the long-slit pixel flat") { db in
+            // PIXEL_FLAT (issue 13): the flat with lamp spectrum and slit illumination divided out.
+            // A row only; the name is written out, never taken from the Swift enum.
+            try db.execute(sql: "INSERT INTO product_type_name(name) VALUES (?)", arguments: ["PIXEL_FLAT"])
+        }
         return migrator
     }
 }

@@ -95,6 +95,14 @@ extension SlitEdgesExecutor {
     }
 }
 
+extension LongSlitPixelFlatExecutor {
+    var parameterNames: Set<String> { LongSlitPixelFlat.parameterNames }
+    var metricNames: Set<String> {
+        ["pixelResponseRMS", "pixelResponseSigma", "pixelResponseMedian", "flaggedFraction", "unmeasuredRowFraction",
+         "illuminationMin", "illuminationMax", "lampSpectrumMax", "frameCount", "rejectedFrames"]
+    }
+}
+
 extension LongSlitWavelengthExecutor {
     var parameterNames: Set<String> { LongSlitWavelengthSolution.parameterNames }
     var metricNames: Set<String> {

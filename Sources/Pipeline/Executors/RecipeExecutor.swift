@@ -116,6 +116,7 @@ public enum RecipeCatalog {
         SpatialSolutionExecutor().name: SpatialSolutionExecutor(),
         LampFluxExecutor().name: LampFluxExecutor(),
         SlitEdgesExecutor().name: SlitEdgesExecutor(),
+        LongSlitPixelFlatExecutor().name: LongSlitPixelFlatExecutor(),
         LongSlitWavelengthExecutor().name: LongSlitWavelengthExecutor(),
         OpticalModelExecutor().name: OpticalModelExecutor(),
         MultiSlitEdgesExecutor().name: MultiSlitEdgesExecutor(),
