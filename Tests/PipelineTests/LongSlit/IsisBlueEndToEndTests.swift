@@ -9,7 +9,7 @@ import Testing
 /// the saturated flat left out with its reason, the slit filling the window.
 @Suite("End to end: real ISIS blue long-slit calibrations", .serialized)
 struct IsisBlueEndToEndTests {
-    @Test("calibd --once on real ISIS blue frames makes MBIAS, CRV_MODEL and IDS_MODEL with QC passed; r2324580 is left out as saturated")
+    @Test("calibd --once on real ISIS blue frames makes MBIAS, CRV_MODEL, IDS_MODEL and PIXEL_FLAT with QC passed; r2324580 is left out as saturated")
     func isisNight() throws {
         // Given the raw ISIS frames in a watched directory
         let ws = try TestWorkspace()
@@ -21,7 +21,7 @@ struct IsisBlueEndToEndTests {
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
         #expect(run.batchRanToEnd, "\(run.stderr)")
         // And the night is complete: no job failed and none waits for frames the night does not have
-        #expect(run.status == 0 && run.stdout.contains("night 2016-02-09 complete: 3/3 products QC-passed, 0 missing"), "\(run.stdout)")
+        #expect(run.status == 0 && run.stdout.contains("night 2016-02-09 complete: 4/4 products QC-passed, 0 missing"), "\(run.stdout)")
         // Then every frame is an ISIS frame, classified from OBSTYPE
         let database = try CalibrationDatabase(path: ws.database)
         let frames = try database.frames()
@@ -29,7 +29,7 @@ struct IsisBlueEndToEndTests {
                 "\(frames.map { "\($0.frame.path) \($0.frame.instrument ?? "-") \($0.frame.problem ?? "")" })")
         #expect(frames.filter { $0.frame.frameType == .flat }.count == 3)
         // And one product of each type, QC passed
-        for type in [ProductType.masterBias, .curvatureModel, .inverseDispersionModel] {
+        for type in [ProductType.masterBias, .curvatureModel, .inverseDispersionModel, .pixelFlat] {
             let products = try database.products(type: type)
             #expect(products.count == 1 && products.allSatisfy(\.qcPassed), "\(type.rawValue): \(products.map { "\($0.setup) \($0.qcPassed)" })")
         }
@@ -47,5 +47,12 @@ struct IsisBlueEndToEndTests {
         let wave = Dictionary(uniqueKeysWithValues: try database.metrics(ofProduct: ids.id!).map { ($0.name, $0.value ?? .nan) })
         #expect(try #require(wave["rmsPixels"]) <= 0.2)
         #expect(try #require(wave["lineCoverageStart"]) < 3377)
+        // And the pixel flat uses the two good flats and leaves a response ≈ 1 in the slit
+        let pix = try #require(try database.products(type: .pixelFlat).first)
+        let flat = Dictionary(uniqueKeysWithValues: try database.metrics(ofProduct: pix.id!).map { ($0.name, $0.value ?? .nan) })
+        #expect(flat["frameCount"] == 2 && flat["rejectedFrames"] == 1, "\(flat)")
+        #expect(abs(try #require(flat["pixelResponseMedian"]) - 1) < 0.005, "\(flat)")
+        #expect(try #require(flat["pixelResponseSigma"]) > 0.001 && flat["pixelResponseSigma"]! < 0.03, "\(flat)")
+        #expect(try #require(flat["flaggedFraction"]) < 0.01, "\(flat)")
     }
 }

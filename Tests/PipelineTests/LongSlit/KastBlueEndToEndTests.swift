@@ -8,7 +8,7 @@ import Testing
 /// the transposed frames, and the long-slit chain MBIAS → CRV_MODEL → IDS_MODEL.
 @Suite("End to end: real Kast blue long-slit calibrations", .serialized)
 struct KastBlueEndToEndTests {
-    @Test("calibd --once on real Kast blue frames makes MBIAS, CRV_MODEL and IDS_MODEL with QC passed, figures as PypeIt's")
+    @Test("calibd --once on real Kast blue frames makes MBIAS, CRV_MODEL, IDS_MODEL and PIXEL_FLAT with QC passed, figures as PypeIt's")
     func kastNight() throws {
         // Given the raw Kast frames as the telescope wrote them, in a watched directory
         let ws = try TestWorkspace()
@@ -20,7 +20,7 @@ struct KastBlueEndToEndTests {
         let run = try runCommand(Binaries.calibd, ["--config", ws.config, "--once", "--log-level", "error"])
         #expect(run.batchRanToEnd, "\(run.stderr)")
         // And the night is complete: no job failed and none waits for frames the night does not have
-        #expect(run.status == 0 && run.stdout.contains("night 2015-05-19 complete: 3/3 products QC-passed, 0 missing"), "\(run.stdout)")
+        #expect(run.status == 0 && run.stdout.contains("night 2015-05-19 complete: 4/4 products QC-passed, 0 missing"), "\(run.stdout)")
         // Then every frame is a KAST frame of the expected type
         let database = try CalibrationDatabase(path: ws.database)
         let frames = try database.frames()
@@ -30,7 +30,7 @@ struct KastBlueEndToEndTests {
         #expect(frames.filter { $0.frame.frameType == .flat }.count == 2)
         #expect(frames.filter { $0.frame.frameType == .arcSlit }.count == 1)
         // And one product of each type, QC passed
-        for type in [ProductType.masterBias, .curvatureModel, .inverseDispersionModel] {
+        for type in [ProductType.masterBias, .curvatureModel, .inverseDispersionModel, .pixelFlat] {
             let products = try database.products(type: type)
             #expect(products.count == 1 && products.allSatisfy(\.qcPassed), "\(type.rawValue): \(products.map { "\($0.setup) \($0.qcPassed)" })")
         }
@@ -48,5 +48,11 @@ struct KastBlueEndToEndTests {
         #expect(abs(try #require(wave["wavelengthStart"]) - 3428) < 2)
         #expect(abs(try #require(wave["wavelengthEnd"]) - 5516) < 2)
         #expect(try #require(wave["tiltRMS"]) < 0.05)
+        // And the pixel flat leaves the CCD's pixel-to-pixel response: ≈ 1 in the slit, a PRNU of about 1 %
+        let flat = try metrics(.pixelFlat)
+        #expect(abs(try #require(flat["pixelResponseMedian"]) - 1) < 0.005, "\(flat)")
+        #expect(try #require(flat["pixelResponseSigma"]) > 0.001 && flat["pixelResponseSigma"]! < 0.03, "\(flat)")
+        #expect(try #require(flat["flaggedFraction"]) < 0.01, "\(flat)")
+        #expect(flat["frameCount"] == 2, "\(flat)")
     }
 }
