@@ -11,7 +11,8 @@ import Testing
 struct LongSlitPixelFlatTests {
     static let width = 200, height = 1024
     static func lamp(_ y: Double) -> Double { 20000 * (0.3 + y / 1024) * (1 + 0.3 * sin(y / 90)) }
-    static func illumination(_ u: Double) -> Double { 1 + 0.08 * (u - 0.5) - 0.15 * (u - 0.5) * (u - 0.5) }
+    /// The slit illumination tilts with wavelength, as ISIS's does (±4 % more at one end).
+    static func illumination(_ u: Double, _ y: Double) -> Double { 1 + (0.04 + 0.08 * y / 1024) * (u - 0.5) - 0.15 * (u - 0.5) * (u - 0.5) }
 
     /// PRNU: 1 + 0.01·N(0, 1), from a fixed-seed generator (SplitMix64 and Box–Muller).
     static func prnu(seed: UInt64) -> Image {
@@ -37,13 +38,13 @@ struct LongSlitPixelFlatTests {
             for x in 0..<width {
                 let u = (Double(x) - l) / (r - l)
                 let light = LongSlitSyntheticTests.slitLight(x: Double(x), left: l, right: r, sigma: 0.8)
-                flat[x, y] = Float(lamp(Double(y)) * illumination(u) * light) * prnu[x, y]
+                flat[x, y] = Float(lamp(Double(y)) * illumination(u, Double(y)) * light) * prnu[x, y]
             }
         }
         return flat
     }
 
-    @Test("The recovered pixel response is the known 1 % PRNU within 0.1 % RMS; outside the slit it is 1 and flagged")
+    @Test("The recovered pixel response is the known 1 % PRNU within 0.1 % RMS under an illumination that tilts with wavelength; outside the slit it is 1 and flagged")
     func recoversPRNU() throws {
         // Given a flat of known lamp spectrum, illumination and PRNU, with one dead pixel in the slit
         var truth = Self.prnu(seed: 13)
@@ -53,7 +54,7 @@ struct LongSlitPixelFlatTests {
         let right = (0..<Self.height).map { LongSlitSyntheticTests.rightEdge(Double($0)) }
         // When the lamp spectrum and illumination are divided out between the true edges
         let result = try LongSlitPixelFlat(parameters: [:]).run(flat, left: left, right: right, rows: 0...(Self.height - 1))
-        // Then inside the slit the response is the truth: RMS difference ≤ 0.001 (a tenth of the PRNU), none worse than 0.005
+        // Then inside the slit the response is the truth: RMS difference < 0.001 (a tenth of the PRNU; measured 0.0008), none worse than 0.006 (measured 0.0048)
         var sumSquares = 0.0, worst = 0.0, good = 0
         for y in 0..<Self.height {
             for x in 0..<Self.width where result.flags[x, y] == 0 {
@@ -62,7 +63,7 @@ struct LongSlitPixelFlatTests {
             }
         }
         let rms = (sumSquares / Double(good)).squareRoot()
-        #expect(rms < 0.001 && worst < 0.005, "RMS \(rms), worst \(worst) over \(good) pixels")
+        #expect(rms < 0.001 && worst < 0.006, "RMS \(rms), worst \(worst) over \(good) pixels")
         // And nearly every pixel of the slit's interior (≈ 144 px × 1024 rows) was measured and good
         #expect(good > 140 * 1024, "\(good)")
         // And the measured PRNU is the truth's 1 % within 5 %
@@ -76,13 +77,20 @@ struct LongSlitPixelFlatTests {
         // And outside the slit the response is 1, flagged 2
         #expect(result.response[5, 300] == 1 && result.flags[5, 300] == 2)
         #expect(result.response[195, 300] == 1 && result.flags[195, 300] == 2)
-        // And the illumination profile is the truth's shape (normalised to its median) within 0.3 %
-        let median = Self.illumination(0.5)
-        for (u, value) in zip(result.illuminationPositions, result.illumination) where u > 0.05 && u < 0.95 {
-            let expected = Self.illumination(u) / median
-            #expect(abs(Double(value) - expected) < 0.003 * expected + 0.002, "u \(u): \(value) vs \(expected)")
+        // And every block's illumination profile has the truth's shape at its centre row within 0.3 %
+        // (both scaled to their mean over u = 0.05…0.95: the recipe normalises to the median of its bins)
+        for (block, profile) in result.illumination.enumerated() {
+            let y = Double(block * 128) + 63.5
+            let pairs = zip(result.illuminationPositions, profile).filter { $0.0 > 0.05 && $0.0 < 0.95 }
+            let ratios = pairs.map { Double($0.1) / Self.illumination($0.0, y) }
+            let mean = ratios.reduce(0, +) / Double(ratios.count)
+            let worst = ratios.map { abs($0 / mean - 1) }.max() ?? .infinity
+            #expect(worst < 0.003, "block \(block): worst shape error \(worst)")
         }
-        #expect(abs(try #require(metrics["illuminationMin"]) - Self.illumination(0.03) / median) < 0.01)
+        // And the profile's range is the truth's: lowest at the left edge of the last block, ≈ 0.91 of the median
+        let lastY = 959.5
+        let truthMedian = RobustStatistics.median(result.illuminationPositions.filter { $0 > 0.02 && $0 < 0.98 }.map { Float(Self.illumination($0, lastY)) })
+        #expect(abs(try #require(metrics["illuminationMin"]) - Self.illumination(0.025, lastY) / truthMedian) < 0.01, "\(metrics)")
     }
 
     @Test("A frame with no lit slit fails with a reason, not a flat of ones")

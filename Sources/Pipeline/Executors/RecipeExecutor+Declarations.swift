@@ -99,7 +99,7 @@ extension LongSlitPixelFlatExecutor {
     var parameterNames: Set<String> { LongSlitPixelFlat.parameterNames }
     var metricNames: Set<String> {
         ["pixelResponseRMS", "pixelResponseSigma", "pixelResponseMedian", "flaggedFraction", "unmeasuredRowFraction",
-         "illuminationMin", "illuminationMax", "lampSpectrumMax", "frameCount", "rejectedFrames"]
+         "illuminationMin", "illuminationMax", "blockResidualMax", "lampSpectrumMax", "frameCount", "rejectedFrames"]
     }
 }
 

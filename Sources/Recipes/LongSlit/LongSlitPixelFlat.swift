@@ -15,10 +15,10 @@ import Foundation
 ///   over `spectralWindow` rows (Savitzky & Golay 1964), rows more than 5σ off a running
 ///   median left out. A quadratic follows the lamp's slopes and curvature, and at the ends
 ///   of the traced rows it is evaluated where it is needed, not at its window's centre.
-/// - I(u), the illumination: flat/S binned in u (one bin per pixel of slit length at the
-///   middle row), the median per bin, smoothed by a running median of `spatialWindow` bins
-///   and normalised to median 1; evaluated by linear interpolation. One profile for the
-///   whole slit: the slit function's change along the dispersion is not modelled.
+/// - I(u, y), the illumination: per block of `illuminationBlockRows` rows, flat/S binned in u
+///   (one bin per pixel of slit length at the middle row), the median per bin, smoothed by a
+///   running median of `spatialWindow` bins and normalised to median 1; evaluated by linear
+///   interpolation in u and between the blocks' centres in y.
 ///
 /// Outside the slit's interior (nearer than `edgeMargin` px to an optical edge, where the
 /// illumination falls too steeply to divide out), outside the traced rows, and in rows
@@ -34,7 +34,7 @@ public struct LongSlitPixelFlat: Sendable {
     public static let version = "1.0"
     public static let parameterNames: Set<String> = [
         "edgeMargin", "spectralWindow", "spatialWindow", "minimumLevel", "minResponse", "maxResponse", "iterations",
-        "maxSaturatedFraction", "normaliseFrames",
+        "maxSaturatedFraction", "normaliseFrames", "illuminationBlockRows",
     ]
 
     public var edgeMargin: Double
@@ -44,6 +44,10 @@ public struct LongSlitPixelFlat: Sendable {
     public var minResponse: Double
     public var maxResponse: Double
     public var iterations: Int
+    /// Rows per illumination profile: the slit function is measured in blocks of this many
+    /// rows and interpolated linearly between their centres, so that a slit illumination that
+    /// changes with wavelength (±2 % on Kast, ±10 % on ISIS over the detector) is followed.
+    public var illuminationBlockRows: Int
     /// Which flats are combined (see `FlatFrameScreen`).
     public var screen: FlatFrameScreen
 
@@ -56,6 +60,7 @@ public struct LongSlitPixelFlat: Sendable {
         minResponse = try reader.value("minResponse", default: 0.5, in: 0...1)
         maxResponse = try reader.value("maxResponse", default: 1.5, in: 1...100)
         iterations = Int(try reader.value("iterations", default: 2, in: 1...10))
+        illuminationBlockRows = Int(try reader.value("illuminationBlockRows", default: 128, in: 8...100_000))
         screen = FlatFrameScreen(maxSaturatedFraction: try reader.value("maxSaturatedFraction", default: 0.001, in: 0...1),
                                  normalise: try reader.value("normaliseFrames", default: 1, in: 0...1) == 1)
     }
@@ -67,8 +72,9 @@ public struct LongSlitPixelFlat: Sendable {
         public var flags: Image
         /// S(y), the smoothed lamp spectrum per row (ADU; NaN outside the traced rows).
         public var lampSpectrum: [Float]
-        /// I(u) on `illuminationPositions` (u in 0...1 between the optical edges), median 1.
-        public var illumination: [Float]
+        /// I(u) per block of `illuminationBlockRows` rows (from the first traced row) on
+        /// `illuminationPositions` (u in 0...1 between the optical edges), each of median 1.
+        public var illumination: [[Float]]
         public var illuminationPositions: [Double]
         public var metrics: [QCMeasurement]
     }
@@ -103,80 +109,110 @@ public struct LongSlitPixelFlat: Sendable {
         func bin(_ u: Double) -> Int { min(bins - 1, max(0, Int(u * Double(bins)))) }
         let centres = (0..<bins).map { (Double($0) + 0.5) / Double(bins) }
 
-        var illumination = [Float](repeating: 1, count: bins)
+        let blockRows = illuminationBlockRows
+        let blockCount = (rows.count + blockRows - 1) / blockRows
+        var illumination = [[Float]](repeating: [Float](repeating: 1, count: bins), count: blockCount)
         var spectrum = [Float](repeating: .nan, count: height)
-        func illuminationAt(_ u: Double) -> Float {
+        func profileAt(_ profile: [Float], _ u: Double) -> Float {
             let t = u * Double(bins) - 0.5
             let i = min(bins - 2, max(0, Int(t.rounded(.down))))
             let f = Float(min(1, max(0, t - Double(i))))
-            return illumination[i] * (1 - f) + illumination[i + 1] * f
+            return profile[i] * (1 - f) + profile[i + 1] * f
+        }
+        func illuminationAt(_ u: Double, _ y: Int) -> Float {
+            guard blockCount > 1 else { return profileAt(illumination[0], u) }
+            let t = (Double(y - rows.lowerBound) - Double(blockRows - 1) / 2) / Double(blockRows)
+            let b = min(blockCount - 2, max(0, Int(t.rounded(.down))))
+            let f = Float(min(1, max(0, t - Double(b))))
+            return profileAt(illumination[b], u) * (1 - f) + profileAt(illumination[b + 1], u) * f
         }
         var row = [Float]()
-        var firstMeasuredBin = 0, lastMeasuredBin = bins - 1
+        var measuredBins = [ClosedRange<Int>?](repeating: nil, count: blockCount)
         for _ in 0..<iterations {
             // S(y): the slit-collapsed spectrum, illumination divided out.
             var raw = [Float](repeating: .nan, count: height)
             for y in rows where x1[y] >= x0[y] {
                 row.removeAll(keepingCapacity: true)
                 for x in x0[y]...x1[y] {
-                    let v = flat[x, y] / illuminationAt(position(x, y))
+                    let v = flat[x, y] / illuminationAt(position(x, y), y)
                     if v.isFinite { row.append(v) }
                 }
                 if row.count >= 3 { raw[y] = Float(RobustStatistics.medianInPlace(&row)) }
             }
             spectrum = Self.smooth(raw, width: spectralWindow)
-            // I(u): the spectrum divided out, binned along the slit.
-            var binned = [[Float]](repeating: [], count: bins)
-            for y in rows where x1[y] >= x0[y] {
-                let s = spectrum[y]
-                guard s.isFinite, Double(s) >= minimumLevel else { continue }
-                for x in x0[y]...x1[y] {
-                    let v = flat[x, y] / s
-                    if v.isFinite { binned[bin(position(x, y))].append(v) }
+            // I(u, y): the spectrum divided out, binned along the slit, per block of rows.
+            var profiles = [[Float]?](repeating: nil, count: blockCount)
+            for block in 0..<blockCount {
+                var binned = [[Float]](repeating: [], count: bins)
+                let first = rows.lowerBound + block * blockRows
+                for y in first...min(rows.upperBound, first + blockRows - 1) where x1[y] >= x0[y] {
+                    let s = spectrum[y]
+                    guard s.isFinite, Double(s) >= minimumLevel else { continue }
+                    for x in x0[y]...x1[y] {
+                        let v = flat[x, y] / s
+                        if v.isFinite { binned[bin(position(x, y))].append(v) }
+                    }
                 }
+                var profile = binned.map { values -> Float in
+                    var v = values
+                    return v.count < 3 ? .nan : Float(RobustStatistics.medianInPlace(&v))
+                }
+                profile = RunningMedian.filter(profile, width: spatialWindow)
+                // Bins the interior never reaches take their nearest measured neighbour's value.
+                guard let firstBin = profile.firstIndex(where: \.isFinite), let lastBin = profile.lastIndex(where: \.isFinite) else { continue }
+                for k in 0..<firstBin { profile[k] = profile[firstBin] }
+                for k in (lastBin + 1)..<bins { profile[k] = profile[lastBin] }
+                for k in firstBin...lastBin where !profile[k].isFinite { profile[k] = profile[k - 1] }
+                var inside = Array(profile[firstBin...lastBin])
+                let norm = Float(RobustStatistics.medianInPlace(&inside))
+                guard norm > 0 else { continue }
+                profiles[block] = profile.map { $0 / norm }
+                measuredBins[block] = firstBin...lastBin
             }
-            var profile = binned.map { values -> Float in
-                var v = values
-                return v.isEmpty ? .nan : Float(RobustStatistics.medianInPlace(&v))
-            }
-            profile = RunningMedian.filter(profile, width: spatialWindow)
-            // Bins the interior never reaches take their nearest measured neighbour's value.
-            guard let firstBin = profile.firstIndex(where: \.isFinite), let lastBin = profile.lastIndex(where: \.isFinite) else {
+            guard let anyBlock = profiles.firstIndex(where: { $0 != nil }) else {
                 throw Failure(description: "no row of the slit reaches the minimum lamp level of \(minimumLevel) ADU; is this a through-slit flat?")
             }
-            for k in 0..<firstBin { profile[k] = profile[firstBin] }
-            for k in (lastBin + 1)..<bins { profile[k] = profile[lastBin] }
-            for k in firstBin...lastBin where !profile[k].isFinite { profile[k] = profile[k - 1] }
-            var inside = Array(profile[firstBin...lastBin])
-            let norm = Float(RobustStatistics.medianInPlace(&inside))
-            guard norm > 0 else { throw Failure(description: "the slit's illumination profile has median \(norm)") }
-            illumination = profile.map { $0 / norm }
-            firstMeasuredBin = firstBin; lastMeasuredBin = lastBin
+            // A block without light (the lamp too faint there) takes its nearest lit neighbour's profile.
+            var last = profiles[anyBlock]!
+            for block in 0..<blockCount {
+                if let p = profiles[block] { last = p }
+                illumination[block] = profiles[block] ?? last
+            }
         }
 
         var response = Image(width: width, height: height, value: 1)
         var flags = Image(width: width, height: height, value: 2)
         var good: [Float] = [], measured = 0, outOfRange = 0
+        // Blocks of 64 rows × an eighth of the slit: their median response shows what the
+        // smooth model missed (a slit function that changes along the dispersion, a lamp
+        // feature sharper than the spectral window), which the per-pixel scatter hides.
+        let checkRows = 64, blockColumns = 8
+        var blocks = [[Float]](repeating: [], count: ((rows.count + checkRows - 1) / checkRows) * blockColumns)
         good.reserveCapacity(rows.count * max(1, bins))
         for y in rows where x1[y] >= x0[y] {
             let s = spectrum[y]
             guard s.isFinite, Double(s) >= minimumLevel else { continue }
             for x in x0[y]...x1[y] {
                 measured += 1
-                let p = flat[x, y] / (s * illuminationAt(position(x, y)))
+                let p = flat[x, y] / (s * illuminationAt(position(x, y), y))
                 guard p.isFinite else { flags[x, y] = 1; outOfRange += 1; continue }
                 response[x, y] = p
                 if Double(p) < minResponse || Double(p) > maxResponse {
                     flags[x, y] = 1; outOfRange += 1
                 } else {
                     flags[x, y] = 0; good.append(p)
+                    let column = min(blockColumns - 1, max(0, Int(position(x, y) * Double(blockColumns))))
+                    blocks[((y - rows.lowerBound) / checkRows) * blockColumns + column].append(p)
                 }
             }
         }
         guard !good.isEmpty else { throw Failure(description: "no pixel of the slit could be measured") }
         let plain = RobustStatistics.meanAndStandardDeviation(good)
+        var worstBlock = 0.0
+        for var block in blocks where block.count >= 100 { worstBlock = max(worstBlock, abs(RobustStatistics.medianInPlace(&block) - 1)) }
         let robust = RobustStatistics.madSigma(good)
-        let used = Array(illumination[firstMeasuredBin...lastMeasuredBin])
+        var used: [Float] = []
+        for (block, range) in measuredBins.enumerated() { if let range { used += illumination[block][range] } }
         let rowsMeasured = rows.filter { spectrum[$0].isFinite && Double(spectrum[$0]) >= minimumLevel && x1[$0] >= x0[$0] }.count
         let metrics = [
             QCMeasurement("pixelResponseRMS", plain.sd, unit: "", "RMS of the good pixels' response about its mean inside the slit (PRNU plus photon noise)"),
@@ -188,6 +224,8 @@ public struct LongSlitPixelFlat: Sendable {
                           "fraction of the traced rows below the lamp level of \(minimumLevel) ADU, left at 1 and flagged"),
             QCMeasurement("illuminationMin", Double(used.min() ?? .nan), unit: "", "lowest value of the slit illumination profile (median 1) in the slit's interior"),
             QCMeasurement("illuminationMax", Double(used.max() ?? .nan), unit: "", "highest value of the slit illumination profile (median 1) in the slit's interior"),
+            QCMeasurement("blockResidualMax", worstBlock, unit: "",
+                          "largest |median − 1| of the response in blocks of \(checkRows) rows × 1/\(blockColumns) of the slit (≥ 100 good pixels): the smooth model's misfit"),
             QCMeasurement("lampSpectrumMax", Double(spectrum.filter(\.isFinite).max() ?? .nan), unit: "ADU", "peak of the smoothed lamp spectrum"),
         ]
         return Result(response: response, flags: flags, lampSpectrum: spectrum, illumination: illumination,

@@ -54,5 +54,7 @@ struct KastBlueEndToEndTests {
         #expect(try #require(flat["pixelResponseSigma"]) > 0.001 && flat["pixelResponseSigma"]! < 0.03, "\(flat)")
         #expect(try #require(flat["flaggedFraction"]) < 0.01, "\(flat)")
         #expect(flat["frameCount"] == 2, "\(flat)")
+        // And the lamp spectrum and the wavelength-dependent slit illumination are divided out: no 64-row block off 1 by 1 %
+        #expect(try #require(flat["blockResidualMax"]) < 0.01, "\(flat)")
     }
 }
