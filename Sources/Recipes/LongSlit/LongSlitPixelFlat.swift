@@ -7,9 +7,9 @@ import Foundation
 /// ≈ 1 inside the slit.
 ///
 /// Model (PypeIt's `flatfield.FlatField` makes the same split, with B-splines):
-/// flat(x, y) = S(y) · I(u) · P(x, y), with u = (x − l(y)) / (r(y) − l(y)) the position
+/// flat(x, y) = S(y) · I(u, y) · P(x, y), with u = (x − l(y)) / (r(y) − l(y)) the position
 /// along the slit between the CRV model's optical edges l(y), r(y). The two smooth factors
-/// are found in turn, twice:
+/// are found in turn, `iterations` times (2 by default):
 /// - S(y), the lamp spectrum: per row, the median of flat/I over the slit's interior
 ///   (PRNU averages down by √(slit pixels)), smoothed by a local quadratic least-squares fit
 ///   over `spectralWindow` rows (Savitzky & Golay 1964), rows more than 5σ off a running
