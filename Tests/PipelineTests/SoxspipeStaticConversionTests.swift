@@ -69,6 +69,56 @@ struct SoxspipeStaticConversionTests {
         }
     }
 
+    @Test("SOXS NIR's tables disperse along x: the converter swaps the axes, as the profile's transpose turns the raw frames")
+    func soxsNIRAxesSwapped() throws {
+        // Given SOXS_SPH_TAB_NIR_Xe.fits row 1: 1878.8146 nm, order 10, slit 0, detector (228.5, 419.0) (1-based, x along the dispersion)
+        let map = try PinholeMap.read(path: Self.staticDirectory + "/SOXS_NIR_pinhole_map.csv")
+        let entry = try #require(map.entries.first { abs($0.wavelength - 1878.8146) < 1e-4 && $0.order == 10 && $0.slit == 0 })
+        // Then calibd's x is the table's y and calibd's y its x, each minus 1
+        #expect(abs(entry.x - 418.0) < 1e-4 && abs(entry.y - 227.5) < 1e-4, "(\(entry.x), \(entry.y))")
+        // And along every order of the map the wavelength runs with y (dispersion along y), and the orders are stacked along x:
+        // the order's median x grows with its number
+        var medians: [Int: Double] = [:]
+        for (order, lines) in Dictionary(grouping: map.centralPinhole.entries, by: \.order) {
+            let byY = lines.sorted { $0.y < $1.y }
+            let xs = lines.map(\.x).sorted()
+            medians[order] = xs[xs.count / 2]
+            if byY.count >= 3 {
+                let span = (byY.last!.y - byY.first!.y)
+                #expect(span > abs(xs.last! - xs.first!), "order \(order): y span \(span), x span \(xs.last! - xs.first!)")
+            }
+        }
+        let orders = medians.keys.sorted()
+        #expect(orders.count >= 12)
+        for (a, b) in zip(orders, orders.dropFirst()) { #expect(medians[b]! > medians[a]!, "orders \(a), \(b)") }
+    }
+
+    @Test("SOXS's measured tables: the clipped nominal models follow every mapped line to 1.2 px, and the clipped lines are not mapped")
+    func soxsNominalModelsClipMisidentifiedLines() throws {
+        let summaries = try SoxspipeStaticConverter(manifestPath: Self.manifest).convert().summaries
+        for s in summaries where s.name.hasPrefix("SOXS") {
+            #expect(s.worstFitX < 1 && s.worstFitY < 1, "\(s.name): worst \(s.worstFitX), \(s.worstFitY) px")
+        }
+        for name in ["SOXS_VIS", "SOXS_NIR"] {
+            // Given the shipped model and map
+            let model = try NominalDispersion.read(path: Self.staticDirectory + "/\(name)_nominal_dispersion.json")
+            let map = try PinholeMap.read(path: Self.staticDirectory + "/\(name)_pinhole_map.csv")
+            // Then every line mapped from the multi-pinhole table lies within 1.2 px of the model (< 0.9 px on each axis; the tables' own scatter is
+            // 0.1-0.3 px rms; the central pinhole's come from the single-pinhole table, SOXS NIR's 2 px along the dispersion
+            // from the multi-pinhole table's central pinhole)
+            let worst = map.entries.filter { $0.slit != 0 }.map { e in
+                let p = model.position(order: e.order, wavelength: e.wavelength, slit: e.slit)
+                return hypot(p.x - e.x, p.y - e.y)
+            }.max() ?? .nan
+            #expect(worst < 1.2, "\(name): worst mapped line \(worst) px from the model")
+            // And the model names the lines it clipped (SOXS NIR's table puts a dozen 100+ px from their order and wavelength)
+            #expect(model.metadata["fitClipped"]?.contains("left out of the pinhole map") == true)
+        }
+        // SOXS_MPH_TAB_NIR_Xe: order 14, 1391.96 nm sits 100+ px from the other lines' format: not mapped
+        let nir = try PinholeMap.read(path: Self.staticDirectory + "/SOXS_NIR_pinhole_map.csv")
+        #expect(!nir.entries.contains { $0.order == 14 && abs($0.wavelength - 1391.96) < 1e-3 })
+    }
+
     @Test("The spectral formats hold every order of the tables with its lamp: X-shooter UVB 13-24 (D2 for 21-24), VIS 16-30, NIR 11-26")
     func spectralFormats() throws {
         let uvb = try SpectralFormat.read(path: Self.staticDirectory + "/XSHOOTER_UVB_spectral_format.csv")
