@@ -17,10 +17,12 @@ struct SoxspipeStaticConversionTests {
         let converter = try SoxspipeStaticConverter(manifestPath: Self.manifest)
         // When converted again
         let result = try converter.convert()
-        // Then every output matches the shipped file byte for byte (a pinhole map and a nominal model per arm and binning,
-        // a spectral format per arm)
-        let arms = Set(converter.manifest.conversions.map { "\($0.instrument)_\($0.arm)" }).count
-        #expect(result.outputs.count == converter.manifest.conversions.count + converter.manifest.conversions.filter { $0.nominalDegrees != nil }.count + arms)
+        // Then every output matches the shipped file byte for byte (a pinhole map, a nominal model and a bad-pixel list per
+        // arm and binning when asked for, a spectral format per arm)
+        let conversions = converter.manifest.conversions
+        let arms = Set(conversions.map { "\($0.instrument)_\($0.arm)" }).count
+        #expect(result.outputs.count == conversions.count + conversions.filter { $0.nominalDegrees != nil }.count
+                    + conversions.filter { $0.badPixelMap != nil }.count + arms)
         for output in result.outputs {
             let shipped = try String(contentsOfFile: Self.staticDirectory + "/" + output.fileName, encoding: .utf8)
             #expect(shipped == output.text, "\(output.fileName) differs: run calibctl convert-static")
@@ -117,6 +119,22 @@ struct SoxspipeStaticConversionTests {
         // SOXS_MPH_TAB_NIR_Xe: order 14, 1391.96 nm sits 100+ px from the other lines' format: not mapped
         let nir = try PinholeMap.read(path: Self.staticDirectory + "/SOXS_NIR_pinhole_map.csv")
         #expect(!nir.entries.contains { $0.order == 14 && abs($0.wavelength - 1391.96) < 1e-3 })
+    }
+
+    @Test("X-shooter's static bad-pixel maps become pixel lists: every nonzero pixel of BP_MAP_RP_*, 0-based, in the map's frame")
+    func badPixelLists() throws {
+        // Given the converted VIS 2×2 list
+        let list = try StaticBadPixels.read(path: Self.staticDirectory + "/XSHOOTER_VIS_2x2_bad_pixels.csv")
+        // Then it holds BP_MAP_RP_VIS_2x2's 1086 nonzero pixels of 1024 × 2000, all distinct and inside the frame
+        #expect(list.pixels.count == 1086 && Set(list.pixels).count == 1086)
+        #expect(list.metadata["size"] == "1024x2000")
+        #expect(list.pixels.allSatisfy { (0..<1024).contains($0.x) && (0..<2000).contains($0.y) })
+        // And the unbinned list holds BP_MAP_RP_VIS_1x1's 2172 of 2048 × 4000
+        let unbinned = try StaticBadPixels.read(path: Self.staticDirectory + "/XSHOOTER_VIS_bad_pixels.csv")
+        #expect(unbinned.pixels.count == 2172 && unbinned.metadata["size"] == "2048x4000")
+        // And the NIR's, in the 1056 × 2040 window after the 90° turn, holds 12349
+        let nir = try StaticBadPixels.read(path: Self.staticDirectory + "/XSHOOTER_NIR_bad_pixels.csv")
+        #expect(nir.pixels.count == 12349 && nir.metadata["size"] == "1056x2040")
     }
 
     @Test("The spectral formats hold every order of the tables with its lamp: X-shooter UVB 13-24 (D2 for 21-24), VIS 16-30, NIR 11-26")

@@ -136,6 +136,35 @@ public struct SoxspipeStaticConverter {
         ])
     }
 
+    /// The nonzero pixels of a bad-pixel map image (the first image HDU), 0-based, x and y exchanged with `swapAxes`.
+    private func badPixels(_ c: SoxspipeConversionManifest.Conversion, file: String) throws -> StaticBadPixels {
+        let fits = try FITSFile.open(path(file))
+        defer { try? fits.close() }
+        try fits.moveTo(hdu: try fits.firstImageHDU())
+        let shape = try fits.imageShape()
+        guard shape.count == 2 else { throw PipelineError.configuration("\(file): expected a 2-D image, got shape \(shape)") }
+        let values = try fits.readImage(as: Float.self)
+        let (width, height) = (shape[0], shape[1])
+        var pixels: [StaticBadPixels.Pixel] = []
+        for y in 0..<height {
+            for x in 0..<width where values[y * width + x] != 0 {
+                pixels.append(c.swapAxes == true ? .init(x: y, y: x) : .init(x: x, y: y))
+            }
+        }
+        pixels.sort { ($0.y, $0.x) < ($1.y, $1.x) }
+        let (w, h) = c.swapAxes == true ? (height, width) : (width, height)
+        return StaticBadPixels(pixels: pixels, metadata: [
+            "instrument": c.instrument, "arm": c.arm, "binning": "\(c.binx)x\(c.biny)",
+            "size": "\(w)x\(h)",
+            "coordinates": "0-based pixel centres of the trimmed, oriented frame (the map's nonzero pixels)",
+            "source": "\(manifest.source.package) \(manifest.source.version) (\(manifest.source.wheel) sha256:\(manifest.source.wheelSHA256)), "
+                + "\(manifest.source.licence); see sources/\(manifest.source.directory)/NOTICE.md",
+            "sourceTables": "\(file) sha256:\(try ContentChecksum.sha256(ofFile: path(file)))",
+            "convertedOn": manifest.convertedOn,
+            "converter": "calibctl convert-static (SoxspipeStaticConverter)",
+        ])
+    }
+
     private func convert(_ c: SoxspipeConversionManifest.Conversion) throws -> (outputs: [Output], summary: Summary) {
         let listTable = try readTable(c.lineList.file)
         let listWavelengths = try numbers(listTable, c.lineList.wavelengthColumn, in: c.lineList.file).map { $0 * c.lineList.nmPerUnit }
@@ -233,6 +262,7 @@ public struct SoxspipeStaticConverter {
             outputs.append(Output(fileName: "\(c.instrument)_\(c.arm)_spectral_format.csv",
                                   text: try spectralFormat(c, table: format, orders: orders).csv()))
         }
+        if let file = c.badPixelMap { outputs.append(Output(fileName: c.baseName + "_bad_pixels.csv", text: try badPixels(c, file: file).csv())) }
         if let nominal { outputs.append(Output(fileName: c.baseName + "_nominal_dispersion.json", text: try nominal.json())) }
         let summary = Summary(name: c.baseName, matchedOnTableScale: matched, matchedAsGiven: matchedAsGiven,
                               singleWavelengths: singleWavelengths.count, mapEntries: entries.count, tableRows: candidates.count,
