@@ -95,24 +95,24 @@ struct SoxspipeStaticConversionTests {
         for (a, b) in zip(orders, orders.dropFirst()) { #expect(medians[b]! > medians[a]!, "orders \(a), \(b)") }
     }
 
-    @Test("SOXS's measured tables: the clipped nominal models follow every mapped line to 1.2 px, and the clipped lines are not mapped")
+    @Test("SOXS's measured tables: the clipped nominal models follow every mapped line to 1.5 px, and the clipped lines are not mapped")
     func soxsNominalModelsClipMisidentifiedLines() throws {
         let summaries = try SoxspipeStaticConverter(manifestPath: Self.manifest).convert().summaries
         for s in summaries where s.name.hasPrefix("SOXS") {
-            #expect(s.worstFitX < 1 && s.worstFitY < 1, "\(s.name): worst \(s.worstFitX), \(s.worstFitY) px")
+            #expect(s.worstFitX < 1.1 && s.worstFitY < 1.1, "\(s.name): worst \(s.worstFitX), \(s.worstFitY) px")
         }
         for name in ["SOXS_VIS", "SOXS_NIR"] {
             // Given the shipped model and map
             let model = try NominalDispersion.read(path: Self.staticDirectory + "/\(name)_nominal_dispersion.json")
             let map = try PinholeMap.read(path: Self.staticDirectory + "/\(name)_pinhole_map.csv")
-            // Then every line mapped from the multi-pinhole table lies within 1.2 px of the model (< 0.9 px on each axis; the tables' own scatter is
+            // Then every line mapped from the multi-pinhole table lies within 1.5 px of the model (< 1.1 px on each axis; the tables' own scatter is
             // 0.1-0.3 px rms; the central pinhole's come from the single-pinhole table, SOXS NIR's 2 px along the dispersion
             // from the multi-pinhole table's central pinhole)
             let worst = map.entries.filter { $0.slit != 0 }.map { e in
                 let p = model.position(order: e.order, wavelength: e.wavelength, slit: e.slit)
                 return hypot(p.x - e.x, p.y - e.y)
             }.max() ?? .nan
-            #expect(worst < 1.2, "\(name): worst mapped line \(worst) px from the model")
+            #expect(worst < 1.5, "\(name): worst mapped line \(worst) px from the model")
             // And the model names the lines it clipped (SOXS NIR's table puts a dozen 100+ px from their order and wavelength)
             #expect(model.metadata["fitClipped"]?.contains("left out of the pinhole map") == true)
         }
