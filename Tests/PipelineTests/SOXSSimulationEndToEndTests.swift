@@ -83,8 +83,7 @@ struct SOXSSimulationEndToEndTests {
         }.sorted()
         #expect(errors.count > 40 && errors[errors.count / 2] <= 0.01 && errors.last! <= 0.05,
                 "\(arm): median \(errors[errors.count / 2]) px, worst \(errors.last!) px over \(errors.count) lines")
-        // And the order centres are the truth's within 0.02 px in VIS, 0.03 px in the NIR (median over every order and every 8th
-        // row it spans; the target is 0.02 px: the NIR measures 0.0245 px, see the README)
+        // And the order centres are the truth's within 0.02 px (median over every order and every 8th row it spans)
         let centres = try #require(try database.products(type: .orderCentres).first)
         let geometry = try OrderTableFile.read(path: centres.path)
         let format = try simulator.format(arm: arm, binx: 1, biny: 1, shift: shift)
@@ -97,7 +96,7 @@ struct SOXSSimulationEndToEndTests {
             }
         }
         centreErrors.sort()
-        #expect(centreErrors.count > 100 && centreErrors[centreErrors.count / 2] <= (nir ? 0.03 : 0.02),
+        #expect(centreErrors.count > 100 && centreErrors[centreErrors.count / 2] <= 0.02,
                 "\(arm): order centres median \(centreErrors[centreErrors.count / 2]) px, worst \(centreErrors.last ?? .nan) over \(centreErrors.count)")
         // And the master flat flags at most 0.05 % of the inner pixels as low-sensitivity (no defects are injected)
         let flat = try #require(try database.products(type: .masterFlat).first)
