@@ -63,7 +63,7 @@ struct MultiSlitWavelengthExecutor: RecipeExecutor {
         var outcomes = [Result<MultiSlitWavelengthSolution.Result, MultiSlitWavelengthSolution.Failure>?](repeating: nil, count: tasks.count)
         outcomes.withUnsafeMutableBufferPointer { slots in
             nonisolated(unsafe) let slots = slots
-            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+            RecipeParallelism.concurrentPerform(iterations: jobs.count) { k in
                 do throws(MultiSlitWavelengthSolution.Failure) {
                     slots[k] = .success(try jobs[k].recipe.run(arc, slitCentre: jobs[k].centre, catalog: wavelengths))
                 } catch {
