@@ -48,7 +48,10 @@ let archiveReprocessBenchmark = BenchmarkCase(
     do {
         let loaded = try ConfigurationLoader.load(path: try configuration(workspace: template))
         let database = try CalibrationDatabase(path: loaded.database)
-        let ingester = FrameIngester(configuration: loaded, database: database, logger: Logger(label: "calib-bench"))
+        // Warnings only: at info the ingester logs every one of the thousands of frames.
+        var logger = Logger(label: "calib-bench")
+        logger.logLevel = .warning
+        let ingester = FrameIngester(configuration: loaded, database: database, logger: logger)
         _ = try ingester.ingest(batch: archive.files, final: true)
         let recorded = try database.frames().count
         guard recorded == archive.files.count else {
