@@ -91,7 +91,8 @@ munged --force --key-file "$dir/munge/munge.key" --socket "$dir/munge/munge.sock
 free_port() {
     local port
     for port in $(seq "$1" $(( $1 + 200 ))); do
-        if ! ss -Htln "sport = :$port" | grep -q .; then echo "$port"; return; fi
+        # A connection refused means nothing listens there (bash's /dev/tcp: no iproute2 needed).
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
     done
     echo "slurm-archive: no free port from $1" >&2; exit 69
 }
@@ -244,4 +245,14 @@ if ! diff -u --label "single host" --label "Slurm array" "$dir/out/host.dump" "$
     head -100 "$dir/out/diff" >&2
     exit 1
 fi
-echo "slurm-archive: identical (frames, jobs, products, QC) after $(elapsed)"
+# The comparison must be able to fail: a copy of the Slurm database with one QC value moved in its
+# last digits must dump differently.
+mkdir -p "$dir/ws-tampered"
+sqlite3 "$dir/ws-slurm/calibd.sqlite" ".backup '$dir/ws-tampered/calibd.sqlite'"
+sqlite3 "$dir/ws-tampered/calibd.sqlite" "UPDATE qc_metric SET value = value * (1 + 1e-15) + 1e-300
+    WHERE rowid = (SELECT min(rowid) FROM qc_metric WHERE value IS NOT NULL AND value != 0)"
+if dump tampered | normalise | cmp -s - "$dir/out/slurm.dump"; then
+    echo "slurm-archive: the comparison did not see a QC value changed in its last digits: it proves nothing" >&2
+    exit 1
+fi
+echo "slurm-archive: identical (frames, jobs, products, QC) after $(elapsed); a QC value changed by 1e-15 relative would have been seen"
