@@ -16,7 +16,8 @@ import Synchronization
 /// and the load average before and after (the machine is shared: only the ratios mean anything).
 ///
 /// Knobs (environment): CALIB_BENCH_ARCHIVE_NIGHTS (default 1000), CALIB_BENCH_ARCHIVE_SIZE
-/// (pixels, default 256), CALIB_BENCH_ARCHIVE_WORKERS (default "1,2,4"). The simulated nights are
+/// (pixels, default 256), CALIB_BENCH_ARCHIVE_WORKERS (default "1,2,4"), CALIB_BENCH_ARCHIVE_RECIPE_THREADS
+/// (default 1; "none" for no limit). The simulated nights are
 /// kept in /tmp/calib-bench-archive-nights-v1-NIGHTSxSIZE for the next run (simulating them is
 /// minutes); `--repeat 1` is the sensible setting (one run is every count once).
 let archiveReprocessBenchmark = BenchmarkCase(
@@ -26,6 +27,9 @@ let archiveReprocessBenchmark = BenchmarkCase(
     let nights = Int(environment["CALIB_BENCH_ARCHIVE_NIGHTS"] ?? "") ?? 1000
     let size = Int(environment["CALIB_BENCH_ARCHIVE_SIZE"] ?? "") ?? 256
     let counts = (environment["CALIB_BENCH_ARCHIVE_WORKERS"] ?? "1,2,4").split(separator: ",").compactMap { Int($0) }
+    // "none" leaves recipeThreads out (one thread per core per recipe), for the comparison.
+    let threads = environment["CALIB_BENCH_ARCHIVE_RECIPE_THREADS"] ?? "1"
+    let threadsLine = threads == "none" ? "" : "recipeThreads: \(threads)\n"
     let archive = try ArchiveNights.prepare(nights: nights, size: size)
 
     // One configuration per run: the archive as the watched root, the shipped profiles, one recipe per drain, one core per recipe.
@@ -36,8 +40,7 @@ let archiveReprocessBenchmark = BenchmarkCase(
             workspace: \(workspace)
             instruments: \(BenchmarkFrames.configDirectory)/instruments
             workers: 1
-            recipeThreads: 1
-            ingest:
+            \(threadsLine)ingest:
               settleSeconds: 0
             """.write(toFile: file, atomically: true, encoding: .utf8)
         return file
@@ -109,7 +112,7 @@ let archiveReprocessBenchmark = BenchmarkCase(
                    rates[1].map { String(format: " (%.2f×)", (rates[workers] ?? .nan) / $0) } ?? "")
         }.joined(separator: ", ")
         let own = oneWorkerSeconds.isFinite ? oneWorkerSeconds : 0
-        return String(format: "=%.6f ", own) + "\(nights) nights of \(size)², \(archive.files.count) frames; workers \(summary); load average \(loadBefore) → \(loadAfter)\n"
+        return String(format: "=%.6f ", own) + "\(nights) nights of \(size)², \(archive.files.count) frames, recipeThreads \(threads); workers \(summary); load average \(loadBefore) → \(loadAfter)\n"
             + lines.joined(separator: "\n")
     }
 }
