@@ -22,3 +22,13 @@ extension LeaseLostError {
     /// For another backend to report the same fencing as the SQLite queue does.
     public init(fencedOutOf jobId: Int64) { self.init(jobId: jobId) }
 }
+
+extension ControlError {
+    /// For another backend to refuse a control request in the same words as SQLite.
+    public init(refusing message: String) { self.init(message: message) }
+}
+
+extension FrameListing {
+    /// For another backend to list frames with their paths.
+    public init(frame: FrameRecord, seenAt paths: [String]) { self.init(frame: frame, paths: paths) }
+}
