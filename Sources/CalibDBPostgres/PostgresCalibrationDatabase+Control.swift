@@ -24,8 +24,8 @@ extension PostgresCalibrationDatabase {
             job.reason = "re-run requested by \(who)"
             job.updatedAt = now
             job.finishedAt = nil
-            try update(c, job)
-            try event(c, jobId, .queued, job.reason, now)
+            try writeJob(c, job)
+            try writeEvent(c, jobId, .queued, job.reason, now)
             // A hint for workers waiting on LISTEN (they poll as well).
             try pool.execute(c, "NOTIFY \(PostgresJobQueue.wakeUpChannel)")
             return job
@@ -43,8 +43,8 @@ extension PostgresCalibrationDatabase {
             job.leaseExpiresAt = nil
             job.updatedAt = now
             job.finishedAt = now
-            try update(c, job)
-            try event(c, jobId, .cancelled, job.reason, now)
+            try writeJob(c, job)
+            try writeEvent(c, jobId, .cancelled, job.reason, now)
             return job
         }
     }
@@ -79,8 +79,8 @@ extension PostgresCalibrationDatabase {
             .map(PostgresJobQueue.job(from:))
     }
 
-    /// Writes every field a control command may change.
-    private func update(_ c: PostgresConnection, _ job: JobRecord) throws {
+    /// Writes every field a control command or attempt bookkeeping may change.
+    func writeJob(_ c: PostgresConnection, _ job: JobRecord) throws {
         try pool.query(c, """
             UPDATE job SET state = \(job.state.rawValue), reason = \(job.reason), attempts = \(job.attempts),
                            generation = \(job.generation), not_before = \(job.notBefore), lease_owner = \(job.leaseOwner),
@@ -89,7 +89,7 @@ extension PostgresCalibrationDatabase {
             """)
     }
 
-    private func event(_ c: PostgresConnection, _ jobId: Int64, _ state: JobState, _ message: String?, _ at: Date) throws {
+    func writeEvent(_ c: PostgresConnection, _ jobId: Int64, _ state: JobState, _ message: String?, _ at: Date) throws {
         try pool.query(c, "INSERT INTO job_event (job_id, at, state, message) VALUES (\(jobId), \(at), \(state.rawValue), \(message))")
     }
 }

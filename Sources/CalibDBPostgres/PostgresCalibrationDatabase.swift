@@ -10,7 +10,8 @@ import PostgresNIO
 ///
 /// The queue is `PostgresJobQueue`'s (this forwards to it); frames, products,
 /// association inputs, control commands and daemon state are in the
-/// extensions beside this file. `JobQueueContractTests` runs one set of
+/// extensions beside this file (job history, attempt bookkeeping, QC
+/// re-evaluation and monitoring in `+History`). `JobQueueContractTests` runs one set of
 /// checks against both backends and compares their answers.
 ///
 /// Where SQLite leaves an order unstated (a GRDB request without `ORDER BY`),
@@ -22,7 +23,7 @@ import PostgresNIO
 /// Calls block the calling thread (see `BlockingPostgresPool`). The password
 /// never appears in logs or errors.
 public final class PostgresCalibrationDatabase: JobQueue, FrameRegistry, ProductRegistry, CalibrationLookup,
-    ControlCommands, DaemonStateStore {
+    ControlCommands, DaemonStateStore, JobHistory, AttemptBookkeeping, RegistryMonitoring {
     public let queue: PostgresJobQueue
     var pool: BlockingPostgresPool { queue.pool }
     public var location: PostgresLocation { queue.location }

@@ -13,8 +13,7 @@
 ///   `v2-registry` as `NOT VALID` (checked for new rows only), since v1 held
 ///   the queue alone;
 /// - booleans are `boolean` (SQLite: 0/1 with a CHECK);
-/// - `control_request` and `job_attempt_timing` are not here yet (unused by
-///   the registry protocols so far).
+/// - `control_request` is not here: nothing reads or writes it on SQLite either.
 enum PostgresSchema {
     struct Migration: Sendable {
         let name: String
@@ -211,6 +210,22 @@ enum PostgresSchema {
                 key text PRIMARY KEY,
                 value text NOT NULL,
                 updated_at timestamptz NOT NULL
+            );
+
+            -- Where each attempt's time went, in seconds (as SQLite's v7-job-phases).
+            CREATE TABLE job_attempt_timing (
+                job_id bigint NOT NULL REFERENCES job (id),
+                attempt integer NOT NULL,
+                wall_seconds double precision NOT NULL CHECK (wall_seconds >= 0),
+                process_seconds double precision NOT NULL CHECK (process_seconds >= 0),
+                database_seconds double precision NOT NULL CHECK (database_seconds >= 0),
+                read_seconds double precision NOT NULL CHECK (read_seconds >= 0),
+                compute_seconds double precision NOT NULL CHECK (compute_seconds >= 0),
+                write_seconds double precision NOT NULL CHECK (write_seconds >= 0),
+                fsync_seconds double precision NOT NULL CHECK (fsync_seconds >= 0),
+                peak_rss_bytes bigint CHECK (peak_rss_bytes >= 0),
+                recorded_at timestamptz NOT NULL,
+                PRIMARY KEY (job_id, attempt)
             )
             """),
     ]

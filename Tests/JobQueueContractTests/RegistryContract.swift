@@ -352,6 +352,127 @@ enum RegistryContract {
         #expect(try !u.reopen().isPaused(), "\(b): another handle sees the resume")
     }
 
+    // MARK: Job history, attempts, QC re-evaluation, monitoring
+
+    static func jobHistory(_ u: RegistryUnderTest) throws {
+        let r = u.registry, b = u.backend
+        // Given two bias frames (one seen at two paths) and a master bias chosen by the association engine
+        let late = try r.record(frame: frame("late", mjd: 61_419.95), seenAt: "/raw/2027-01-14/late.fits", mtime: 1).frame
+        let early = try r.record(frame: frame("early", mjd: 61_419.90), seenAt: "/raw/2027-01-14/early.fits", mtime: 1).frame
+        _ = try r.record(frame: frame("early", mjd: 61_419.90), seenAt: "/raw/2027-01-14/again/early.fits", mtime: 2)
+        let bias = try makeProduct(r, tag: "bias", night: "2027-01-14", setup: "arm=BLUE binx=1", mjd: 61_419.9)
+        let request = AssociationRequest(type: .masterBias, instrument: "SIMECH", night: ObservingNight("2027-01-14")!,
+                                         setup: Setup(["arm": "BLUE", "binx": "1"]), mjd: 61_419.9)
+        let how = try CalibrationAssociator(database: r).best(request, rule: AssociationRule(match: ["arm"]))
+        // When a dark job is planned on them with that bias
+        var planned = PlannedJob(recipe: "master_dark", recipeVersion: "1", parameters: "{}", instrument: "SIMECH",
+                                 night: "2027-01-14", setup: "arm=BLUE binx=1", productType: .masterDark,
+                                 inputs: [late.summary!, early.summary!], calibrations: [.masterBias: bias])
+        planned.associations = [.masterBias: how]
+        let job = try r.ensureJob(planned, now: t0.addingTimeInterval(10)).job
+        // Then its inputs come back in time order with every path, and its calibration with how it was chosen
+        let inputs = try r.inputs(ofJob: job.id!)
+        #expect(inputs.map(\.frame.checksum) == ["sha256:early", "sha256:late"], "\(b)")
+        #expect(Set(inputs.first?.paths ?? []) == ["/raw/2027-01-14/early.fits", "/raw/2027-01-14/again/early.fits"], "\(b)")
+        let choices = try r.calibrationChoices(ofJob: job.id!)
+        #expect(choices.count == 1 && choices[0].type == .masterBias && choices[0].productId == bias.id && choices[0].basis == "rules"
+                && choices[0].level == how.level && choices[0].explanation == how.explanation, "\(b): \(choices)")
+        #expect(try r.calibrations(ofJob: job.id!)[.masterBias]?.path == bias.path, "\(b)")
+        // And its history records each step in order
+        let claimed = try #require(try r.claimNextJob(owner: "w", lease: 60, now: t0.addingTimeInterval(11)))
+        _ = try r.complete(job: claimed, outcome: .succeeded, products: [], now: t0.addingTimeInterval(12))
+        let events = try r.events(ofJob: job.id!)
+        #expect(events.map(\.state) == [.queued, .running, .succeeded], "\(b)")
+        #expect(events.first?.message == "2 inputs" && events[1].message == "attempt 1 by w", "\(b): \(events.map(\.message))")
+        #expect(abs((events.last?.at ?? .distantPast).timeIntervalSince(t0.addingTimeInterval(12))) < 0.002, "\(b)")
+
+        // And attempt timings are recorded, replaced per attempt, never negative
+        try r.record(timing: JobTiming(jobId: job.id!, attempt: 1, wallSeconds: 5, processSeconds: -0.1, computeSeconds: 4,
+                                       peakRSSBytes: 1 << 30), now: t0)
+        try r.record(timing: JobTiming(jobId: job.id!, attempt: 1, wallSeconds: 6, computeSeconds: 5), now: t0)
+        try r.record(timing: JobTiming(jobId: bias.jobId, attempt: 1, wallSeconds: 1), now: t0)
+        let timings = try r.timings(ofJob: job.id!)
+        #expect(timings.count == 1 && timings[0].wallSeconds == 6 && timings[0].computeSeconds == 5 && timings[0].peakRSSBytes == nil, "\(b)")
+        try r.record(timing: JobTiming(jobId: job.id!, attempt: 2, wallSeconds: 5, processSeconds: -0.1), now: t0)
+        #expect(try r.timings(ofJob: job.id!).last?.processSeconds == 0, "\(b)")
+        #expect(try r.timings(ofJob: nil).map { "\($0.jobId)/\($0.attempt)" } == ["\(bias.jobId)/1", "\(job.id!)/1", "\(job.id!)/2"], "\(b)")
+        #expect(try r.jobDurations().map(\.recipe) == ["master_bias", "master_dark"], "\(b)")
+        #expect(try r.jobDurations().last?.seconds == 1, "\(b)")
+    }
+
+    static func crashesAndPostponements(_ u: RegistryUnderTest) throws {
+        let r = u.registry, b = u.backend
+        // Given a job allowed 2 attempts, claimed
+        let planned = PlannedJob(recipe: "master_bias", recipeVersion: "1", parameters: "{}", instrument: "SIMECH",
+                                 night: "2027-01-14", setup: "arm=BLUE", productType: .masterBias, inputs: [], maxAttempts: 2)
+        let id = try r.ensureJob(planned, now: t0).job.id!
+        let first = try #require(try r.claimNextJob(owner: "hostA:1", lease: 60, now: t0))
+        // When the environment stops it (disk full), the attempt is not counted
+        let postponed = try r.postpone(job: first, reason: "disk full", retryAfter: 30, now: t0.addingTimeInterval(1))
+        #expect(postponed.state == .queued && postponed.attempts == 0 && postponed.leaseOwner == nil, "\(b)")
+        #expect(try r.postponementCount(ofJob: id) == 1 && r.crashCount(ofJob: id) == 0, "\(b)")
+        #expect(JobQueueContract.isLeaseLost { _ = try r.postpone(job: first, reason: "again", retryAfter: 0, now: t0) }, "\(b)")
+        // When its recipe process crashes, it is re-queued with back-off and the crash counted
+        let second = try #require(try r.claimNextJob(owner: "hostA:1", lease: 60, now: t0.addingTimeInterval(40)))
+        #expect(second.attempts == 1, "\(b)")
+        let crashed = try r.recordCrash(job: second, description: "signal 11", retryAfter: 5, now: t0.addingTimeInterval(41))
+        #expect(crashed.state == .queued && crashed.reason == "signal 11", "\(b)")
+        #expect(try r.crashCount(ofJob: id) == 1, "\(b)")
+        #expect(JobQueueContract.isLeaseLost { _ = try r.recordCrash(job: second, description: "late", retryAfter: 0, now: t0) }, "\(b)")
+        // When the daemon holding the last attempt dies, recovery fails it for good, naming both crashes
+        let third = try #require(try r.claimNextJob(owner: "hostA:2", lease: 60, now: t0.addingTimeInterval(50)))
+        #expect(third.attempts == 2, "\(b)")
+        let none = try r.recoverAbandonedJobs(deadOwners: [], excluding: nil, now: t0.addingTimeInterval(51))
+        #expect(none.requeued == 0 && none.failed == 0, "\(b): a live lease was taken")
+        let ownSkipped = try r.recoverAbandonedJobs(deadOwners: ["hostA:2"], excluding: "hostA:2", now: t0.addingTimeInterval(51))
+        #expect(ownSkipped.requeued == 0 && ownSkipped.failed == 0, "\(b): the live daemon's own job was taken")
+        let recovered = try r.recoverAbandonedJobs(deadOwners: ["hostA:2"], excluding: "hostB:1", now: t0.addingTimeInterval(52))
+        #expect(recovered.requeued == 0 && recovered.failed == 1, "\(b)")
+        let failed = try #require(try r.job(id: id))
+        #expect(failed.state == .failed && failed.reason == "crashed 2 times: the process holding attempt 2 (hostA:2) is gone", "\(b): \(failed.reason ?? "nil")")
+        #expect(try r.crashCount(ofJob: id) == 2, "\(b)")
+
+        // And a lapsed lease of another job is re-queued by the sweep (not counted as dead, but as a crashed attempt)
+        let other = PlannedJob(recipe: "master_bias", recipeVersion: "1", parameters: "{\"n\":2}", instrument: "SIMECH",
+                               night: "2027-01-15", setup: "arm=BLUE", productType: .masterBias, inputs: [])
+        let otherId = try r.ensureJob(other, now: t0).job.id!
+        _ = try #require(try r.claimNextJob(owner: "hostC:1", lease: 10, now: t0.addingTimeInterval(60)))
+        let lapsed = try r.recoverAbandonedJobs(deadOwners: [], excluding: nil, now: t0.addingTimeInterval(71))
+        #expect(lapsed.requeued == 1 && lapsed.failed == 0, "\(b)")
+        #expect(try r.job(id: otherId)?.reason == "the lease of attempt 1 lapsed (its process stopped reporting)", "\(b)")
+    }
+
+    static func qcReevaluationAndCounts(_ u: RegistryUnderTest) throws {
+        let r = u.registry, b = u.backend
+        // Given a QC-passed master bias (read_noise 3.1 in 2…5) and a failed one (9.5)
+        let good = try makeProduct(r, tag: "good", night: "2027-01-14", setup: "arm=BLUE", mjd: 61_419.9)
+        let bad = try makeProduct(r, tag: "bad", night: "2027-01-14", setup: "arm=RED", mjd: 61_419.9, qcPassed: false)
+        _ = try r.record(frame: frame("f1"), seenAt: "/raw/f1.fits", mtime: 1)
+        _ = try r.record(frame: frame("f2", type: .flat), seenAt: "/raw/f2.fits", mtime: 1)
+        _ = try r.markDeleted(paths: ["/raw/f2.fits"], exists: { _ in false }, now: t0)
+        #expect(try r.frameCountsByTypeAndStatus().map { "\($0.type) \($0.status) \($0.count)" } == ["BIAS ok 1", "FLAT problem 1"], "\(b)")
+        #expect(try r.currentProductCountsByTypeAndQC().map { "\($0.type) \($0.passed) \($0.count)" } == ["MBIAS false 1", "MBIAS true 1"], "\(b)")
+        // When the configured range becomes 2…3
+        let tight = try r.reevaluateQC(products: [good, bad], ranges: { _ in ["read_noise": QCRange(min: 2, max: 3)] }, now: t0.addingTimeInterval(5))
+        // Then the good one now fails (the bad one still does), its metric and job say so
+        #expect(tight.count == 1 && tight[0].productId == good.id && tight[0].wasPassed && !tight[0].isPassed, "\(b)")
+        #expect(tight.first?.failing == ["read_noise = 3.1 outside \(QCRange(min: 2, max: 3))"], "\(b): \(tight.first?.failing ?? [])")
+        #expect(try r.product(id: good.id!)?.qcPassed == false, "\(b)")
+        let metric = try r.metrics(ofProduct: good.id!).first { $0.name == "read_noise" }
+        #expect(metric?.rangeMax == 3 && metric?.passed == false, "\(b)")
+        let mean = try r.metrics(ofProduct: good.id!).first { $0.name == "mean_level" }
+        #expect(mean?.passed == true && mean?.rangeMin == nil, "\(b): an unranged metric stays informational")
+        let job = try #require(try r.job(id: good.jobId))
+        #expect(job.state == .qcFailed && job.reason == "QC re-evaluated: read_noise = 3.1 outside \(QCRange(min: 2, max: 3))", "\(b)")
+        #expect(try r.events(ofJob: good.jobId).last?.state == .qcFailed, "\(b)")
+        // When the range is widened to 0…10, both pass again
+        let refreshed = try [good, bad].map { try #require(try r.product(id: $0.id!)) }
+        let wide = try r.reevaluateQC(products: refreshed, ranges: { _ in ["read_noise": QCRange(min: 0, max: 10)] }, now: t0.addingTimeInterval(6))
+        #expect(wide.map(\.productId) == [good.id!, bad.id!] && wide.allSatisfy(\.isPassed), "\(b)")
+        #expect(try r.job(id: bad.jobId)?.state == .succeeded && r.job(id: bad.jobId)?.reason == "QC re-evaluated: passes the current ranges", "\(b)")
+        #expect(try r.currentProductCountsByTypeAndQC().map { "\($0.type) \($0.passed) \($0.count)" } == ["MBIAS true 2"], "\(b)")
+    }
+
     // MARK: Concurrent readers
 
     /// One writer keeps superseding a night's product while 4 readers (own handles) ask for the

@@ -37,6 +37,15 @@ struct SQLiteRegistryContractTests {
 
     @Test("concurrent readers see exactly one current product while a writer supersedes it 30 times")
     func concurrentReaders() throws { try RegistryContract.concurrentReaders(try Self.make(), rounds: 30) }
+
+    @Test("job history: inputs in time order with their paths, calibration choices, events, attempt timings, durations")
+    func jobHistory() throws { try RegistryContract.jobHistory(try Self.make()) }
+
+    @Test("attempts: a postponement is not counted, crashes are, recovery fails the last attempt naming every crash")
+    func crashes() throws { try RegistryContract.crashesAndPostponements(try Self.make()) }
+
+    @Test("QC re-evaluation flips products and their jobs both ways; monitoring counts")
+    func qcReevaluation() throws { try RegistryContract.qcReevaluationAndCounts(try Self.make()) }
 }
 
 /// The same contract on PostgreSQL, each test in a scratch database of its own.
@@ -74,6 +83,15 @@ struct PostgresRegistryContractTests {
 
     @Test("concurrent readers see exactly one current product while a writer supersedes it 30 times")
     func concurrentReaders() throws { try Self.withRegistry { try RegistryContract.concurrentReaders($0, rounds: 30) } }
+
+    @Test("job history: inputs in time order with their paths, calibration choices, events, attempt timings, durations")
+    func jobHistory() throws { try Self.withRegistry(RegistryContract.jobHistory) }
+
+    @Test("attempts: a postponement is not counted, crashes are, recovery fails the last attempt naming every crash")
+    func crashes() throws { try Self.withRegistry(RegistryContract.crashesAndPostponements) }
+
+    @Test("QC re-evaluation flips products and their jobs both ways; monitoring counts")
+    func qcReevaluation() throws { try Self.withRegistry(RegistryContract.qcReevaluationAndCounts) }
 
     @Test("the association scenario reads word for word the same on PostgreSQL as on SQLite")
     func sameAnswers() throws {
