@@ -526,11 +526,14 @@ public struct MasterFlat: Sendable {
                 let order = centres.orders[k]
                 let range = centres.rowRanges[order] ?? 0...(height - 1)
                 var found: [EdgeDetection] = []
+                let hasLower = centres.orders.contains(order - 1), hasUpper = centres.orders.contains(order + 1)
                 for y in stride(from: max(range.lowerBound, sliceWidth / 2), through: min(range.upperBound, height - 1 - sliceWidth / 2), by: step) {
+                    // The neighbours' presence is the same in every slice: looked up once per order, not per slice.
+                    guard hasLower || hasUpper else { continue }
                     let c = centres.centre(order: order, y: Double(y))
-                    let neighbours = [order - 1, order + 1].filter { centres.orders.contains($0) }
-                    guard !neighbours.isEmpty else { continue }
-                    let spacing = neighbours.map { abs(centres.centre(order: $0, y: Double(y)) - c) }.min()!
+                    let below = hasLower ? abs(centres.centre(order: order - 1, y: Double(y)) - c) : .infinity
+                    let above = hasUpper ? abs(centres.centre(order: order + 1, y: Double(y)) - c) : .infinity
+                    let spacing = min(below, above)
                     let half = sliceLength > 0 ? sliceLength / 2 : Int(0.6 * spacing)
                     let ci = Int(c.rounded())
                     let cols = max(0, ci - half)..<min(width, ci + half + 1)
@@ -582,14 +585,15 @@ public struct MasterFlat: Sendable {
         let linear = Double(inner) + Double(direction) * (a - target) / (a - b)
         let before = inner - direction, after = outer + direction
         guard before >= 0, before < p.count, after >= 0, after < p.count, target > 0 else { return linear }
-        let ys = [Double(p[before]), a, b, Double(p[after])]
-        guard ys.allSatisfy({ $0 > 0 }) else { return linear }
-        let ls = ys.map { log($0) }, lt = log(target)
+        // Four locals, not arrays: this runs for every edge and plateau crossing of every slice.
+        let y0 = Double(p[before]), y3 = Double(p[after])
+        guard y0 > 0, a > 0, b > 0, y3 > 0 else { return linear }
+        let ls0 = log(y0), ls1 = log(a), ls2 = log(b), ls3 = log(y3), lt = log(target)
         // Lagrange cubic on nodes t = −1, 0, 1, 2 (t = 0 at inner, 1 at outer).
         func f(_ t: Double) -> Double {
             let l0 = -t * (t - 1) * (t - 2) / 6, l1 = (t + 1) * (t - 1) * (t - 2) / 2
             let l2 = -(t + 1) * t * (t - 2) / 2, l3 = (t + 1) * t * (t - 1) / 6
-            return ls[0] * l0 + ls[1] * l1 + ls[2] * l2 + ls[3] * l3
+            return ls0 * l0 + ls1 * l1 + ls2 * l2 + ls3 * l3
         }
         var lo = 0.0, hi = 1.0
         guard f(lo) >= lt, f(hi) < lt else { return linear }
