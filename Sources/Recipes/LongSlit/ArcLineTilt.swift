@@ -14,9 +14,11 @@ import Foundation
 /// between the slit edges less `edgeMargin` pixels. Lines below `minimumSNR` at the centre
 /// are not traced. A band whose fit fails or jumps by more than one pixel from its
 /// neighbour ends that side of the line. Pixels, oriented frame (x along the slit).
+/// `slopedBackground` as in `ArcLineFinder` (the recipe passes its finder's choice on).
 public struct ArcLineTilt: Sendable {
     public var columnStep: Int = 4
     public var halfWidth: Int = 3
+    public var slopedBackground = false
     public var edgeMargin: Double = 3
     public var minimumSNR: Double = 30
     public var spatialDegree: Int = 2
@@ -99,7 +101,8 @@ public struct ArcLineTilt: Sendable {
         let local = start - rows.lowerBound
         var peak = local
         for k in max(halfWidth, local - 1)...min(values.count - halfWidth - 1, local + 1) where values[k] > values[peak] { peak = k }
-        guard let fit = ArcLineFinder.gaussian(values, around: peak, halfWidth: halfWidth) else { return nil }
+        guard let fit = ArcLineFinder.gaussian(values, around: peak, halfWidth: halfWidth, sloped: slopedBackground && halfWidth >= 3)
+        else { return nil }
         return fit.position + Double(rows.lowerBound)
     }
 }
