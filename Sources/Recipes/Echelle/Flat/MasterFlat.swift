@@ -691,7 +691,7 @@ public struct MasterFlat: Sendable {
             error.withUnsafeBufferPointer { error in
                 flags.withUnsafeBufferPointer { flags in
                     nonisolated(unsafe) let flat = flat, error = error, flags = flags, counts = counts
-                    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    RecipeParallelism.concurrentPerform(iterations: chunks) { c in
                         var v = 0, e = 0
                         for i in (c * chunk)..<min(n, (c + 1) * chunk) where flags[i] == 0 {
                             if !flat[i].isNaN { v += 1 }
@@ -711,7 +711,7 @@ public struct MasterFlat: Sendable {
                         variances = [Float](unsafeUninitializedCapacity: totalVariances) { variancesOut, variancesInitialized in
                             nonisolated(unsafe) let valuesOut = valuesOut, variancesOut = variancesOut
                             let valueStarts = valueStart, varianceStarts = varianceStart
-                            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                            RecipeParallelism.concurrentPerform(iterations: chunks) { c in
                                 var v = valueStarts[c], e = varianceStarts[c]
                                 for i in (c * chunk)..<min(n, (c + 1) * chunk) where flags[i] == 0 {
                                     if !flat[i].isNaN { valuesOut[v] = flat[i]; v += 1 }
