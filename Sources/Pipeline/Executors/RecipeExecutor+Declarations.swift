@@ -125,5 +125,5 @@ extension MultiSlitEdgesExecutor {
 
 extension MultiSlitWavelengthExecutor {
     var parameterNames: Set<String> { LongSlitWavelengthSolution.parameterNames.union(Self.ownParameters) }
-    var metricNames: Set<String> { ["slitsSolved", "slitsExpected", "rmsPixelsMax", "linesUsedMin"] }
+    var metricNames: Set<String> { ["slitsSolved", "slitsExpected", "rmsPixelsMax", "linesUsedMin", "slitsTraced", "tiltRMSMax"] }
 }

@@ -14,9 +14,17 @@ import Foundation
 /// between the slit edges less `edgeMargin` pixels. Lines below `minimumSNR` at the centre
 /// are not traced. A band whose fit fails or jumps by more than one pixel from its
 /// neighbour ends that side of the line. Pixels, oriented frame (x along the slit).
+/// `slopedBackground` as in `ArcLineFinder` (the recipe passes its finder's choice on).
+/// With `firstMomentWindow` > 0 a band's centre is instead the settled first moment within
+/// ± that many rows of the band's mean (`EdgeCentroid.peak`), as `MultiSlitWavelengthSolution`
+/// centres lines at the slit centre: a Gaussian in a fixed window is biased by a few
+/// hundredths of a pixel on a blurred top-hat line, and the lean is measured against the
+/// centre row found by the same estimator.
 public struct ArcLineTilt: Sendable {
     public var columnStep: Int = 4
     public var halfWidth: Int = 3
+    public var slopedBackground = false
+    public var firstMomentWindow = 0
     public var edgeMargin: Double = 3
     public var minimumSNR: Double = 30
     public var spatialDegree: Int = 2
@@ -94,12 +102,26 @@ public struct ArcLineTilt: Sendable {
         let start = Int(expected.rounded())
         let rows = (start - halfWidth - 2)..<(start + halfWidth + 3)
         guard columns.lowerBound >= 0, columns.upperBound <= arc.width, rows.lowerBound >= 0, rows.upperBound <= arc.height else { return nil }
+        if firstMomentWindow > 0 {
+            let reach = firstMomentWindow + 4
+            let band = (start - reach)..<(start + reach + 1)
+            guard band.lowerBound >= 0, band.upperBound <= arc.height else { return nil }
+            var profile = [Double](repeating: 0, count: band.count)
+            for (k, y) in band.enumerated() {
+                for x in columns { profile[k] += Double(arc[x, y]) }
+                profile[k] /= Double(columns.count)
+            }
+            guard let centre = EdgeCentroid.peak(in: profile, near: expected - Double(band.lowerBound), window: firstMomentWindow)
+            else { return nil }
+            return centre + Double(band.lowerBound)
+        }
         let values = ArcLineFinder.spectrum(arc, columns: columns, rows: rows)
         // The local maximum nearest the expected row, then a Gaussian about it.
         let local = start - rows.lowerBound
         var peak = local
         for k in max(halfWidth, local - 1)...min(values.count - halfWidth - 1, local + 1) where values[k] > values[peak] { peak = k }
-        guard let fit = ArcLineFinder.gaussian(values, around: peak, halfWidth: halfWidth) else { return nil }
+        guard let fit = ArcLineFinder.gaussian(values, around: peak, halfWidth: halfWidth, sloped: slopedBackground && halfWidth >= 3)
+        else { return nil }
         return fit.position + Double(rows.lowerBound)
     }
 }

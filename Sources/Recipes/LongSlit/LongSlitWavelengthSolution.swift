@@ -14,7 +14,7 @@ public struct LongSlitWavelengthSolution: Sendable {
     public static let version = "1.0"
     public static let parameterNames: Set<String> = [
         "nominalDispersion", "dispersionTolerance", "maxCurvature", "direction", "centralWavelength", "centralWavelengthTolerance",
-        "detectionThreshold", "lineHalfWidth", "continuumWidth", "voteTolerance", "candidateWindow", "inlierTolerance", "growthTolerance",
+        "detectionThreshold", "lineHalfWidth", "continuumWidth", "lineSlopedBackground", "voteTolerance", "candidateWindow", "inlierTolerance", "growthTolerance",
         "growthMinimumSNR",
         "maxCandidateLines", "degree", "clipSigma", "apertureHalfWidth", "firstRow", "lastRow",
         "tiltColumnStep", "tiltEdgeMargin", "tiltMinimumSNR", "tiltSpatialDegree", "tiltSpectralDegree",
@@ -47,7 +47,8 @@ public struct LongSlitWavelengthSolution: Sendable {
         identification = id
         finder = ArcLineFinder(threshold: try reader.value("detectionThreshold", default: 8, in: 1...1000),
                                halfWidth: Int(try reader.value("lineHalfWidth", default: 3, in: 2...20)),
-                               continuumWidth: Int(try reader.value("continuumWidth", default: 51, in: 5...1001)))
+                               continuumWidth: Int(try reader.value("continuumWidth", default: 51, in: 5...1001)),
+                               slopedBackground: try reader.value("lineSlopedBackground", default: 0, in: 0...1) >= 0.5)
         var tilt = ArcLineTilt()
         tilt.columnStep = Int(try reader.value("tiltColumnStep", default: 4, in: 1...100))
         tilt.edgeMargin = try reader.value("tiltEdgeMargin", default: 3, in: 0...1000)
@@ -55,6 +56,7 @@ public struct LongSlitWavelengthSolution: Sendable {
         tilt.spatialDegree = Int(try reader.value("tiltSpatialDegree", default: 2, in: 1...5))
         tilt.spectralDegree = Int(try reader.value("tiltSpectralDegree", default: 2, in: 0...5))
         tilt.halfWidth = finder.halfWidth
+        tilt.slopedBackground = finder.slopedBackground
         tilt.clipSigma = id.clipSigma
         self.tilt = tilt
         apertureHalfWidth = Int(try reader.value("apertureHalfWidth", default: 25, in: 0...1000))

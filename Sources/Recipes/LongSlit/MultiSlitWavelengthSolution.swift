@@ -15,6 +15,12 @@ import Foundation
 /// blend's moment is neither line's position. The refit weighs each line by SNR², its
 /// centroid's inverse variance, so that a faint line's noise does not move the bright ones.
 ///
+/// Along the slit (when `tilt` is set and the slit's CRV edges are given): every used line is
+/// followed from the centre column to both edges in bands of `tilt.columnStep` columns, centred
+/// by the same first moment, and the shifts fitted as Δy(x, y₀) (`ArcLineTilt`), so that
+/// λ(x, y) = λ_c(y₀) where y₀ + Δy(x, y₀) = y: the IDS model varies along the slit and follows
+/// lines tilted by the slit's angle and the field.
+///
 /// Units: rows of the oriented frame; wavelengths in the catalog's unit (Å).
 public struct MultiSlitWavelengthSolution: Sendable {
     public var identification: LongSlitWavelengthSolution
@@ -23,6 +29,8 @@ public struct MultiSlitWavelengthSolution: Sendable {
     public var degree: Int
     public var blendDistance: Double
     public var clipSigma: Double
+    /// How lines are followed along the slit; nil: the centre column only.
+    public var tilt: ArcLineTilt?
 
     public init(identification: LongSlitWavelengthSolution, window: Int = 4, halfColumns: Int = 2, degree: Int = 4,
                 blendDistance: Double = 6, clipSigma: Double = 4) {
@@ -45,10 +53,14 @@ public struct MultiSlitWavelengthSolution: Sendable {
         public var lines: [Line]
         public var rmsPixels: Double
         public var identificationRMS: Double
+        /// The lines' shift along the slit, Δy(x, y₀) in pixels; nil when not traced.
+        public var tilt: ArcLineTilt.Result?
         public init(polynomial: PolynomialSurface, lines: [Line], rmsPixels: Double, identificationRMS: Double) {
             self.polynomial = polynomial; self.lines = lines; self.rmsPixels = rmsPixels; self.identificationRMS = identificationRMS
         }
         public func wavelength(atRow y: Double) -> Double { polynomial.evaluate(y, 0) }
+        /// λ at pixel (x, y) of the slit: the tilted line through it followed back to the centre column.
+        public func wavelength(x: Double, y: Double) -> Double { wavelength(atRow: tilt?.centreRow(x: x, y: y) ?? y) }
         /// The row where λ falls at the centre column (Newton's method from `guess`).
         public func row(of lambda: Double, near guess: Double) -> Double {
             var y = guess
@@ -65,7 +77,9 @@ public struct MultiSlitWavelengthSolution: Sendable {
         public let description: String
     }
 
-    public func run(_ arc: Image, slitCentre: Double, catalog: [Double]) throws(Failure) -> Result {
+    /// - Parameter edges: the slit's CRV edges x(y); with `tilt` set, the lines are followed between them.
+    public func run(_ arc: Image, slitCentre: Double, catalog: [Double],
+                    edges: (low: @Sendable (Double) -> Double, high: @Sendable (Double) -> Double)? = nil) throws(Failure) -> Result {
         let first: LongSlitWavelengthSolution.Result
         do { first = try identification.run(arc, slitCentre: slitCentre, catalog: catalog) } catch {
             throw Failure(description: error.description)
@@ -103,6 +117,15 @@ public struct MultiSlitWavelengthSolution: Sendable {
         result.lines = lines
         let used = lines.filter(\.used).map(\.residualPixels)
         result.rmsPixels = (used.map { $0 * $0 }.reduce(0, +) / Double(max(1, used.count))).squareRoot()
+        if var tilt, let edges {
+            if tilt.firstMomentWindow == 0 { tilt.firstMomentWindow = window }
+            do {
+                result.tilt = try tilt.run(arc, lines: lines.filter(\.used).map { (row: $0.row, snr: $0.snr) }, centre: slitCentre,
+                                           left: edges.low, right: edges.high)
+            } catch {
+                throw Failure(description: "the lines could not be followed along the slit: \(error)")
+            }
+        }
         return result
     }
 }

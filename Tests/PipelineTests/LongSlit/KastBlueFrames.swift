@@ -35,11 +35,10 @@ enum KastBlueFrames {
         return Calibrated(bias: bias, flat: flat, arc: arc)
     }
 
-    /// Cd, Hg and He lists, as PypeIt uses for this arc.
+    /// The Cd, Hg and He lines of the lamps that were on (F: He, G: Hg-Cd), as the kast profile
+    /// uses them: PypeIt's lists plus the NIST lines they lack (config/static/KAST_kastb_arc_lines.dat).
     static func catalog() throws -> LineCatalog {
-        let base = TestWorkspace.repositoryConfig + "/linelists/"
-        return LineCatalog.merged(try ["cdi", "hgi", "hei"].map { element in
-            try LineCatalog.parse(String(contentsOfFile: base + "\(element)_nist_pypeit.dat", encoding: .utf8), source: element)
-        })
+        try LineCatalog.parse(String(contentsOfFile: TestWorkspace.repositoryConfig + "/static/KAST_kastb_arc_lines.dat", encoding: .utf8),
+                              source: "KAST_kastb_arc_lines.dat")
     }
 }

@@ -12,7 +12,7 @@ import Testing
 /// in the loop, and the products compared with the simulator's truth.
 @Suite("End to end: a simulated multi-slit night against its truth", .serialized)
 struct SimulatedMOSEndToEndTests {
-    @Test("calibd --once on a simulated MOS night: OPT positions and every slit's edges within 0.05 px of the truth, every slit's wavelengths within 0.02 px, QC passed")
+    @Test("calibd --once on a simulated MOS night: OPT positions and every slit's edges within 0.05 px of the truth, every slit's wavelengths within 0.02 px at its centre and 0.04 px along it, QC passed")
     func mosNight() throws {
         // Given a simulated SIMMOS night (5 biases, 3 flats, 1 arc through a 20-slit mask with 2 holes)
         let ws = try TestWorkspace()
@@ -94,7 +94,35 @@ struct SimulatedMOSEndToEndTests {
             }
         }
         #expect(checked >= 200 && Double(within) >= 0.95 * Double(checked), "\(within) of \(checked) lines within 0.01 px")
-        print("SIMMOS night: OPT worst \(worstOPT) px, CRV worst \(worstCRV) px, IDS \(within)/\(checked) within 0.01 px, worst \(worstIDS) px")
+        // And along every slit (MOS_TILT): those lines placed where the truth puts them at every column between the slit's edges
+        try idsFile.moveTo(extensionName: "MOS_TILT")
+        let tilts = try idsFile.readTable()
+        let tiltSlits = try #require(tilts.strings("SLIT")).map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(Set(tiltSlits) == Set(truthSlits.map(\.id)))
+        let tDeg = try #require(tilts.doubleVectors("DEG")), tOff = try #require(tilts.doubleVectors("OFFSET"))
+        let tHalf = try #require(tilts.doubleVectors("HALFRANGE")), tCoeffs = try #require(tilts.doubleVectors("COEFFS"))
+        var worstTilt = 0.0, tiltChecked = 0, tiltWithin = 0
+        for k in waveSlits.indices {
+            let polynomial = PolynomialSurface(degrees: wDeg[k].map { Int($0) }, offsets: wOff[k], halfRanges: wHalf[k], coefficients: wCoeffs[k])
+            let solution = MultiSlitWavelengthSolution.Result(polynomial: polynomial, lines: [], rmsPixels: 0, identificationRMS: 0)
+            let t = try #require(tiltSlits.firstIndex(of: waveSlits[k]))
+            let shift = PolynomialSurface(degrees: tDeg[t].map { Int($0) }, offsets: tOff[t], halfRanges: tHalf[t], coefficients: tCoeffs[t])
+            let index = try #require(spectrograph.apertures.firstIndex { $0.id == waveSlits[k] })
+            for i in lineSlits.indices where lineSlits[i] == waveSlits[k] && used[i] && snr[i] >= 100 {
+                let y0 = solution.row(of: lineWavelengths[i], near: rows[i])
+                let edge = spectrograph.edges(aperture: index, row: y0)
+                for x in stride(from: (edge.low + 1).rounded(.up), through: edge.high - 1, by: 1) {
+                    let truth = spectrograph.lineRow(aperture: index, wavelength: lineWavelengths[i] / 10, column: x).y
+                    let found = y0 + shift.evaluate(x, y0)
+                    worstTilt = max(worstTilt, abs(found - truth)); tiltChecked += 1
+                    if abs(found - truth) < 0.01 { tiltWithin += 1 }
+                    #expect(abs(found - truth) < 0.04, "\(waveSlits[k]) \(lineWavelengths[i]) Å column \(x): \(found) vs \(truth)")
+                }
+            }
+        }
+        #expect(tiltChecked >= 2000 && Double(tiltWithin) >= 0.9 * Double(tiltChecked), "\(tiltWithin) of \(tiltChecked) within 0.01 px")
+        print("SIMMOS night: OPT worst \(worstOPT) px, CRV worst \(worstCRV) px, IDS \(within)/\(checked) within 0.01 px, worst \(worstIDS) px; "
+              + "along the slits \(tiltWithin)/\(tiltChecked) within 0.01 px, worst \(worstTilt) px")
     }
 
     @Test("calibd --once on a simulated long-slit night: OPT along the slit and both edges within 0.05 px of the truth, λ(y) within 0.05 px, QC passed")
