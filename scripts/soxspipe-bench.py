@@ -52,6 +52,12 @@ RECIPES = [
      ["MASTER_BIAS", "ORDER_TAB", "DISP_TAB", "MASTER_FLAT"]),
 ]
 
+# SOXSPIPE 0.19.0's order_centres refuses to run without --poly (docopt passes None, which its
+# _parse_poly_orders, unlike disp_solution's and spat_solution's, does not treat as "not given": TypeError
+# "THE poly VALUE NEEDS TO BE A 2 DIGIT INTEGER"); 64 is xsh_default_settings.yaml's own VIS degrees
+# (order-deg 6, disp-axis-deg 4), so the run is what the settings file would have asked for.
+EXTRA_ARGS = {"order_centres": ["--poly=64"]}
+
 
 def fits_header(path):
     """The primary header's cards as a dict of stripped strings (no astropy outside the venv)."""
@@ -101,9 +107,15 @@ def ensure_venv(scratch):
         if not base:
             sys.exit("no Python 3.12 (pyenv install 3.12, or put python3.12 on PATH)")
         subprocess.check_call([base, "-m", "venv", venv])
-        subprocess.check_call([python, "-m", "pip", "install", "-q", f"soxspipe=={SOXSPIPE_VERSION}"])
-    version = subprocess.run([python, "-c", "import soxspipe; print(soxspipe.__version__)"], capture_output=True,
-                             text=True).stdout.strip()
+        # six: soxspipe's dependency `fundamentals` imports it without declaring it (ModuleNotFoundError otherwise).
+        subprocess.check_call([python, "-m", "pip", "install", "-q", f"soxspipe=={SOXSPIPE_VERSION}", "six"])
+    home = os.path.join(scratch, "soxspipe-home")
+    os.makedirs(home, exist_ok=True)
+    check = subprocess.run([python, "-c", "import soxspipe; print(soxspipe.__version__)"], capture_output=True,
+                           text=True, env=dict(os.environ, HOME=home))
+    version = check.stdout.strip()
+    if check.returncode != 0:
+        sys.exit(f"soxspipe does not import in {venv}:\n{check.stderr[-1500:]}")
     if version != SOXSPIPE_VERSION:
         sys.exit(f"{venv} holds soxspipe {version!r}, not {SOXSPIPE_VERSION}; remove it to rebuild")
     return venv
@@ -135,6 +147,34 @@ def products_by_catg(directory):
     return found
 
 
+def soxspipe_copies(venv, frames, directory, env):
+    """Copies of the raw frames with the keywords SOXSPIPE reads that calibd's simulator does not write.
+
+    Pixels are byte-identical; only header cards are added. SOXSPIPE takes a CCD arm's binning from
+    CDELT1/CDELT2 (as real X-shooter raw files carry them), not from ESO DET WIN1 BINX/BINY, and trims
+    an unbinned science window otherwise (ValueError: dimensions of mask (2000, 1024) and data
+    (2000, 1043) do not match, at 2x2).
+    """
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    copies = []
+    for path in frames:
+        copy = os.path.join(directory, os.path.basename(path))
+        shutil.copyfile(path, copy)
+        copies.append(copy)
+    script = (
+        "import sys\n"
+        "from astropy.io import fits\n"
+        "for path in sys.argv[1:]:\n"
+        "    with fits.open(path, mode='update') as f:\n"
+        "        h = f[0].header\n"
+        "        h.setdefault('CDELT1', int(h.get('HIERARCH ESO DET WIN1 BINX', 1)))\n"
+        "        h.setdefault('CDELT2', int(h.get('HIERARCH ESO DET WIN1 BINY', 1)))\n"
+    )
+    subprocess.check_call([os.path.join(venv, "bin", "python"), "-c", script, *copies], env=env)
+    return copies
+
+
 def run_soxspipe(venv, frames, scratch):
     workdir = os.path.join(scratch, "soxspipe-work")
     home = os.path.join(scratch, "soxspipe-home")
@@ -145,6 +185,7 @@ def run_soxspipe(venv, frames, scratch):
     soxspipe_settings(venv, workdir, home)
     env = dict(os.environ, HOME=home, PATH=os.path.join(venv, "bin") + ":" + os.environ["PATH"],
                MPLBACKEND="Agg", OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
+    frames = soxspipe_copies(venv, frames, os.path.join(scratch, "soxspipe-raw"), env)
     headers = {path: fits_header(path) for path in frames}
     products_dir = os.path.join(workdir, "products")
     results = {}
@@ -168,7 +209,7 @@ def run_soxspipe(venv, frames, scratch):
                     if catg.startswith(u):
                         f.write(f"{path} {catg}\n")
         argv = [os.path.join(venv, "bin", "soxspipe"), command, sof, "-o", products_dir, "-s",
-                os.path.join(workdir, "soxspipe.yaml"), "-x"]
+                os.path.join(workdir, "soxspipe.yaml"), "-x", *EXTRA_ARGS.get(command, [])]
         wall, peak, status = run_timed(argv, workdir, env, os.path.join(workdir, command + ".log"))
         made = set(products_by_catg(products_dir)) - set(available)
         results[command] = {"wall": wall, "peak": peak, "status": status, "frames": len(raw), "made": sorted(made),
@@ -218,6 +259,8 @@ def main():
     parser.add_argument("--reuse-night", action="store_true", help="keep a night already simulated in --scratch")
     parser.add_argument("--skip-soxspipe", action="store_true")
     parser.add_argument("--skip-calibd", action="store_true")
+    parser.add_argument("--reuse-soxspipe", action="store_true",
+                        help="take SOXSPIPE's figures from the last run's soxspipe-results-<binning>.json (it takes minutes)")
     args = parser.parse_args()
     os.makedirs(args.scratch, exist_ok=True)
     bin_dir = os.path.join(REPO, ".build", args.build)
@@ -236,7 +279,18 @@ def main():
     frames = sorted(glob.glob(os.path.join(raw_dir, "*.fits")))
     print(f"{len(frames)} simulated X-shooter VIS {args.binning} frames in {raw_dir}", flush=True)
 
-    sox = {} if args.skip_soxspipe else run_soxspipe(ensure_venv(args.scratch), frames, args.scratch)
+    saved = os.path.join(args.scratch, f"soxspipe-results-{args.binning}.json")
+    if args.reuse_soxspipe:
+        with open(saved) as f:
+            sox = json.load(f)
+        print(f"SOXSPIPE figures reused from {saved} (measured at load {sox.get('_load', '?')})", flush=True)
+    elif args.skip_soxspipe:
+        sox = {}
+    else:
+        sox = run_soxspipe(ensure_venv(args.scratch), frames, args.scratch)
+        sox["_load"] = "%.1f/%.1f/%.1f before, %.1f/%.1f/%.1f after" % (load_before + os.getloadavg())
+        with open(saved, "w") as f:
+            json.dump(sox, f, indent=1)
     cal = {"recipes": {}} if args.skip_calibd else run_calibd(bin_dir, raw_dir, args.scratch)
     load_after = os.getloadavg()
 
@@ -269,7 +323,7 @@ def main():
                   f"{max(j['peak'] for j in jobs) / 1e6:.0f} MB | — | — |")
     print("target (every recipe >= 20x faster, peak RSS below SOXSPIPE's):", "met" if met else "NOT met")
     for command, s in sox.items():
-        if s.get("error"):
+        if isinstance(s, dict) and s.get("error"):
             print(f"\nSOXSPIPE {command}: {s['error']}", file=sys.stderr)
 
 
