@@ -218,19 +218,62 @@ public final class CalibrationEngine: Sendable {
     /// products are not swept (another drain may be writing them), and a job
     /// another process holds is waited for — its products may unlock dependants
     /// here — or taken over once its lease lapses.
-    /// - Parameter pollSeconds: how often an idle drain looks again (seconds).
-    public func drain(pollSeconds: Double = 1) async throws -> [Int64] {
+    ///
+    /// Planning is proportional to what changed: a whole pass reads every frame and checks
+    /// every input set of the archive, so between whole passes a drain plans only the nights
+    /// where a job changed state (by any process) since its last pass began — a job ending is
+    /// what lets a night's dependants be planned. A whole pass runs at the start, when the
+    /// number of recorded frames changes, when the last whole pass's earliest settling set
+    /// may be complete, at least every `fullPlanSeconds`, and before exiting: a drain exits
+    /// only after a whole pass that found nothing to do, as before, so it ends where
+    /// planning everything every time would.
+    /// - Parameters:
+    ///   - pollSeconds: how often an idle drain looks again (seconds).
+    ///   - fullPlanSeconds: the longest time between two whole passes (seconds); they also
+    ///     catch a night unlocked by another night's product (association may borrow one).
+    public func drain(pollSeconds: Double = 1, fullPlanSeconds: Double = 60) async throws -> [Int64] {
         let ran = Mutex<[Int64]>([])
+        // nil: the next pass plans every night.
+        var dirty: Set<String>? = nil
+        var lastFull = Date.distantPast
+        var fullRecheckAt: Date? = nil
+        var framesSeen = -1
+        // Jobs updated since this instant make their nights dirty. A margin, since another
+        // host's clock stamps its jobs (the lease margin is the same kind of allowance).
+        let clockMargin = 5.0
+        var since = Date()
         while true {
-            let report = try planner.plan()
+            let passStart = Date()
+            let frames = try database.frameCount()
+            if frames != framesSeen || passStart.timeIntervalSince(lastFull) >= fullPlanSeconds
+                || fullRecheckAt.map({ $0 <= passStart }) == true {
+                dirty = nil
+            }
+            let report = try planner.plan(nights: dirty)
+            logger.debug("drain planned", metadata: [
+                "nights": "\(dirty.map { "\($0.count)" } ?? "all")", "jobs.created": "\(report.created.count)",
+                "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(passStart)))",
+            ])
+            if dirty == nil {
+                lastFull = passStart; fullRecheckAt = report.recheckAt; framesSeen = frames
+            }
+            let wasFull = dirty == nil
             let count = await runQueuedJobs(onClaimed: { job in ran.withLock { if !$0.contains(job.id!) { $0.append(job.id!) } } })
+            let changed = try database.jobs().filter { $0.updatedAt.timeIntervalSince(since) >= -clockMargin }
+            since = passStart
+            dirty = Set(changed.map(\.night))
             guard report.created.isEmpty && count == 0 else { continue }
             try recoverLeases()
             let queued = try database.jobs(states: [.queued])
             let running = try database.jobs(states: [.running])
-            if queued.isEmpty && running.isEmpty && report.recheckAt == nil { break }
+            if queued.isEmpty && running.isEmpty && report.recheckAt == nil {
+                // Only a whole pass that found nothing ends the drain.
+                if wasFull { break }
+                dirty = nil
+                continue
+            }
             // A back-off, a settling set or another process's job: look again when the first may have moved.
-            let next = (queued.compactMap(\.notBefore) + [report.recheckAt].compactMap { $0 }).min()
+            let next = (queued.compactMap(\.notBefore) + [report.recheckAt, fullRecheckAt].compactMap { $0 }).min()
             let wait = min(max(next?.timeIntervalSinceNow ?? pollSeconds, 0.05), pollSeconds)
             try await Task.sleep(for: .seconds(wait))
         }
