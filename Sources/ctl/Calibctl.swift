@@ -60,7 +60,7 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the database; `readOnly` for queries, which then never take the
     /// write lock (not even to check migrations) while the daemon writes.
-    func openDatabase(readOnly: Bool = false) throws -> CalibrationDatabase {
+    func openDatabase(readOnly: Bool = false) throws -> any CalibrationRegistry {
         let configuration = try loadConfiguration()
         guard FileManager.default.fileExists(atPath: configuration.database) else {
             throw UserFacingError(.noInput, "no calibration database at \(configuration.database)",

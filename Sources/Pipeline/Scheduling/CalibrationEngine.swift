@@ -9,7 +9,7 @@ import Synchronization
 /// recovery after a crash, scanning, planning and running jobs.
 public final class CalibrationEngine: Sendable {
     public let configuration: CalibdConfiguration
-    public let database: CalibrationDatabase
+    public let database: any CalibrationRegistry
     public let logger: Logger
     /// Who holds leases: host, process id and start time, unique per daemon run.
     public let owner: String

@@ -161,7 +161,7 @@ public struct SchedulerService: Service {
 
     /// The earliest moment planning may find something new without being rung:
     /// a queued retry's `not_before`, or a waiting input set settling.
-    static func nextTimer(report: JobPlanner.Report, database: CalibrationDatabase) throws -> ContinuousClock.Instant? {
+    static func nextTimer(report: JobPlanner.Report, database: any CalibrationRegistry) throws -> ContinuousClock.Instant? {
         let now = Date()
         let retries = try database.jobs(states: [.queued]).compactMap(\.notBefore).filter { $0 > now }
         guard let next = (retries + [report.recheckAt].compactMap { $0 }).min() else { return nil }

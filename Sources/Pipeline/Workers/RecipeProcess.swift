@@ -32,7 +32,7 @@ public enum RecipeProcess {
             data.append(0x0A)
             _ = LineReader.writeAll(data, to: STDOUT_FILENO)
         }
-        let database: CalibrationDatabase
+        let database: any CalibrationRegistry
         let job: JobRecord
         let opening: Double
         do {
