@@ -34,7 +34,7 @@ public final class CalibrationEngine: Sendable {
         for directory in [configuration.workspace, configuration.productsDirectory, configuration.logsDirectory] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        database = try CalibrationDatabase(path: configuration.database)
+        database = try RegistryOpener.open(configuration, logger: logger)
         try WorkspacePermissions(configuration: configuration).apply()
         owner = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(Int(Date().timeIntervalSince1970))"
         var ingester = FrameIngester(configuration: configuration, database: database, logger: logger)
