@@ -7,9 +7,10 @@ import GRDB
 /// reference calibrations. Recipes (through the planner) and `calibctl best`
 /// both call this.
 public struct CalibrationAssociator: Sendable {
-    public let database: CalibrationDatabase
+    /// Any backend's registry: the choice itself is `CalibrationAssociation`, the same code for all.
+    public let database: any CalibrationLookup
 
-    public init(database: CalibrationDatabase) { self.database = database }
+    public init(database: any CalibrationLookup) { self.database = database }
 
     public func best(_ request: AssociationRequest, rule: AssociationRule) throws -> AssociationResult {
         let pins = try database.pins(type: request.type, instrument: request.instrument, night: request.night)
@@ -21,7 +22,7 @@ public struct CalibrationAssociator: Sendable {
                                              mjd: (request.mjd - window - 1)...(request.mjd + window + 1), including: pins.map(\.productId))
         var result = CalibrationAssociation.choose(request, candidates: nearby, rule: rule, pins: pins)
         if result.chosen == nil && rule.maxAgeDays == nil {
-            let all = try database.candidates(type: request.type, instrument: request.instrument, mjd: nil)
+            let all = try database.candidates(type: request.type, instrument: request.instrument, mjd: nil, including: [])
             if all.count > nearby.count {
                 result = CalibrationAssociation.choose(request, candidates: all, rule: rule, pins: pins)
             }

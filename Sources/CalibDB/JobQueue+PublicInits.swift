@@ -22,3 +22,34 @@ extension LeaseLostError {
     /// For another backend to report the same fencing as the SQLite queue does.
     public init(fencedOutOf jobId: Int64) { self.init(jobId: jobId) }
 }
+
+extension ControlError {
+    /// For another backend to refuse a control request in the same words as SQLite.
+    public init(refusing message: String) { self.init(message: message) }
+}
+
+extension FrameListing {
+    /// For another backend to list frames with their paths.
+    public init(frame: FrameRecord, seenAt paths: [String]) { self.init(frame: frame, paths: paths) }
+}
+
+extension JobEventRecord {
+    /// For another backend to return a job's history as SQLite does.
+    public init(storedId id: Int64, jobId: Int64, at: Date, state: JobState, message: String?) {
+        self.init(id: id, jobId: jobId, at: at, state: state, message: message)
+    }
+}
+
+extension CalibrationDatabase.CalibrationChoiceRecord {
+    /// For another backend to report how a job's calibrations were chosen.
+    public init(storedType type: ProductType, productId: Int64, basis: String, level: Int?, explanation: String) {
+        self.init(type: type, productId: productId, basis: basis, level: level, explanation: explanation)
+    }
+}
+
+extension QCReevaluation {
+    /// For another backend to report a changed QC verdict.
+    public init(changed productId: Int64, type: ProductType, night: String, wasPassed: Bool, isPassed: Bool, failing: [String]) {
+        self.init(productId: productId, type: type, night: night, wasPassed: wasPassed, isPassed: isPassed, failing: failing)
+    }
+}

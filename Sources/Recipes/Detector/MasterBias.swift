@@ -1,4 +1,5 @@
 import CalibCore
+import Dispatch
 import Foundation
 
 /// Master bias: the σ-clipped mean of a set of bias frames, with the
@@ -78,27 +79,42 @@ public struct MasterBias: Sendable {
         return result
     }
 
-    /// Median over frame pairs (0,1), (2,3), … of σ(A − B)/√2 in a central band of rows.
+    /// Median over frame pairs (0,1), (2,3), … (at most four) of σ(A − B)/√2 in a central band of rows.
+    /// The pairs are read and measured in parallel (each estimate is computed as it would be alone;
+    /// the median of the same estimates is the same).
     static func readNoise(_ source: any FrameStripSource, columns: Range<Int>) throws -> Double {
         guard source.frameCount >= 2 else { return .nan }
         let bandRows = min(source.height, max(64, (1 << 20) / max(columns.count, 1)))
         let first = (source.height - bandRows) / 2
         let rows = first..<(first + bandRows)
-        var a = [Float](repeating: 0, count: bandRows * source.width)
-        var b = a
-        var estimates: [Float] = []
-        var pair = 0
-        while 2 * pair + 1 < source.frameCount && pair < 4 {
-            try a.withUnsafeMutableBufferPointer { try source.read(frame: 2 * pair, rows: rows, into: $0) }
-            try b.withUnsafeMutableBufferPointer { try source.read(frame: 2 * pair + 1, rows: rows, into: $0) }
-            var difference = [Float]()
-            difference.reserveCapacity(bandRows * columns.count)
-            for r in 0..<bandRows {
-                for x in columns { difference.append(a[r * source.width + x] - b[r * source.width + x]) }
+        let pairs = min(source.frameCount / 2, 4)
+        let width = source.width
+        var estimates = [Float](repeating: .nan, count: pairs)
+        var failures = [(any Error)?](repeating: nil, count: pairs)
+        estimates.withUnsafeMutableBufferPointer { estimates in
+            failures.withUnsafeMutableBufferPointer { failures in
+                nonisolated(unsafe) let estimates = estimates, failures = failures
+                RecipeParallelism.concurrentPerform(iterations: pairs) { pair in
+                    do {
+                        var a = [Float](repeating: 0, count: bandRows * width)
+                        var b = a
+                        try a.withUnsafeMutableBufferPointer { try source.read(frame: 2 * pair, rows: rows, into: $0) }
+                        try b.withUnsafeMutableBufferPointer { try source.read(frame: 2 * pair + 1, rows: rows, into: $0) }
+                        let n = columns.count
+                        let difference = [Float](unsafeUninitializedCapacity: bandRows * n) { out, initialized in
+                            for r in 0..<bandRows {
+                                for (k, x) in columns.enumerated() { out[r * n + k] = a[r * width + x] - b[r * width + x] }
+                            }
+                            initialized = bandRows * n
+                        }
+                        estimates[pair] = Float(RobustStatistics.clippedStandardDeviation(difference) / 2.0.squareRoot())
+                    } catch {
+                        failures[pair] = error
+                    }
+                }
             }
-            estimates.append(Float(RobustStatistics.clippedStandardDeviation(difference) / 2.0.squareRoot()))
-            pair += 1
         }
+        if let failure = failures.compactMap({ $0 }).first { throw failure }
         return RobustStatistics.median(estimates)
     }
 

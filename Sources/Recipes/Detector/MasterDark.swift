@@ -1,4 +1,5 @@
 import CalibCore
+import Dispatch
 import Foundation
 
 /// Master dark: bias-subtracted darks of one exposure time, σ-clipped and
@@ -46,16 +47,20 @@ public struct MasterDark: Sendable {
     public func run(_ source: any FrameStripSource, exposureTime: Double, gain: Double, readNoise: Double,
                     offsetIncluded: Bool = false) throws -> Result {
         precondition(exposureTime > 0 && gain > 0)
-        let (combined, rejected) = try stack.combine(source, noiseFloor: Float(readNoise), gain: offsetIncluded ? 0 : Float(gain))
+        var dark: Image, rejected: Int
+        (dark, rejected) = try stack.combine(source, noiseFloor: Float(readNoise), gain: offsetIncluded ? 0 : Float(gain))
         let k = offsetIncluded ? 1 : Float(gain / exposureTime)
-        let dark = Image(width: combined.width, height: combined.height, pixels: combined.pixels.map { $0 * k })
+        // Scaled in place by both cores (each pixel on its own: the same products), not copied.
+        dark.pixels.withUnsafeMutableBufferPointer { pixels in
+            nonisolated(unsafe) let pixels = pixels
+            Self.chunks(pixels.count) { range in for i in range { pixels[i] *= k } }
+        }
         let sample = MasterBias.subsample(dark.pixels, max: 1 << 21)
         let stats = RobustStatistics.sigmaClippedStatistics(sample, sigma: 5, iterations: 10)
         let (median, sigma) = RobustStatistics.madSigma(sample)
         let limit = Float(median + hotSigma * max(sigma, 1e-9))
-        var flags = [UInt8](repeating: 0, count: dark.pixels.count)
-        var hot: [Int] = []
-        for i in dark.pixels.indices where dark.pixels[i] > limit { hot.append(i); flags[i] |= PixelFlag.hot }
+        var flags: [UInt8], hot: [Int]
+        (flags, hot) = Self.hotPixels(dark.pixels, above: limit)
         let columns = RobustStatistics.columnMedians(dark)
         let (columnMedian, columnSigma) = RobustStatistics.madSigma(columns)
         // The spread of column medians can be ~0 (a long column's median sits on the
@@ -83,5 +88,39 @@ public struct MasterDark: Sendable {
                           "fraction of pixel values rejected by clipping"),
         ]
         return Result(darkCurrent: dark, flags: flags, hotPixels: hot, hotColumns: hotColumns, metrics: metrics)
+    }
+
+    /// `PixelFlag.hot` where a value exceeds `limit` (NaN never does), and those indices ascending:
+    /// fixed chunks judged in parallel, their indices joined in chunk order.
+    static func hotPixels(_ values: [Float], above limit: Float) -> (flags: [UInt8], indices: [Int]) {
+        let n = values.count, chunk = 1 << 20
+        let chunkCount = max(1, (n + chunk - 1) / chunk)
+        var found = [[Int]](repeating: [], count: chunkCount)
+        let flags = [UInt8](unsafeUninitializedCapacity: n) { out, initialized in
+            values.withUnsafeBufferPointer { v in
+                found.withUnsafeMutableBufferPointer { found in
+                    nonisolated(unsafe) let out = out, v = v, found = found
+                    RecipeParallelism.concurrentPerform(iterations: chunkCount) { c in
+                        var hot: [Int] = []
+                        for i in (c * chunk)..<min(n, (c + 1) * chunk) {
+                            let isHot = v[i] > limit
+                            out[i] = isHot ? PixelFlag.hot : 0
+                            if isHot { hot.append(i) }
+                        }
+                        found[c] = hot
+                    }
+                }
+            }
+            initialized = n
+        }
+        return (flags, found.flatMap { $0 })
+    }
+
+    /// Runs `body` over fixed chunks of 0..<n on all cores.
+    static func chunks(_ n: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let chunk = 1 << 20
+        RecipeParallelism.concurrentPerform(iterations: max(1, (n + chunk - 1) / chunk)) { c in
+            body((c * chunk)..<min(n, (c + 1) * chunk))
+        }
     }
 }

@@ -191,8 +191,17 @@ public struct MasterFlat: Sendable {
     }
 
     /// Steps 3–7 of `run` on a combined flat: edges, normalisation, bad pixels, QC.
+    ///
+    /// With `assessBadPixels` false only steps 3–5 run, for a flat whose edges and
+    /// normalised values are kept but whose pixels are judged elsewhere (a stitched
+    /// master's per-lamp masters: their stacks are judged once, stitched): the result's
+    /// `error` is empty (0 × 0), its flags carry only `orderEdge`/`interOrder` (no
+    /// low-sensitivity, hot or bad-column bits; `hotPixels` is not read), and its
+    /// metrics are those of the stack and the edges (no cold-pixel, response or
+    /// inter-order figures). Flat values, edges and geometry are bit-identical to a
+    /// full run's.
     public func normalise(_ combination: Combination, centres: OrderGeometry, gain: Double, readNoise: Double,
-                          hotPixels: [UInt8]? = nil) throws -> Result {
+                          hotPixels: [UInt8]? = nil, assessBadPixels: Bool = true) throws -> Result {
         var combined = combination.combined
         let levels = combination.levels, rejected = combination.rejected
         let kept = combination.kept, keptLevel = combination.keptLevel, clippedValues = combination.clippedValues
@@ -239,7 +248,7 @@ public struct MasterFlat: Sendable {
         // 5. Illumination per order and row, normalisation, flags and errors.
         // Filled in parallel: three fresh full frames (144 MiB at 4096²) are first touched here.
         var flat = Self.filled(1 as Float, count: width * height)
-        var error = Self.filled(0 as Float, count: width * height)
+        var error = assessBadPixels ? Self.filled(0 as Float, count: width * height) : []
         var flags = Self.filled(PixelFlag.interOrder, count: width * height)
         let nKept = Float(kept.count)
         let rn2 = Float(readNoise * readNoise)
@@ -251,6 +260,7 @@ public struct MasterFlat: Sendable {
         let chunks = max(1, min(32, height / 64))
         let rowsPerChunk = (height + chunks - 1) / chunks
         let traced = geometry
+        let withError = assessBadPixels
         combined.pixels.withUnsafeBufferPointer { c in
             flat.withUnsafeMutableBufferPointer { flatOut in
             error.withUnsafeMutableBufferPointer { errorOut in
@@ -263,7 +273,7 @@ public struct MasterFlat: Sendable {
                 defer { lo.deallocate(); hi.deallocate(); illumination.deallocate() }
                 nonisolated(unsafe) let loOut = lo, hiOut = hi, illuminationOut = illumination
                 // Edges and raw illumination (median of the plateau pixels) of each row.
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
                     var values: [Float] = []
                     for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
                         let (l, u) = traced.edges(order: order, y: Double(y))!
@@ -287,7 +297,7 @@ public struct MasterFlat: Sendable {
                 counted.initialize(repeating: 0)
                 defer { counted.deallocate() }
                 nonisolated(unsafe) let countedOut = counted
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
                     var inner = 0
                     for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
                         let edgeLo = max(0, Int((loOut[y]).rounded(.up))), edgeHi = min(width - 1, Int((hiOut[y]).rounded(.down)))
@@ -304,7 +314,7 @@ public struct MasterFlat: Sendable {
                             if measured && x >= a && x <= b {
                                 let v = c[i]
                                 flatOut[i] = Float(Double(v) / level)
-                                errorOut[i] = (max(v, 0) / g + rn2).squareRoot() / nKept.squareRoot() / Float(level)
+                                if withError { errorOut[i] = (max(v, 0) / g + rn2).squareRoot() / nKept.squareRoot() / Float(level) }
                                 flagsOut[i] = 0
                                 inner += 1
                             } else {
@@ -321,6 +331,32 @@ public struct MasterFlat: Sendable {
             }
         }
 
+        let lowerResidualValues = lowerResiduals.map(\.residual), upperResidualValues = upperResiduals.map(\.residual)
+        let allResiduals = lowerResidualValues + upperResidualValues
+        let residualStats = RobustStatistics.meanAndStandardDeviation(allResiduals.map { Float($0) })
+        let stackMetrics = [
+            QCMeasurement("frameCount", Double(levels.count), unit: "", "flats offered"),
+            QCMeasurement("rejectedFrames", Double(rejected.count), unit: "", "flats left out for an inconsistent exposure level"),
+            QCMeasurement("exposureLevelADU", keptLevel, unit: "ADU", "median exposure level (lit pixels of the central band)"),
+            QCMeasurement("stackRejectedFraction", Double(clippedValues) / Double(kept.count * width * height), unit: "",
+                          "fraction of pixel values clipped in stacking"),
+            QCMeasurement("orderCount", Double(geometry.orders.count), unit: "", "orders whose edges were fitted"),
+        ]
+        let edgeMetrics = [
+            QCMeasurement("edgeResidualMax", allResiduals.max() ?? .nan, unit: "px", "largest measured − fitted order edge"),
+            QCMeasurement("edgeResidualMin", allResiduals.min() ?? .nan, unit: "px", "smallest measured − fitted order edge"),
+            QCMeasurement("edgeResidualSD", residualStats.sd, unit: "px", "standard deviation of measured − fitted order edges"),
+            QCMeasurement("edgeOrderDegree", Double(min(lowerFit.degrees[0], upperFit.degrees[0])), unit: "", "edge polynomial degree in order"),
+            QCMeasurement("edgeYDegree", Double(min(lowerFit.degrees[1], upperFit.degrees[1])), unit: "", "edge polynomial degree in row"),
+            QCMeasurement("plateauMarginPixels", margin, unit: "px", "distance from the threshold edge to the order plateau"),
+        ]
+        guard assessBadPixels else {
+            return Result(flat: Image(width: width, height: height, pixels: flat), error: Image(width: 0, height: 0),
+                          flags: flags, combined: combined, background: backgroundFit?.background, geometry: geometry, edges: edges,
+                          lowerResiduals: lowerResiduals, upperResiduals: upperResiduals, rejectedFrames: rejected, levels: levels,
+                          metrics: stackMetrics + edgeMetrics + (backgroundFit.map { Self.backgroundMetrics($0, level: keptLevel) } ?? []))
+        }
+
         // 6. Low-sensitivity pixels and columns among the measured pixels. A pixel is judged against its own
         // noise as well as the response's scatter: limit = median − k·√(σ_intrinsic² + errorᵢ²), with
         // σ_intrinsic² = σ_response² − median(error²) (the pixels' scatter less the typical photon noise). A
@@ -328,18 +364,8 @@ public struct MasterFlat: Sendable {
         // alone (0.24 % of the X-shooter UVB's inner pixels on frames without defects, SIMECH's 0.57 %).
         // The measured values are gathered without NaN, as `madSigma` would drop them (its median and MAD
         // are order statistics, the same whatever order the values come in), and without its copy.
-        var inner: [Float] = [], innerVariance: [Float] = []
-        inner.reserveCapacity(innerCount); innerVariance.reserveCapacity(innerCount)
-        flags.withUnsafeBufferPointer { flags in
-            flat.withUnsafeBufferPointer { flat in
-                error.withUnsafeBufferPointer { error in
-                    for i in flags.indices where flags[i] == 0 {
-                        if !flat[i].isNaN { inner.append(flat[i]) }
-                        innerVariance.append(error[i] * error[i])
-                    }
-                }
-            }
-        }
+        // Gathered by both cores into the same arrays, in the same index order, a serial loop fills.
+        var (inner, innerVariance) = Self.measured(flat: flat, error: error, flags: flags)
         let (medianResponse, responseSigma) = RobustStatistics.madSigmaInPlace(&inner)
         inner = []
         let limit = Float(medianResponse - lowSensitivitySigma * responseSigma)
@@ -369,7 +395,16 @@ public struct MasterFlat: Sendable {
         for x in coldColumns { for y in 0..<height { flags[y * width + x] |= PixelFlag.badColumn } }
         if let hotPixels {
             precondition(hotPixels.count == flags.count, "hot-pixel map size differs from the flat")
-            for i in flags.indices where hotPixels[i] & PixelFlag.bad != 0 { flags[i] |= hotPixels[i] & PixelFlag.bad }
+            // Each pixel on its own: chunks in parallel (the count is unused, 0).
+            flags.withUnsafeMutableBufferPointer { flags in
+                hotPixels.withUnsafeBufferPointer { hot in
+                    nonisolated(unsafe) let flags = flags, hot = hot
+                    _ = Self.countingChunks(flags.count) { range in
+                        for i in range { flags[i] |= hot[i] & PixelFlag.bad }
+                        return 0
+                    }
+                }
+            }
         }
         let lowSensitivity = flags.withUnsafeBufferPointer { flags in
             nonisolated(unsafe) let flags = flags
@@ -401,15 +436,7 @@ public struct MasterFlat: Sendable {
             let k = min(interOrder.count - 1, Int(p * Double(interOrder.count)))
             return interOrder.withUnsafeMutableBufferPointer { Double(RobustStatistics.select($0, k)) }
         }
-        let allResiduals = (lowerResiduals + upperResiduals).map(\.residual)
-        let residualStats = RobustStatistics.meanAndStandardDeviation(allResiduals.map { Float($0) })
-        let metrics = [
-            QCMeasurement("frameCount", Double(levels.count), unit: "", "flats offered"),
-            QCMeasurement("rejectedFrames", Double(rejected.count), unit: "", "flats left out for an inconsistent exposure level"),
-            QCMeasurement("exposureLevelADU", keptLevel, unit: "ADU", "median exposure level (lit pixels of the central band)"),
-            QCMeasurement("stackRejectedFraction", Double(clippedValues) / Double(kept.count * width * height), unit: "",
-                          "fraction of pixel values clipped in stacking"),
-            QCMeasurement("orderCount", Double(geometry.orders.count), unit: "", "orders whose edges were fitted"),
+        let metrics = stackMetrics + [
             QCMeasurement("coldPixelCount", Double(coldPixels), unit: "", "inner-order pixels of low sensitivity"),
             QCMeasurement("coldPixelFraction", Double(coldPixels) / Double(max(innerCount, 1)), unit: "",
                           "fraction of inner-order pixels of low sensitivity"),
@@ -421,13 +448,7 @@ public struct MasterFlat: Sendable {
             QCMeasurement("interOrderP10", percentile(0.1), unit: "e-", "10th percentile inter-order flux of the combined flat"),
             QCMeasurement("interOrderP50", percentile(0.5), unit: "e-", "50th percentile inter-order flux of the combined flat"),
             QCMeasurement("interOrderP90", percentile(0.9), unit: "e-", "90th percentile inter-order flux of the combined flat"),
-            QCMeasurement("edgeResidualMax", allResiduals.max() ?? .nan, unit: "px", "largest measured − fitted order edge"),
-            QCMeasurement("edgeResidualMin", allResiduals.min() ?? .nan, unit: "px", "smallest measured − fitted order edge"),
-            QCMeasurement("edgeResidualSD", residualStats.sd, unit: "px", "standard deviation of measured − fitted order edges"),
-            QCMeasurement("edgeOrderDegree", Double(min(lowerFit.degrees[0], upperFit.degrees[0])), unit: "", "edge polynomial degree in order"),
-            QCMeasurement("edgeYDegree", Double(min(lowerFit.degrees[1], upperFit.degrees[1])), unit: "", "edge polynomial degree in row"),
-            QCMeasurement("plateauMarginPixels", margin, unit: "px", "distance from the threshold edge to the order plateau"),
-        ] + (backgroundFit.map { Self.backgroundMetrics($0, level: keptLevel) } ?? [])
+        ] + edgeMetrics + (backgroundFit.map { Self.backgroundMetrics($0, level: keptLevel) } ?? [])
         return Result(flat: Image(width: width, height: height, pixels: flat), error: Image(width: width, height: height, pixels: error),
                       flags: flags, combined: combined, background: backgroundFit?.background, geometry: geometry, edges: edges,
                       lowerResiduals: lowerResiduals, upperResiduals: upperResiduals,
@@ -446,7 +467,7 @@ public struct MasterFlat: Sendable {
             flags.withUnsafeBufferPointer { flags in
                 cold.withUnsafeMutableBufferPointer { coldOut in
                     nonisolated(unsafe) let flat = flat, flags = flags, coldOut = coldOut
-                    DispatchQueue.concurrentPerform(iterations: blocks) { b in
+                    RecipeParallelism.concurrentPerform(iterations: blocks) { b in
                         let x0 = b * block, columns = min(block, width - x0)
                         // `pitch` not a power of two, so the columns being filled do not share one cache set.
                         let pitch = height + 16
@@ -501,15 +522,18 @@ public struct MasterFlat: Sendable {
         var perOrder = [[EdgeDetection]](repeating: [], count: centres.orders.count)
         perOrder.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
-            DispatchQueue.concurrentPerform(iterations: centres.orders.count) { k in
+            RecipeParallelism.concurrentPerform(iterations: centres.orders.count) { k in
                 let order = centres.orders[k]
                 let range = centres.rowRanges[order] ?? 0...(height - 1)
                 var found: [EdgeDetection] = []
+                let hasLower = centres.orders.contains(order - 1), hasUpper = centres.orders.contains(order + 1)
                 for y in stride(from: max(range.lowerBound, sliceWidth / 2), through: min(range.upperBound, height - 1 - sliceWidth / 2), by: step) {
+                    // The neighbours' presence is the same in every slice: looked up once per order, not per slice.
+                    guard hasLower || hasUpper else { continue }
                     let c = centres.centre(order: order, y: Double(y))
-                    let neighbours = [order - 1, order + 1].filter { centres.orders.contains($0) }
-                    guard !neighbours.isEmpty else { continue }
-                    let spacing = neighbours.map { abs(centres.centre(order: $0, y: Double(y)) - c) }.min()!
+                    let below = hasLower ? abs(centres.centre(order: order - 1, y: Double(y)) - c) : .infinity
+                    let above = hasUpper ? abs(centres.centre(order: order + 1, y: Double(y)) - c) : .infinity
+                    let spacing = min(below, above)
                     let half = sliceLength > 0 ? sliceLength / 2 : Int(0.6 * spacing)
                     let ci = Int(c.rounded())
                     let cols = max(0, ci - half)..<min(width, ci + half + 1)
@@ -561,14 +585,15 @@ public struct MasterFlat: Sendable {
         let linear = Double(inner) + Double(direction) * (a - target) / (a - b)
         let before = inner - direction, after = outer + direction
         guard before >= 0, before < p.count, after >= 0, after < p.count, target > 0 else { return linear }
-        let ys = [Double(p[before]), a, b, Double(p[after])]
-        guard ys.allSatisfy({ $0 > 0 }) else { return linear }
-        let ls = ys.map { log($0) }, lt = log(target)
+        // Four locals, not arrays: this runs for every edge and plateau crossing of every slice.
+        let y0 = Double(p[before]), y3 = Double(p[after])
+        guard y0 > 0, a > 0, b > 0, y3 > 0 else { return linear }
+        let ls0 = log(y0), ls1 = log(a), ls2 = log(b), ls3 = log(y3), lt = log(target)
         // Lagrange cubic on nodes t = −1, 0, 1, 2 (t = 0 at inner, 1 at outer).
         func f(_ t: Double) -> Double {
             let l0 = -t * (t - 1) * (t - 2) / 6, l1 = (t + 1) * (t - 1) * (t - 2) / 2
             let l2 = -(t + 1) * t * (t - 2) / 2, l3 = (t + 1) * t * (t - 1) / 6
-            return ls[0] * l0 + ls[1] * l1 + ls[2] * l2 + ls[3] * l3
+            return ls0 * l0 + ls1 * l1 + ls2 * l2 + ls3 * l3
         }
         var lo = 0.0, hi = 1.0
         guard f(lo) >= lt, f(hi) < lt else { return linear }
@@ -626,7 +651,7 @@ public struct MasterFlat: Sendable {
         out.withUnsafeMutableBufferPointer { out in
             v.withUnsafeBufferPointer { v in
                 nonisolated(unsafe) let out = out, v = v
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
                     localQuadratic(v, halfWidth: halfWidth, rows: (chunk * perChunk)..<min(v.count, (chunk + 1) * perChunk), into: out)
                 }
             }
@@ -654,12 +679,61 @@ public struct MasterFlat: Sendable {
         }
     }
 
+    /// The measured pixels (flags 0) in index order: their non-NaN flat values and
+    /// their error², as a serial loop appends them; chunks counted, then filled, in parallel.
+    static func measured(flat: [Float], error: [Float], flags: [UInt8]) -> (values: [Float], variances: [Float]) {
+        let n = flags.count, chunk = 1 << 20
+        let chunks = max(1, (n + chunk - 1) / chunk)
+        let counts = UnsafeMutableBufferPointer<(values: Int, variances: Int)>.allocate(capacity: chunks)
+        counts.initialize(repeating: (0, 0))
+        defer { counts.deallocate() }
+        return flat.withUnsafeBufferPointer { flat in
+            error.withUnsafeBufferPointer { error in
+                flags.withUnsafeBufferPointer { flags in
+                    nonisolated(unsafe) let flat = flat, error = error, flags = flags, counts = counts
+                    RecipeParallelism.concurrentPerform(iterations: chunks) { c in
+                        var v = 0, e = 0
+                        for i in (c * chunk)..<min(n, (c + 1) * chunk) where flags[i] == 0 {
+                            if !flat[i].isNaN { v += 1 }
+                            e += 1
+                        }
+                        counts[c] = (v, e)
+                    }
+                    var valueStart = [Int](repeating: 0, count: chunks), varianceStart = valueStart
+                    for c in 1..<max(chunks, 1) where c < chunks {
+                        valueStart[c] = valueStart[c - 1] + counts[c - 1].values
+                        varianceStart[c] = varianceStart[c - 1] + counts[c - 1].variances
+                    }
+                    let totalValues = valueStart[chunks - 1] + counts[chunks - 1].values
+                    let totalVariances = varianceStart[chunks - 1] + counts[chunks - 1].variances
+                    var variances: [Float] = []
+                    let values = [Float](unsafeUninitializedCapacity: totalValues) { valuesOut, valuesInitialized in
+                        variances = [Float](unsafeUninitializedCapacity: totalVariances) { variancesOut, variancesInitialized in
+                            nonisolated(unsafe) let valuesOut = valuesOut, variancesOut = variancesOut
+                            let valueStarts = valueStart, varianceStarts = varianceStart
+                            RecipeParallelism.concurrentPerform(iterations: chunks) { c in
+                                var v = valueStarts[c], e = varianceStarts[c]
+                                for i in (c * chunk)..<min(n, (c + 1) * chunk) where flags[i] == 0 {
+                                    if !flat[i].isNaN { valuesOut[v] = flat[i]; v += 1 }
+                                    variancesOut[e] = error[i] * error[i]; e += 1
+                                }
+                            }
+                            variancesInitialized = totalVariances
+                        }
+                        valuesInitialized = totalValues
+                    }
+                    return (values, variances)
+                }
+            }
+        }
+    }
+
     /// `count` copies of `value`, written by both cores (the pages are first touched in parallel).
     static func filled<T: BitwiseCopyable & Sendable>(_ value: T, count: Int) -> [T] {
         [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             let chunk = 1 << 20
             nonisolated(unsafe) let buffer = buffer
-            DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
+            RecipeParallelism.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
                 let start = c * chunk
                 (buffer.baseAddress! + start).initialize(repeating: value, count: min(chunk, count - start))
             }
@@ -675,7 +749,7 @@ public struct MasterFlat: Sendable {
         counts.initialize(repeating: 0)
         defer { counts.deallocate() }
         nonisolated(unsafe) let out = counts
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        RecipeParallelism.concurrentPerform(iterations: chunks) { c in
             out[c] = count((c * chunk)..<min(n, (c + 1) * chunk))
         }
         return counts.reduce(0, +)

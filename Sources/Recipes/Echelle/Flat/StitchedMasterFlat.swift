@@ -60,7 +60,10 @@ public struct StitchedMasterFlat: Sendable {
     }
 
     /// One lamp's own master, kept for its product extensions and QC plot
-    /// (its stack and error image are released once stitched).
+    /// (its stack is released once stitched). Its flags carry only where its
+    /// orders' plateaus, edges and gaps lie, and its metrics are those of its
+    /// stack and edges: bad pixels and the response are judged once, on the
+    /// stitched master (`MasterFlat.normalise(…, assessBadPixels: false)`).
     public struct LampMaster: Sendable {
         public var lamp: String
         public var flat: Image
@@ -141,14 +144,17 @@ public struct StitchedMasterFlat: Sendable {
         var perLamp = master
         perLamp.background = nil
         let blueCombination = try master.combine(blue, exposureTimes: blueExposureTimes, gain: gain, readNoise: readNoise)
+        // Per lamp only the edges and the normalised flat are kept (its FLAT_ and ORDERS_ extensions):
+        // its pixels' errors, low-sensitivity and hot pixels, and its response statistics were computed
+        // and dropped, the stitched normalisation below judging them once on the stack actually used.
         var blueResult = try perLamp.normalise(blueCombination, centres: Self.restricted(centres, to: [stitchOrder] + blueOrders),
-                                              gain: gain, readNoise: readNoise, hotPixels: hotPixels)
+                                              gain: gain, readNoise: readNoise, assessBadPixels: false)
         let blueMaster = LampMaster(lamp: lamps.blue, blueResult)
         blueResult.error = Image(width: 0, height: 0)  // a full frame not needed again
         let blueStack = blueCombination.combined
         var redCombination = try master.combine(red, exposureTimes: redExposureTimes, gain: gain, readNoise: readNoise)
         var redResult = try perLamp.normalise(redCombination, centres: Self.restricted(centres, to: redOrders),
-                                             gain: gain, readNoise: readNoise, hotPixels: hotPixels)
+                                             gain: gain, readNoise: readNoise, assessBadPixels: false)
         let redMaster = LampMaster(lamp: lamps.red, redResult)
 
         // The factor, in the stitch order.
@@ -266,16 +272,29 @@ public struct StitchedMasterFlat: Sendable {
                                   gain: Double, readNoise: Double) {
         let width = r.flat.width, height = r.flat.height
         let g = Float(gain > 0 ? gain : 1), rn2 = Float(readNoise * readNoise), n = Float(max(frames, 1)).squareRoot()
-        for y in 0..<height {
-            let first = towardHighX ? max(0, Int(boundary[y].rounded(.down)) + 1) : 0
-            let last = towardHighX ? width - 1 : min(width - 1, Int(boundary[y].rounded(.up)) - 1)
-            guard first <= last else { continue }
-            for x in first...last {
-                let i = y * width + x
-                guard r.error.pixels[i] > 0 else { continue }
-                let v = r.combined.pixels[i] / factor
-                guard v > 0 else { continue }
-                r.error.pixels[i] = (v / g + rn2).squareRoot() / n * r.flat.pixels[i] / v
+        // Each pixel on its own: rows split between the cores.
+        let chunks = max(1, min(32, height / 64)), rowsPerChunk = (height + chunks - 1) / chunks
+        r.error.pixels.withUnsafeMutableBufferPointer { error in
+            r.combined.pixels.withUnsafeBufferPointer { combined in
+                r.flat.pixels.withUnsafeBufferPointer { flat in
+                    boundary.withUnsafeBufferPointer { boundary in
+                        nonisolated(unsafe) let error = error, combined = combined, flat = flat, boundary = boundary
+                        RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
+                            for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
+                                let first = towardHighX ? max(0, Int(boundary[y].rounded(.down)) + 1) : 0
+                                let last = towardHighX ? width - 1 : min(width - 1, Int(boundary[y].rounded(.up)) - 1)
+                                guard first <= last else { continue }
+                                for x in first...last {
+                                    let i = y * width + x
+                                    guard error[i] > 0 else { continue }
+                                    let v = combined[i] / factor
+                                    guard v > 0 else { continue }
+                                    error[i] = (v / g + rn2).squareRoot() / n * flat[i] / v
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
