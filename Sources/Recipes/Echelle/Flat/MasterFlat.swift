@@ -273,7 +273,7 @@ public struct MasterFlat: Sendable {
                 defer { lo.deallocate(); hi.deallocate(); illumination.deallocate() }
                 nonisolated(unsafe) let loOut = lo, hiOut = hi, illuminationOut = illumination
                 // Edges and raw illumination (median of the plateau pixels) of each row.
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
                     var values: [Float] = []
                     for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
                         let (l, u) = traced.edges(order: order, y: Double(y))!
@@ -297,7 +297,7 @@ public struct MasterFlat: Sendable {
                 counted.initialize(repeating: 0)
                 defer { counted.deallocate() }
                 nonisolated(unsafe) let countedOut = counted
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
                     var inner = 0
                     for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
                         let edgeLo = max(0, Int((loOut[y]).rounded(.up))), edgeHi = min(width - 1, Int((hiOut[y]).rounded(.down)))
@@ -467,7 +467,7 @@ public struct MasterFlat: Sendable {
             flags.withUnsafeBufferPointer { flags in
                 cold.withUnsafeMutableBufferPointer { coldOut in
                     nonisolated(unsafe) let flat = flat, flags = flags, coldOut = coldOut
-                    DispatchQueue.concurrentPerform(iterations: blocks) { b in
+                    RecipeParallelism.concurrentPerform(iterations: blocks) { b in
                         let x0 = b * block, columns = min(block, width - x0)
                         // `pitch` not a power of two, so the columns being filled do not share one cache set.
                         let pitch = height + 16
@@ -522,7 +522,7 @@ public struct MasterFlat: Sendable {
         var perOrder = [[EdgeDetection]](repeating: [], count: centres.orders.count)
         perOrder.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
-            DispatchQueue.concurrentPerform(iterations: centres.orders.count) { k in
+            RecipeParallelism.concurrentPerform(iterations: centres.orders.count) { k in
                 let order = centres.orders[k]
                 let range = centres.rowRanges[order] ?? 0...(height - 1)
                 var found: [EdgeDetection] = []
@@ -655,7 +655,7 @@ public struct MasterFlat: Sendable {
         out.withUnsafeMutableBufferPointer { out in
             v.withUnsafeBufferPointer { v in
                 nonisolated(unsafe) let out = out, v = v
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
                     localQuadratic(v, halfWidth: halfWidth, rows: (chunk * perChunk)..<min(v.count, (chunk + 1) * perChunk), into: out)
                 }
             }
@@ -737,7 +737,7 @@ public struct MasterFlat: Sendable {
             error.withUnsafeBufferPointer { error in
                 flags.withUnsafeBufferPointer { flags in
                     nonisolated(unsafe) let flat = flat, error = error, flags = flags, counts = counts
-                    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    RecipeParallelism.concurrentPerform(iterations: chunks) { c in
                         var v = 0, e = 0
                         for i in (c * chunk)..<min(n, (c + 1) * chunk) where flags[i] == 0 {
                             if !flat[i].isNaN { v += 1 }
@@ -757,7 +757,7 @@ public struct MasterFlat: Sendable {
                         variances = [Float](unsafeUninitializedCapacity: totalVariances) { variancesOut, variancesInitialized in
                             nonisolated(unsafe) let valuesOut = valuesOut, variancesOut = variancesOut
                             let valueStarts = valueStart, varianceStarts = varianceStart
-                            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                            RecipeParallelism.concurrentPerform(iterations: chunks) { c in
                                 var v = valueStarts[c], e = varianceStarts[c]
                                 for i in (c * chunk)..<min(n, (c + 1) * chunk) where flags[i] == 0 {
                                     if !flat[i].isNaN { valuesOut[v] = flat[i]; v += 1 }
@@ -779,7 +779,7 @@ public struct MasterFlat: Sendable {
         [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             let chunk = 1 << 20
             nonisolated(unsafe) let buffer = buffer
-            DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
+            RecipeParallelism.concurrentPerform(iterations: (count + chunk - 1) / chunk) { c in
                 let start = c * chunk
                 (buffer.baseAddress! + start).initialize(repeating: value, count: min(chunk, count - start))
             }
@@ -795,7 +795,7 @@ public struct MasterFlat: Sendable {
         counts.initialize(repeating: 0)
         defer { counts.deallocate() }
         nonisolated(unsafe) let out = counts
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        RecipeParallelism.concurrentPerform(iterations: chunks) { c in
             out[c] = count((c * chunk)..<min(n, (c + 1) * chunk))
         }
         return counts.reduce(0, +)
