@@ -31,4 +31,5 @@ let allBenchmarks: [BenchmarkCase] = [
     dispersionFitBenchmark,
     dispersionImageBenchmark,
     wholeNightBenchmark,
+    archiveReprocessBenchmark,
 ] + queueClaimBenchmarks

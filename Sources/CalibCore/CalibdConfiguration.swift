@@ -14,6 +14,10 @@ public struct CalibdConfiguration: Sendable {
     /// The SQLite file; nil means `<workspace>/calibd.sqlite`.
     public var databaseOverride: String?
     public var workers: Int
+    /// How many threads one recipe may keep busy (`recipeThreads:`); nil: one per core.
+    /// With N workers or drains on a host, `recipeThreads: 1` keeps N recipes on N cores
+    /// instead of N × cores threads contending (`RecipeParallelism`).
+    public var recipeThreads: Int?
     public var ingest: IngestSettings
     public var profiles: [InstrumentProfile]
     /// The file this was read from (nil for configurations built in code).

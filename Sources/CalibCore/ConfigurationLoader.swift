@@ -12,6 +12,7 @@ public enum ConfigurationLoader {
         var database: String?
         var instruments: String?
         var workers: Int?
+        var recipeThreads: Int?
         var ingest: IngestSettings?
         var extraIngestRoots: [String]?
         var controlGroup: String?
@@ -51,6 +52,10 @@ public enum ConfigurationLoader {
         guard (1...64).contains(workers) else {
             throw ConfigurationError(file: url.path, key: "workers", message: "must be between 1 and 64, got \(workers)")
         }
+        if let threads = file.recipeThreads, !(1...256).contains(threads) {
+            throw ConfigurationError(file: url.path, key: "recipeThreads",
+                                     message: "must be between 1 and 256 threads per recipe, got \(threads) (leave it out for one per core)")
+        }
         let ingest = file.ingest ?? IngestSettings()
         for (key, value) in [("stableSeconds", ingest.stableSeconds), ("settleSeconds", ingest.settleSeconds),
                              ("reconcileSeconds", ingest.reconcileSeconds), ("giveUpSeconds", ingest.giveUpSeconds)]
@@ -79,6 +84,7 @@ public enum ConfigurationLoader {
             profiles: profiles,
             source: url.path)
         configuration.extraIngestRoots = (file.extraIngestRoots ?? []).map(resolve)
+        configuration.recipeThreads = file.recipeThreads
         configuration.controlGroup = file.controlGroup
         if let textfile = file.metrics?.textfile {
             guard textfile.hasSuffix(".prom") else {

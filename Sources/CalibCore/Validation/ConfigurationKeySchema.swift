@@ -23,6 +23,7 @@ public indirect enum ConfigurationKeySchema: Sendable {
     /// validated when the file loads (`PostgresDatabaseSetting`) and opened by `RegistryOpener`.
     public static let daemonFile: ConfigurationKeySchema = .fields([
         "watch": .value, "workspace": .value, "database": .value, "instruments": .value, "workers": .value,
+        "recipeThreads": .value,
         "extraIngestRoots": .value, "controlGroup": .value, "metrics": .fields(["textfile": .value]),
         "ingest": .fields(["stableSeconds": .value, "settleSeconds": .value, "reconcileSeconds": .value,
                            "giveUpSeconds": .value, "maxDecompressedBytes": .value, "ignore": .value, "include": .value]),

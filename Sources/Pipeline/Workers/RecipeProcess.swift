@@ -24,8 +24,20 @@ public enum RecipeProcess {
         return kilobytes * 1024
     }
 
+    /// Applies `recipeThreads:` to this process: the recipes' parallel loops
+    /// (`RecipeParallelism`) and OpenBLAS's own thread pool, which LAPACK's solvers use and
+    /// which otherwise starts one thread per core. OpenBLAS is asked through
+    /// `openblas_set_num_threads`, looked up at run time so a BLAS without it is not an error.
+    static func limitThreads(_ threads: Int?) {
+        RecipeParallelism.setLimit(threads)
+        guard let threads, let symbol = dlsym(nil, "openblas_set_num_threads") else { return }
+        typealias SetThreads = @convention(c) (Int32) -> Void
+        unsafeBitCast(symbol, to: SetThreads.self)(Int32(clamping: threads))
+    }
+
     public static func run(configuration: CalibdConfiguration, jobId: Int64, owner: String, attempt: Int, logger: Logger) async -> Int32 {
         WorkerProcessGuard.start()
+        limitThreads(configuration.recipeThreads)
         let started = DispatchTime.now().uptimeNanoseconds
         func report(_ value: JobRunner.AttemptReport) {
             guard var data = try? JSONEncoder().encode(value) else { return }

@@ -111,7 +111,7 @@ public struct SigmaClippedStack: Sendable {
         let stripPixels = rows.count * source.width
         nonisolated(unsafe) let buffer = buffer
         let failure = FirstError()
-        DispatchQueue.concurrentPerform(iterations: source.frameCount) { f in
+        RecipeParallelism.concurrentPerform(iterations: source.frameCount) { f in
             do {
                 try source.read(frame: f, rows: rows,
                                 into: UnsafeMutableBufferPointer(rebasing: buffer[(f * stripPixels)..<((f + 1) * stripPixels)]))

@@ -94,7 +94,7 @@ public struct MasterBias: Sendable {
         estimates.withUnsafeMutableBufferPointer { estimates in
             failures.withUnsafeMutableBufferPointer { failures in
                 nonisolated(unsafe) let estimates = estimates, failures = failures
-                DispatchQueue.concurrentPerform(iterations: pairs) { pair in
+                RecipeParallelism.concurrentPerform(iterations: pairs) { pair in
                     do {
                         var a = [Float](repeating: 0, count: bandRows * width)
                         var b = a

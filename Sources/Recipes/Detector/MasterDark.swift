@@ -100,7 +100,7 @@ public struct MasterDark: Sendable {
             values.withUnsafeBufferPointer { v in
                 found.withUnsafeMutableBufferPointer { found in
                     nonisolated(unsafe) let out = out, v = v, found = found
-                    DispatchQueue.concurrentPerform(iterations: chunkCount) { c in
+                    RecipeParallelism.concurrentPerform(iterations: chunkCount) { c in
                         var hot: [Int] = []
                         for i in (c * chunk)..<min(n, (c + 1) * chunk) {
                             let isHot = v[i] > limit
@@ -119,7 +119,7 @@ public struct MasterDark: Sendable {
     /// Runs `body` over fixed chunks of 0..<n on all cores.
     static func chunks(_ n: Int, _ body: @Sendable (Range<Int>) -> Void) {
         let chunk = 1 << 20
-        DispatchQueue.concurrentPerform(iterations: max(1, (n + chunk - 1) / chunk)) { c in
+        RecipeParallelism.concurrentPerform(iterations: max(1, (n + chunk - 1) / chunk)) { c in
             body((c * chunk)..<min(n, (c + 1) * chunk))
         }
     }

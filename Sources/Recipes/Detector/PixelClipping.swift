@@ -1,4 +1,5 @@
 import Dispatch
+import CalibCore
 
 /// The per-pixel σ-clipped mean of `SigmaClippedStack`, over one strip of
 /// frames laid out frame after frame.
@@ -46,7 +47,7 @@ struct PixelClipping: Sendable {
         counts.initialize(repeating: 0)
         defer { counts.deallocate() }
         nonisolated(unsafe) let out = output, countsOut = counts, strip = strip
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
             countsOut[chunk] = combine(strip, pixels: pixels, range: (chunk * chunkSize)..<min((chunk + 1) * chunkSize, pixels), output: out)
         }
         return counts.reduce(0, +)

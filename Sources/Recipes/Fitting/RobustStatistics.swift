@@ -31,7 +31,11 @@ public enum RobustStatistics {
 
     /// Robust σ: 1.4826 × median absolute deviation from the median.
     public static func madSigma(_ values: [Float]) -> (median: Double, sigma: Double) {
-        var v = values.filter { !$0.isNaN }
+        // Reserved at full size: `filter` grows its result by doubling, which held 1.5 copies
+        // of a whole master bias at once.
+        var v = [Float]()
+        v.reserveCapacity(values.count)
+        for value in values where !value.isNaN { v.append(value) }
         let m = medianInPlace(&v)
         for i in v.indices { v[i] = abs(v[i] - Float(m)) }
         return (m, medianInPlace(&v) * madToSigma)
@@ -121,7 +125,7 @@ public enum RobustStatistics {
             out.withUnsafeMutableBufferPointer { buffer in
                 nonisolated(unsafe) let results = buffer
                 nonisolated(unsafe) let source = pixels
-                DispatchQueue.concurrentPerform(iterations: blocks) { b in
+                RecipeParallelism.concurrentPerform(iterations: blocks) { b in
                     let x0 = b * block, columns = min(block, width - x0)
                     // Columns lie `pitch` apart: a power-of-two pitch (4096 rows) would put all 32
                     // of them in the same cache set, and the transpose would miss on every write.
@@ -171,7 +175,7 @@ public enum RobustStatistics {
                 nonisolated(unsafe) let results = buffer
                 nonisolated(unsafe) let source = pixels
                 let chunks = max(1, min(64, height / 16))
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
                     let line = UnsafeMutableBufferPointer<Float>.allocate(capacity: width)
                     defer { line.deallocate() }
                     for y in stride(from: chunk, to: height, by: chunks) {

@@ -69,7 +69,7 @@ struct MultiSlitWavelengthExecutor: RecipeExecutor {
         var outcomes = [Result<MultiSlitWavelengthSolution.Result, MultiSlitWavelengthSolution.Failure>?](repeating: nil, count: tasks.count)
         outcomes.withUnsafeMutableBufferPointer { slots in
             nonisolated(unsafe) let slots = slots
-            DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+            RecipeParallelism.concurrentPerform(iterations: jobs.count) { k in
                 do throws(MultiSlitWavelengthSolution.Failure) {
                     let low = jobs[k].low, high = jobs[k].high
                     slots[k] = .success(try jobs[k].recipe.run(arc, slitCentre: jobs[k].centre, catalog: wavelengths,

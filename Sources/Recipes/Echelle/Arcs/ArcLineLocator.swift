@@ -175,7 +175,7 @@ public struct ArcLineLocator: Sendable {
     }
 
     /// Locates the lines predicted at `positions`, in parallel over the
-    /// cores (`DispatchQueue.concurrentPerform`); one measurement per
+    /// cores (`RecipeParallelism.concurrentPerform`, at most `recipeThreads`); one measurement per
     /// position, in order. Each worker reuses one workspace, and each result
     /// depends on its own position only, so the results are the same
     /// whatever the threads' scheduling.
@@ -188,7 +188,7 @@ public struct ArcLineLocator: Sendable {
             positions.withUnsafeBufferPointer { source in
                 nonisolated(unsafe) let output = buffer.baseAddress!
                 nonisolated(unsafe) let input = source.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                RecipeParallelism.concurrentPerform(iterations: chunks) { c in
                     let ws = LineFindingWorkspace()
                     for i in (c * chunk)..<min(count, (c + 1) * chunk) {
                         (output + i).initialize(to: locate(image, x: input[i].x, y: input[i].y, workspace: ws))

@@ -39,7 +39,7 @@ public struct DispersionImageMap: Sendable {
             sl.withUnsafeMutableBufferPointer { sb in
                 ord.withUnsafeMutableBufferPointer { ob in
                     nonisolated(unsafe) let lp = lb.baseAddress!, sp = sb.baseAddress!, op = ob.baseAddress!
-                    DispatchQueue.concurrentPerform(iterations: height) { y in
+                    RecipeParallelism.concurrentPerform(iterations: height) { y in
                         let yd = Double(y)
                         for k in kernels {
                             // Enter the row at the slit centre.

@@ -362,7 +362,7 @@ public struct DispersionMapFit: Sendable {
                 nonisolated(unsafe) let input = source.baseAddress!
                 withoutActuallyEscaping(body) { body in
                     nonisolated(unsafe) let b = body
-                    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    RecipeParallelism.concurrentPerform(iterations: chunks) { c in
                         for i in (c * chunk)..<min(count, (c + 1) * chunk) { base[i] = b(input[i]) }
                     }
                 }

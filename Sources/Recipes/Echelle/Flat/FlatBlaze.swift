@@ -98,7 +98,7 @@ public struct FlatBlaze: Sendable {
             flat.withUnsafeMutableBufferPointer { flatOut in
                 reports.withUnsafeMutableBufferPointer { reportsOut in
                     nonisolated(unsafe) let blazeOut = blazeOut, flatOut = flatOut, reportsOut = reportsOut
-                    DispatchQueue.concurrentPerform(iterations: orders.count) { k in
+                    RecipeParallelism.concurrentPerform(iterations: orders.count) { k in
                         let row = Array(e2ds.pixels[(k * length)..<((k + 1) * length)])
                         let (b, f, report) = processOrder(row, order: orders[k], flaggedRows: flaggedRows?[k] ?? 0)
                         for i in 0..<length { blazeOut[k * length + i] = b[i]; flatOut[k * length + i] = f[i] }

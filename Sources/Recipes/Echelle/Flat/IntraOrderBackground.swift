@@ -92,7 +92,7 @@ public struct IntraOrderBackground: Sendable {
             sigmas.withUnsafeMutableBufferPointer { sigmasOut in
                 nonisolated(unsafe) let pixels = pixels, coefficientsOut = coefficientsOut
                 nonisolated(unsafe) let samplesOut = samplesOut, sigmasOut = sigmasOut
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
                     let fitter = RowFitter(basis: basis, width: width, clipSigma: clipSigma, clipIterations: clipIterations, noiseFloor: noiseFloor)
                     defer { fitter.deallocate() }
                     for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
@@ -234,7 +234,7 @@ public struct IntraOrderBackground: Sendable {
                 out.withUnsafeMutableBufferPointer { out in
                     nonisolated(unsafe) let coeffs = coeffs, table = table, out = out
                     let supports = supports
-                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
                         for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
                             let row = out.baseAddress! + y * width
                             for j in 0..<p where !supports[j].isEmpty {

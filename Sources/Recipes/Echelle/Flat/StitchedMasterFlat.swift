@@ -279,7 +279,7 @@ public struct StitchedMasterFlat: Sendable {
                 r.flat.pixels.withUnsafeBufferPointer { flat in
                     boundary.withUnsafeBufferPointer { boundary in
                         nonisolated(unsafe) let error = error, combined = combined, flat = flat, boundary = boundary
-                        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                        RecipeParallelism.concurrentPerform(iterations: chunks) { chunk in
                             for y in (chunk * rowsPerChunk)..<min(height, (chunk + 1) * rowsPerChunk) {
                                 let first = towardHighX ? max(0, Int(boundary[y].rounded(.down)) + 1) : 0
                                 let last = towardHighX ? width - 1 : min(width - 1, Int(boundary[y].rounded(.up)) - 1)

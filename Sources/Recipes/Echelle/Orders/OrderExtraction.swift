@@ -84,7 +84,7 @@ public struct OrderExtraction: Sendable {
                             nonisolated(unsafe) let out = out, flaggedOut = flaggedOut, replacedOut = replacedOut, offOut = offOut
                             let view = PixelView(pixels: pixels, mask: maskBuffer.isEmpty ? nil : maskBuffer,
                                                  width: image.width, height: image.height)
-                            DispatchQueue.concurrentPerform(iterations: orders.count) { k in
+                            RecipeParallelism.concurrentPerform(iterations: orders.count) { k in
                                 let counts = extractOrder(orders[k], geometry: geometry, view: view,
                                                           into: UnsafeMutableBufferPointer(rebasing: out[(k * length)..<((k + 1) * length)]))
                                 flaggedOut[k] = counts.flagged

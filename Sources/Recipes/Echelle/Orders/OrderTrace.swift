@@ -94,7 +94,7 @@ public struct OrderTrace: Sendable {
         var peaks = [[Double]](repeating: [], count: sliceCentres.count)
         peaks.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
-            DispatchQueue.concurrentPerform(iterations: sliceCentres.count) { k in
+            RecipeParallelism.concurrentPerform(iterations: sliceCentres.count) { k in
                 let profile = CrossProfile.medianSlice(image, centreRow: sliceCentres[k], rows: sliceRows)
                 out[k] = CrossProfile.peaks(profile, minSNR: minSNR)
             }
