@@ -107,6 +107,20 @@ public struct StaticModelFrameRenderer: Sendable {
         return (0..<(size.width * size.height)).map { _ in Float(1 + arm.prnu * random.normal()) }
     }
 
+    /// Sets the response of `pixels` (the maps' frame: the science window's origin) to `value`; returns how many
+    /// fell inside the window.
+    public func inject(_ pixels: Set<StaticBadPixels.Pixel>, response value: Double, into response: inout [Float]) -> Int {
+        let width = arm.orientation.orientedSize(width: rawWidth, height: rawHeight).width
+        var count = 0
+        for p in pixels {
+            let x = scienceColumns.lowerBound + p.x, y = scienceRows.lowerBound + p.y
+            guard scienceColumns.contains(x), scienceRows.contains(y) else { continue }
+            response[y * width + x] = Float(value)
+            count += 1
+        }
+        return count
+    }
+
     /// Fraction of a unit Gaussian (centre, σ) falling in the pixel [p − ½, p + ½].
     static func fraction(_ p: Double, centre: Double, sigma: Double) -> Double {
         0.5 * (erf((p + 0.5 - centre) / (sigma * 2.0.squareRoot())) - erf((p - 0.5 - centre) / (sigma * 2.0.squareRoot())))

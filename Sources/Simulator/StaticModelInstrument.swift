@@ -67,6 +67,13 @@ public struct StaticModelInstrument: Sendable, Codable {
         public var readSpeedKeyword: String?
         /// Keyword roles this arm's headers do not carry (e.g. `binx`, `biny`, `prescan`, `overscan`, `gain` for X-shooter's NIR).
         public var omitKeywords: [String]?
+        /// Render arc lines where the shipped nominal model puts them (its (n, λ, s) surface plus the night
+        /// shift) rather than at the map's own positions (nil: false). For measured pinhole tables (SOXS's),
+        /// whose positions scatter 0.1-0.3 px about any smooth format: a real format is smooth, and the map
+        /// stays what the recipes start from. The single-pinhole arc keeps the map's median offset from the
+        /// model at the central pinhole (SOXS NIR's single-pinhole table sits 2 px along the dispersion from
+        /// the multi-pinhole table's centre).
+        public var linesOnModel: Bool?
         /// The arm's continuum lamps: one flat template (and one order-definition frame) per lamp.
         public var flatLamps: [FlatLamp]
     }

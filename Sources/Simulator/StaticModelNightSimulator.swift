@@ -21,6 +21,12 @@ public struct StaticModelNightSimulator: Sendable {
     public var staticDirectory: String
     public var biasCount = 5
     public var maxShift = 1.5
+    /// Inject the arm's static bad pixels (`<INSTRUMENT>_<ARM>[_<BX>x<BY>]_bad_pixels.csv`, the unbinned file's pixels
+    /// binned when that binning has none) as pixels of response `badPixelResponse` on every illuminated frame;
+    /// off by default, so that nights without defects measure false detections.
+    public var injectBadPixels = false
+    /// Response of an injected bad pixel (fraction of a normal pixel's): 0.3 is ~70 PRNU σ low.
+    public var badPixelResponse = 0.3
     /// The arm's nominal model at a binning (`<INSTRUMENT>_<ARM>[_<BX>x<BY>]_nominal_dispersion.json`, read by the
     /// caller, which has the fitting code): arguments arm, binx, biny.
     public var formatModel: @Sendable (String, Int, Int) throws -> any EchelleFormatModel
@@ -43,10 +49,48 @@ public struct StaticModelNightSimulator: Sendable {
         return try PinholeMap.read(path: path).rebinned(x: binx, y: biny)
     }
 
+    /// The lines as rendered (before the night shift): the single-pinhole arc's (central pinhole) and the
+    /// multi-pinhole arc's (every pinhole). The map's own positions, or with the arm's `linesOnModel` the
+    /// nominal model's, the central pinhole of the single-pinhole arc moved by the map's median offset from it.
+    public func renderedLines(arm: String, binx: Int, biny: Int) throws -> (single: PinholeMap, multi: PinholeMap) {
+        let map = try map(arm: arm, binx: binx, biny: biny)
+        guard instrument.arm(named: arm)?.linesOnModel == true else { return (map.centralPinhole, map) }
+        let model = try formatModel(arm, binx, biny)
+        func onModel(_ m: PinholeMap, offset: (x: Double, y: Double)) -> PinholeMap {
+            var out = m
+            out.entries = m.entries.map { e in
+                var moved = e
+                let p = model.position(order: e.order, wavelength: e.wavelength, slit: e.slit)
+                moved.x = p.x + offset.x; moved.y = p.y + offset.y
+                return moved
+            }
+            return out
+        }
+        let central = map.centralPinhole
+        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.isEmpty ? 0 : s[s.count / 2] }
+        let offsets = central.entries.map { e -> (Double, Double) in
+            let p = model.position(order: e.order, wavelength: e.wavelength, slit: e.slit)
+            return (e.x - p.x, e.y - p.y)
+        }
+        let offset = (x: median(offsets.map(\.0)), y: median(offsets.map(\.1)))
+        return (onModel(central, offset: offset), onModel(map, offset: (0, 0)))
+    }
+
+    /// The arm's static bad pixels at this binning (trimmed, oriented frame, the maps'), nil when none is shipped.
+    public func badPixels(arm: String, binx: Int, biny: Int) throws -> Set<StaticBadPixels.Pixel>? {
+        let base = "\(staticDirectory)/\(instrument.instrument)_\(arm)"
+        let own = "\(base)_\(binx)x\(biny)_bad_pixels.csv", unbinned = "\(base)_bad_pixels.csv"
+        if FileManager.default.fileExists(atPath: own) { return Set(try StaticBadPixels.read(path: own).pixels) }
+        guard FileManager.default.fileExists(atPath: unbinned) else { return nil }
+        return Set(try StaticBadPixels.read(path: unbinned).pixels.map { .init(x: $0.x / binx, y: $0.y / biny) })
+    }
+
     public struct ArmTruth: Sendable, Codable {
         public var shiftX: Double, shiftY: Double, lines: Int, binx: Int, biny: Int
         /// Lines of the multi-pinhole arc, and the seed of the arm's pixel-response map.
         public var multiPinholeLines: Int, responseSeed: UInt64
+        /// Bad pixels injected (`badPixels(arm:binx:biny:)`, response `badPixelResponse`); nil: none.
+        public var badPixels: Int?
     }
 
     /// The arm's format tonight (binning and shift applied): the truth of order centres and edges.
@@ -86,14 +130,18 @@ public struct StaticModelNightSimulator: Sendable {
             var random = Xoshiro256StarStar(keys: seed, UInt64(night.startDateMJD), UInt64(armIndex + 1))
             let shift = (x: (2 * random.uniform() - 1) * maxShift, y: (2 * random.uniform() - 1) * maxShift)
             let renderer = StaticModelFrameRenderer(arm: arm, binx: binx, biny: biny)
-            let map = try map(arm: arm.name, binx: binx, biny: biny)
-            let arc = renderer.arcSignal(map: map, shift: shift)
-            let multi = renderer.arcSignal(map: map, shift: shift, allPinholes: true)
+            let lines = try renderedLines(arm: arm.name, binx: binx, biny: biny)
+            let arc = renderer.arcSignal(map: lines.single, shift: shift)
+            let multi = renderer.arcSignal(map: lines.multi, shift: shift, allPinholes: true)
             let format = try format(arm: arm.name, binx: binx, biny: biny, shift: shift)
             let responseSeed = seed &+ UInt64(armIndex + 1) &* 7919
-            let response = renderer.pixelResponse(seed: responseSeed)
+            var response = renderer.pixelResponse(seed: responseSeed)
+            var injected: Int?
+            if injectBadPixels, let bad = try badPixels(arm: arm.name, binx: binx, biny: biny) {
+                injected = renderer.inject(bad, response: badPixelResponse, into: &response)
+            }
             truth[arm.name] = ArmTruth(shiftX: shift.x, shiftY: shift.y, lines: arc.centres.count, binx: binx, biny: biny,
-                                       multiPinholeLines: multi.centres.count, responseSeed: responseSeed)
+                                       multiPinholeLines: multi.centres.count, responseSeed: responseSeed, badPixels: injected)
             let f = instrument.frames
             let biases = arm.biasCount ?? biasCount
             var exposures: [Exposure] = (0..<biases).map {

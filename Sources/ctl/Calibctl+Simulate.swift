@@ -21,6 +21,8 @@ extension Calibctl {
                 simulator/<instrument>.yaml describes it: biases, flats, order definitions, single- and \
                 multi-pinhole arcs, lines and orders where ESO's physical model puts them plus a night shift in the truth:
                   calibctl simulate --instrument XSHOOTER --arms VIS --binning 1x2 --out /tmp/xsh
+                  calibctl simulate --instrument SOXS --arms VIS,NIR --out /tmp/soxs
+                With --bad-pixels, the arm's shipped static bad pixels respond at 0.3 of a normal pixel.
                 The NIR arm has no bias: darks at the lamp frames' DIT and NDIT, and each lamp frame followed by \
                 its lamp-off twin (DPR TYPE DARK).
 
@@ -40,9 +42,11 @@ extension Calibctl {
         @Option(help: "Lamp intensity of each flat relative to nominal, comma-separated (e.g. 1,0.6,1.3,1,1 for a flickering lamp; 0 for lamp off).")
         var flatScales: String?
         @Flag(help: "Print each frame as it is written.") var verbose = false
-        @Option(help: "Instrument to simulate: SIMECH (default), or one with simulator/<instrument>.yaml (XSHOOTER).")
+        @Option(help: "Instrument to simulate: SIMECH (default), or one with simulator/<instrument>.yaml (XSHOOTER, SOXS).")
         var instrument: String = "SIMECH"
         @Option(help: "Binning BXxBY of a static-model instrument (e.g. 1x2; default 1x1).") var binning: String = "1x1"
+        @Flag(help: "Static-model instrument: inject the arm's shipped static bad pixels (<INSTRUMENT>_<ARM>_bad_pixels.csv) as low-response pixels.")
+        var badPixels = false
 
         func validate() throws {
             guard (128...8192).contains(size) else { throw ValidationError("--size must be between 128 and 8192") }
@@ -98,9 +102,10 @@ extension Calibctl {
                 throw ValidationError("--binning takes BXxBY with factors 1-4, e.g. 1x2; got '\(binning)'")
             }
             let staticDirectory = base + "/static", name = instrument.uppercased()
-            let simulator = try StaticModelNightSimulator(modelPath: modelPath, staticDirectory: staticDirectory) { arm, bx, by in
+            var simulator = try StaticModelNightSimulator(modelPath: modelPath, staticDirectory: staticDirectory) { arm, bx, by in
                 try StaticNominalModel.load(staticDirectory: staticDirectory, instrument: name, arm: arm, binx: bx, biny: by)
             }
+            simulator.injectBadPixels = badPixels
             let theNight = night.flatMap(ObservingNight.init) ?? ObservingNight(mjdDate: Date().timeIntervalSince1970 / 86400 + 40587)
             let armList = arms?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
             let files = try simulator.simulate(into: out, night: theNight, seed: seed, arms: armList, binx: factors[0], biny: factors[1])

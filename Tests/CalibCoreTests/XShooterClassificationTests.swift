@@ -112,7 +112,7 @@ struct XShooterClassificationTests {
         #expect(profile.orientation(of: Self.xshooterHeader(arm: "NIR", type: "DARK", tech: "IMAGE")) == .rotate90)
     }
 
-    @Test("SOXS: D2 flats by the deuterium lamp's keyword, NIR lamp-off darks, each arm's slit; VIS science columns 50..<858, halved at binx 2")
+    @Test("SOXS: D2 flats by the deuterium lamp's keyword, NIR lamp-off darks, each arm's slit; VIS science columns 50..<858, halved at binx 2; NIR transposed")
     func soxsFrames() throws {
         let profile = try Self.profile("soxs")
         func header(_ arm: String, _ type: String, _ tech: String, extra: [(String, HeaderValue)] = []) -> FITSHeader {
@@ -136,6 +136,9 @@ struct XShooterClassificationTests {
         #expect(profile.setup(of: header("NIR", "DARK", "IMAGE"))["readSpeed"] == "UpTheRamp")
         #expect(profile.scienceColumns(of: header("VIS", "BIAS", "IMAGE")) == 50..<858)
         #expect(profile.scienceColumns(of: header("VIS", "BIAS", "IMAGE", extra: [("ESO DET BINX", .integer(2))])) == 25..<429)
+        // And NIR frames, read out with the dispersion along x, are transposed by configuration; VIS frames are read as they are
+        #expect(profile.orientation(of: header("NIR", "DARK", "IMAGE")) == .transpose)
+        #expect(profile.orientation(of: header("VIS", "BIAS", "IMAGE")) == FrameOrientation.none)
     }
 
     @Test("A setup key chosen by another must name a setup key read from the header")

@@ -8,10 +8,10 @@ import Logging
 /// calibrations exist and makes sure a job exists for each.
 public struct JobPlanner: Sendable {
     public let configuration: CalibdConfiguration
-    public let database: CalibrationDatabase
+    public let database: any CalibrationRegistry
     public let logger: Logger
 
-    public init(configuration: CalibdConfiguration, database: CalibrationDatabase, logger: Logger) {
+    public init(configuration: CalibdConfiguration, database: any CalibrationRegistry, logger: Logger) {
         self.configuration = configuration; self.database = database; self.logger = logger
     }
 

@@ -56,6 +56,17 @@ public struct SoxspipeConversionManifest: Sendable, Codable, Equatable {
         /// SOXSPIPE's free polynomial), `nominalOmittedBecause` says why.
         public var nominalDegrees: [Int]?
         public var nominalOmittedBecause: String?
+        /// The tables' detector x is calibd's y and vice versa (true for an arm whose tables disperse along x, like
+        /// SOXS NIR's): the recipes want dispersion along y, and the profile turns the raw frames to match
+        /// (`detector.orientation: transpose`), so positions are swapped here and never in a recipe. nil: false.
+        public var swapAxes: Bool?
+        /// The instrument's static bad-pixel map at this binning (SOXSPIPE's `BP_MAP_RP_*`, nonzero = bad; vendored
+        /// gzip-compressed), converted to `<NAME>_bad_pixels.csv`; nil: none.
+        public var badPixelMap: String?
+        /// Clip the nominal fit's outliers at this many robust σ and leave the lines it clips out of the pinhole
+        /// map (nil: no clipping). For measured tables with misidentified lines (SOXS NIR's puts a dozen 100+ px
+        /// from where their order and wavelength fall); a physical model's predictions need none.
+        public var nominalClipSigma: Double?
 
         /// `<INSTRUMENT>_<ARM>` for 1×1 (the files the recipes find without a binning), else `<INSTRUMENT>_<ARM>_<BX>x<BY>`.
         public var baseName: String {

@@ -85,8 +85,9 @@ public struct SoxspipeStaticConverter {
         throw PipelineError.configuration("\(file): no numeric column '\(column)'")
     }
 
-    /// Pinhole rows (1-based positions made 0-based); rows marked `delete` in SOXS tables are left out.
-    private func pinholeRows(_ file: String) throws -> [PinholeRow] {
+    /// Pinhole rows (1-based positions made 0-based, x and y exchanged when `swapAxes`); rows marked `delete` in
+    /// SOXS tables are left out.
+    private func pinholeRows(_ file: String, swapAxes: Bool = false) throws -> [PinholeRow] {
         let table = try readTable(file)
         let w = try numbers(table, "wavelength", in: file), n = try numbers(table, "order", in: file)
         let index = try numbers(table, "slit_index", in: file), s = try numbers(table, "slit_position", in: file)
@@ -94,7 +95,8 @@ public struct SoxspipeStaticConverter {
         let deleted = (try? numbers(table, "delete", in: file)) ?? []
         return w.indices.compactMap { i in
             if deleted.indices.contains(i), deleted[i] != 0 { return nil }
-            return PinholeRow(wavelength: w[i], order: Int(n[i]), slitIndex: Int(index[i]), slit: s[i], x: x[i] - 1, y: y[i] - 1)
+            let (px, py) = swapAxes ? (y[i] - 1, x[i] - 1) : (x[i] - 1, y[i] - 1)
+            return PinholeRow(wavelength: w[i], order: Int(n[i]), slitIndex: Int(index[i]), slit: s[i], x: px, y: py)
         }
     }
 
@@ -134,6 +136,35 @@ public struct SoxspipeStaticConverter {
         ])
     }
 
+    /// The nonzero pixels of a bad-pixel map image (the first image HDU), 0-based, x and y exchanged with `swapAxes`.
+    private func badPixels(_ c: SoxspipeConversionManifest.Conversion, file: String) throws -> StaticBadPixels {
+        let fits = try FITSFile.open(path(file))
+        defer { try? fits.close() }
+        try fits.moveTo(hdu: try fits.firstImageHDU())
+        let shape = try fits.imageShape()
+        guard shape.count == 2 else { throw PipelineError.configuration("\(file): expected a 2-D image, got shape \(shape)") }
+        let values = try fits.readImage(as: Float.self)
+        let (width, height) = (shape[0], shape[1])
+        var pixels: [StaticBadPixels.Pixel] = []
+        for y in 0..<height {
+            for x in 0..<width where values[y * width + x] != 0 {
+                pixels.append(c.swapAxes == true ? .init(x: y, y: x) : .init(x: x, y: y))
+            }
+        }
+        pixels.sort { ($0.y, $0.x) < ($1.y, $1.x) }
+        let (w, h) = c.swapAxes == true ? (height, width) : (width, height)
+        return StaticBadPixels(pixels: pixels, metadata: [
+            "instrument": c.instrument, "arm": c.arm, "binning": "\(c.binx)x\(c.biny)",
+            "size": "\(w)x\(h)",
+            "coordinates": "0-based pixel centres of the trimmed, oriented frame (the map's nonzero pixels)",
+            "source": "\(manifest.source.package) \(manifest.source.version) (\(manifest.source.wheel) sha256:\(manifest.source.wheelSHA256)), "
+                + "\(manifest.source.licence); see sources/\(manifest.source.directory)/NOTICE.md",
+            "sourceTables": "\(file) sha256:\(try ContentChecksum.sha256(ofFile: path(file)))",
+            "convertedOn": manifest.convertedOn,
+            "converter": "calibctl convert-static (SoxspipeStaticConverter)",
+        ])
+    }
+
     private func convert(_ c: SoxspipeConversionManifest.Conversion) throws -> (outputs: [Output], summary: Summary) {
         let listTable = try readTable(c.lineList.file)
         let listWavelengths = try numbers(listTable, c.lineList.wavelengthColumn, in: c.lineList.file).map { $0 * c.lineList.nmPerUnit }
@@ -143,8 +174,9 @@ public struct SoxspipeStaticConverter {
         let naive = PinholeLineScreen(wavelengthsNm: listWavelengths, intensities: listIntensities, listScale: .vacuum,
                                       tableScale: .vacuum, matchToleranceNm: c.matchToleranceNm)
 
-        let single = try pinholeRows(c.single)
-        let multi = try pinholeRows(c.multi)
+        let swap = c.swapAxes ?? false
+        let single = try pinholeRows(c.single, swapAxes: swap)
+        let multi = try pinholeRows(c.multi, swapAxes: swap)
         let others = multi.filter { $0.slitIndex != c.midSlitIndex }
         let candidates = single + others
         let dispersion = dispersions(single) + dispersions(multi).enumerated()
@@ -172,22 +204,54 @@ public struct SoxspipeStaticConverter {
         let checksums = try [c.single, c.multi, c.lineList.file, c.spectralFormat].map { file in
             "\(file) sha256:\(try ContentChecksum.sha256(ofFile: path(file)))"
         }
-        var metadata: [String: String] = [
+        let metadata: [String: String] = [
             "instrument": c.instrument, "arm": c.arm, "binningY": "\(c.biny)",
             "source": "\(manifest.source.package) \(manifest.source.version) (\(manifest.source.wheel) sha256:\(manifest.source.wheelSHA256)), "
                 + "\(manifest.source.licence); see sources/\(manifest.source.directory)/NOTICE.md",
             "sourceTables": checksums.joined(separator: "; "),
             "convertedOn": manifest.convertedOn,
             "converter": "calibctl convert-static (SoxspipeStaticConverter)",
-            "coordinates": "0-based pixel centres of the trimmed, oriented frame (the tables' 1-based detector_x/y minus 1), binned \(c.binx)x\(c.biny)",
+            "coordinates": swap
+                ? "0-based pixel centres of the trimmed frame turned to disperse along y (x = the tables' 1-based detector_y minus 1, "
+                    + "y = detector_x minus 1), binned \(c.binx)x\(c.biny)"
+                : "0-based pixel centres of the trimmed, oriented frame (the tables' 1-based detector_x/y minus 1), binned \(c.binx)x\(c.biny)",
             "orders": "\(orders.min() ?? 0)-\(orders.max() ?? 0)",
         ]
+        var worst = (x: Double.nan, y: Double.nan)
+        var nominal: NominalDispersion?
+        // Lines the clipped nominal fit rejects (any pinhole of them) are misidentified in the table: not mapped.
+        var offModel = Set<String>()
+        if let degrees = c.nominalDegrees {
+            var nominalMetadata = metadata
+            nominalMetadata["model"] = "fitted to the \(multi.count) positions of \(c.multi)"
+            let points = multi.map { [Double($0.order), $0.wavelength, $0.slit] }
+            var fit: (model: NominalDispersion, worstX: Double, worstY: Double, rejected: [Bool])
+            do {
+                fit = try NominalDispersion.fit(points: points, x: multi.map(\.x), y: multi.map(\.y), degrees: degrees,
+                                                metadata: nominalMetadata, binning: c.binx, clipSigma: c.nominalClipSigma)
+            } catch {
+                throw PipelineError.configuration("\(c.baseName): the nominal model of degrees \(degrees) cannot be fitted "
+                                                  + "to the \(multi.count) positions of \(c.multi): \(error)")
+            }
+            fit.model.metadata["fitWorstResidual"] = String(format: "x %.4f px, y %.4f px", fit.worstX, fit.worstY)
+            if let sigma = c.nominalClipSigma {
+                for (row, rejected) in zip(multi, fit.rejected) where rejected { offModel.insert("\(row.order)/\(row.wavelength)") }
+                fit.model.metadata["fitClipped"] = "\(fit.rejected.count { $0 }) of \(multi.count) positions beyond \(sigma) robust sigma "
+                    + "(\(offModel.count) lines, left out of the pinhole map)"
+            }
+            worst = (fit.worstX, fit.worstY)
+            nominal = fit.model
+        }
+        let mappedBefore = entries.count
+        entries.removeAll { offModel.contains("\($0.order)/\($0.wavelength)") }
+
         var mapMetadata = metadata
         mapMetadata["lineList"] = "\(c.lineList.file) (\(c.lineList.scale.rawValue)), compared on the tables' \(c.tableScale.rawValue) scale"
         mapMetadata["lineMatch"] = "\(matched) of \(singleWavelengths.count) single-pinhole wavelengths within \(c.matchToleranceNm) nm "
             + "on the \(c.tableScale.rawValue) scale, \(matchedAsGiven) with the list's wavelengths as given"
         mapMetadata["selection"] = "intensity >= \(c.minIntensity), blend pull <= \(c.maxBlendPull) PSF sigma (FWHM \(c.psfFWHM) unbinned px); "
             + "left out: \(unmatched) not in the list, \(faint) faint, \(blended) blended, of \(candidates.count)"
+            + (c.nominalClipSigma == nil ? "" : "; then \(mappedBefore - entries.count) off the clipped nominal model (misidentified in the table)")
         mapMetadata["pinholes"] = "central from \(c.single), others from \(c.multi) (slit_index != \(c.midSlitIndex))"
         if c.nominalDegrees == nil { mapMetadata["nominalModel"] = "none shipped: \(c.nominalOmittedBecause ?? "not requested")" }
         let map = PinholeMap(entries: entries, binning: c.binx, metadata: mapMetadata)
@@ -198,22 +262,8 @@ public struct SoxspipeStaticConverter {
             outputs.append(Output(fileName: "\(c.instrument)_\(c.arm)_spectral_format.csv",
                                   text: try spectralFormat(c, table: format, orders: orders).csv()))
         }
-        var worst = (x: Double.nan, y: Double.nan)
-        if let degrees = c.nominalDegrees {
-            metadata["model"] = "fitted to the \(multi.count) positions of \(c.multi)"
-            let points = multi.map { [Double($0.order), $0.wavelength, $0.slit] }
-            var fit: (model: NominalDispersion, worstX: Double, worstY: Double)
-            do {
-                fit = try NominalDispersion.fit(points: points, x: multi.map(\.x), y: multi.map(\.y), degrees: degrees,
-                                                metadata: metadata, binning: c.binx)
-            } catch {
-                throw PipelineError.configuration("\(c.baseName): the nominal model of degrees \(degrees) cannot be fitted "
-                                                  + "to the \(multi.count) positions of \(c.multi): \(error)")
-            }
-            fit.model.metadata["fitWorstResidual"] = String(format: "x %.4f px, y %.4f px", fit.worstX, fit.worstY)
-            worst = (fit.worstX, fit.worstY)
-            outputs.append(Output(fileName: c.baseName + "_nominal_dispersion.json", text: try fit.model.json()))
-        }
+        if let file = c.badPixelMap { outputs.append(Output(fileName: c.baseName + "_bad_pixels.csv", text: try badPixels(c, file: file).csv())) }
+        if let nominal { outputs.append(Output(fileName: c.baseName + "_nominal_dispersion.json", text: try nominal.json())) }
         let summary = Summary(name: c.baseName, matchedOnTableScale: matched, matchedAsGiven: matchedAsGiven,
                               singleWavelengths: singleWavelengths.count, mapEntries: entries.count, tableRows: candidates.count,
                               worstFitX: worst.x, worstFitY: worst.y)

@@ -56,10 +56,28 @@ public struct NominalDispersion: Sendable, Codable, Equatable {
     /// Fits the model to sampled positions of the optical model.
     public static func fit(points: [[Double]], x: [Double], y: [Double], degrees: [Int], metadata: [String: String],
                            binning: Int) throws -> (model: NominalDispersion, worstX: Double, worstY: Double) {
-        let fx = try PolynomialSurfaceFit(degrees: degrees, maxIterations: 1).fit(points: points, values: x)
-        let fy = try PolynomialSurfaceFit(degrees: degrees, maxIterations: 1).fit(points: points, values: y)
+        let result = try fit(points: points, x: x, y: y, degrees: degrees, metadata: metadata, binning: binning, clipSigma: nil)
+        return (result.model, result.worstX, result.worstY)
+    }
+
+    /// Fits the model to positions that may hold misidentified lines (a pinhole table measured on arcs rather
+    /// than predicted by an optical model): with `clipSigma`, points further than that many robust σ from
+    /// the surface are clipped, each axis on its own (`PolynomialSurfaceFit`, up to 10 passes), and
+    /// `rejected[i]` says point i was clipped on x or y. Worst residuals are over the kept points; nil
+    /// `clipSigma` keeps every point (one pass), as for a physical model's own predictions.
+    public static func fit(points: [[Double]], x: [Double], y: [Double], degrees: [Int], metadata: [String: String],
+                           binning: Int, clipSigma: Double?)
+        throws -> (model: NominalDispersion, worstX: Double, worstY: Double, rejected: [Bool]) {
+        let fitter = clipSigma.map { PolynomialSurfaceFit(degrees: degrees, clipSigma: $0, maxIterations: 10) }
+            ?? PolynomialSurfaceFit(degrees: degrees, maxIterations: 1)
+        let fx = try fitter.fit(points: points, values: x)
+        let fy = try fitter.fit(points: points, values: y)
+        let rejected = clipSigma == nil ? [Bool](repeating: false, count: points.count) : zip(fx.clipped, fy.clipped).map { $0 || $1 }
+        func worst(_ residuals: [Double]) -> Double {
+            zip(residuals, rejected).filter { !$0.1 }.map { abs($0.0) }.max() ?? .nan
+        }
         return (NominalDispersion(metadata: metadata, binning: binning, x: fx.surface, y: fy.surface),
-                fx.residuals.map(abs).max() ?? .nan, fy.residuals.map(abs).max() ?? .nan)
+                worst(fx.residuals), worst(fy.residuals), rejected)
     }
 
     public func json() throws -> String {
