@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "FITS", "CalibCore", "CalibDB", "Recipes", "CZlib",
+                "FITS", "CalibCore", "CalibDB", "CalibDBPostgres", "Recipes", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -19,7 +19,11 @@ import Synchronization
 /// (pixels, default 256), CALIB_BENCH_ARCHIVE_WORKERS (default "1,2,4"), CALIB_BENCH_ARCHIVE_RECIPE_THREADS
 /// (default 1; "none" for no limit). The simulated nights are
 /// kept in /tmp/calib-bench-archive-nights-v1-NIGHTSxSIZE for the next run (simulating them is
-/// minutes); `--repeat 1` is the sensible setting (one run is every count once).
+/// minutes); `--repeat 1` is the sensible setting (one run is every count once). The default
+/// size stays 256² although half of such a night's jobs (arc solution, order trace) fail QC:
+/// the smallest size whose night passes every QC is 1024² (8 jobs, ≈ 6× the debug time of a
+/// 256² night), which would stretch the default 1,000-night run from ≈ 40 minutes to hours
+/// (see scripts/slurm-archive.sh).
 let archiveReprocessBenchmark = BenchmarkCase(
     name: "archive", target: "2 workers ≥ 1.7× the nights/h of 1 (recipeThreads 1)", targetSeconds: nil
 ) { directory, _ in

@@ -62,12 +62,13 @@ public enum ConfigurationLoader {
         where !(value >= 0) {
             throw ConfigurationError(file: url.path, key: "ingest.\(key)", message: "must be a non-negative number of seconds")
         }
+        if let database = file.database, PostgresLocation.isPostgresURL(database),
+           let problem = PostgresDatabaseSetting.problem(database, file: url.path) {
+            throw problem
+        }
         guard ingest.maxDecompressedBytes >= 2880 else {
             throw ConfigurationError(file: url.path, key: "ingest.maxDecompressedBytes",
                                      message: "must be at least 2880 bytes (one FITS block), got \(ingest.maxDecompressedBytes)")
-        }
-        if let database = file.database, PostgresLocation.isPostgresURL(database) {
-            throw PostgresDatabaseSetting.refusal(database, file: url.path)
         }
         let instrumentsDirectory = resolve(file.instruments ?? "instruments")
         let profiles = try loadProfiles(directory: instrumentsDirectory, configFile: url.path)
@@ -77,7 +78,7 @@ public enum ConfigurationLoader {
         var configuration = CalibdConfiguration(
             watch: (file.watch ?? []).map(resolve),
             workspace: resolve(file.workspace ?? "workspace"),
-            databaseOverride: file.database.map(resolve),
+            databaseOverride: file.database.map { PostgresLocation.isPostgresURL($0) ? $0 : resolve($0) },
             workers: workers,
             ingest: ingest,
             profiles: profiles,

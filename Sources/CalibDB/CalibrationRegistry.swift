@@ -18,4 +18,7 @@ public typealias CalibrationRegistry = JobQueue & FrameRegistry & ProductRegistr
     & ControlCommands & DaemonStateStore & JobHistory & AttemptBookkeeping & RegistryMonitoring
 
 extension CalibrationDatabase: FrameRegistry, ProductRegistry, CalibrationLookup, ControlCommands, DaemonStateStore,
-    JobHistory, AttemptBookkeeping, RegistryMonitoring {}
+    JobHistory, AttemptBookkeeping, RegistryMonitoring {
+    /// The file path: it holds no secret.
+    public var displayLocation: String { path }
+}

@@ -27,6 +27,8 @@ public final class PostgresCalibrationDatabase: JobQueue, FrameRegistry, Product
     public let queue: PostgresJobQueue
     var pool: BlockingPostgresPool { queue.pool }
     public var location: PostgresLocation { queue.location }
+    /// The location with its password as `***`: never the credentials.
+    public var displayLocation: String { location.redacted }
 
     /// Connects and applies pending migrations (the queue's and the registry's, once, whichever host is first).
     public init(location: PostgresLocation, logger: Logger? = nil) throws {

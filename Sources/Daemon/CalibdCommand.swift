@@ -156,7 +156,7 @@ struct CalibdCommand: AsyncParsableCommand {
         }
         logger.info("calibd starting", metadata: [
             "version": "\(CalibdVersion.current)", "config": "\(configuration.source ?? "none (defaults)")",
-            "workspace": "\(configuration.workspace)", "database": "\(configuration.database)",
+            "workspace": "\(configuration.workspace)", "database": "\(RegistryOpener.displayLocation(configuration.database))",
             "profiles": "\(configuration.profiles.map(\.name).joined(separator: ", "))",
             "roots": "\(configuration.watch.joined(separator: ", "))", "workers": "\(configuration.workers)",
         ])

@@ -119,6 +119,38 @@ extension FITSFile {
                        into: UnsafeMutableBufferPointer(rebasing: buffer[0..<rows.count * width]))
     }
 
+    /// Reads the rectangle `columns` × `rows` (0-based) of the 2D image in the current HDU into the
+    /// front of `buffer`, row after row (`columns.count` pixels each): what a strip of a transposed
+    /// or quarter-turned frame needs, without reading the rest of it.
+    public func readRectangle<P: FITSPixel>(columns: Range<Int>, rows: Range<Int>,
+                                            into buffer: UnsafeMutableBufferPointer<P>) throws(FITSError) {
+        let shape = try imageShape()
+        let operation = "reading columns \(columns.lowerBound)..<\(columns.upperBound) of rows \(rows.lowerBound)..<\(rows.upperBound)"
+        guard shape.count == 2, try currentKind() == .image else {
+            throw FITSError(kind: .invalidArgument, path: path, operation: operation,
+                            detail: "current HDU is not a 2D image (shape \(shape))")
+        }
+        guard columns.lowerBound >= 0, columns.upperBound <= shape[0], rows.lowerBound >= 0, rows.upperBound <= shape[1] else {
+            throw FITSError(kind: .invalidArgument, path: path, operation: operation,
+                            detail: "image is \(shape[0]) × \(shape[1])")
+        }
+        guard buffer.count >= rows.count * columns.count else {
+            throw FITSError(kind: .invalidArgument, path: path, operation: operation,
+                            detail: "buffer holds \(buffer.count) pixels, \(rows.count * columns.count) needed")
+        }
+        guard let start = buffer.baseAddress, !columns.isEmpty, !rows.isEmpty else { return }
+        // cfitsio's corners are 1-based and inclusive.
+        var first = [columns.lowerBound + 1, rows.lowerBound + 1]
+        var last = [columns.upperBound, rows.upperBound]
+        var step = [1, 1]
+        var anyUndefined: Int32 = 0
+        guard var undefined = P.undefinedValue else {
+            try call(operation) { ffgsv($0, P.cfitsioDatatype, &first, &last, &step, nil, start, &anyUndefined, &$1) }
+            return
+        }
+        try call(operation) { ffgsv($0, P.cfitsioDatatype, &first, &last, &step, &undefined, start, &anyUndefined, &$1) }
+    }
+
     /// Appends an image HDU (the primary HDU if the file is empty) with `header`'s user cards.
     public func writeImage<P: FITSPixel>(_ pixels: [P], width: Int, height: Int,
                                          header: FITSHeader = FITSHeader(),

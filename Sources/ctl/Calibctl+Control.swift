@@ -115,7 +115,7 @@ extension Calibctl {
 
         func run() throws {
             let configuration = try global.loadConfiguration()
-            let database = try CalibrationDatabase(path: configuration.database)
+            let database = try RegistryOpener.open(configuration)
             let ingester = FrameIngester(configuration: configuration, database: database, logger: Logger(label: "calibctl"))
             struct Line: Encodable { var path: String; var outcome: String; var detail: String }
             var lines: [Line] = []

@@ -9,7 +9,7 @@ import Pipeline
 /// so "which profiles make it" cannot decide alone); else the one profile
 /// whose recipes make it, or the only profile.
 func resolveProfile(_ configuration: CalibdConfiguration, instrument: String?, type: ProductType,
-                    database: CalibrationDatabase) throws -> InstrumentProfile {
+                    database: any CalibrationRegistry) throws -> InstrumentProfile {
     if let instrument { return try InputValidator.instrument(instrument, in: configuration) }
     let present = try database.instruments(withProductsOf: type).filter { name in configuration.profiles.contains { $0.name == name } }
     if present.count == 1, let profile = configuration.profiles.first(where: { $0.name == present[0] }) { return profile }
@@ -230,7 +230,7 @@ extension Calibctl {
                     startedAt: state["started_at"].flatMap(Double.init).map { Date(timeIntervalSince1970: $0) }, heartbeatAt: heartbeat,
                     watch: state["watch"]?.split(separator: "\n").map(String.init) ?? [],
                     jobs: Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),
-                    frames: try database.frameCount(), database: database.path))
+                    frames: try database.frameCount(), database: database.displayLocation))
             }
             if alive, let started = state["started_at"].flatMap(Double.init) {
                 print("calibd running (\(state["owner"] ?? "?")), up \(Int(Date().timeIntervalSince1970 - started)) s\(state["paused"] == "1" ? ", PAUSED" : "")")
@@ -238,7 +238,7 @@ extension Calibctl {
             } else {
                 print("calibd not running (last heartbeat: \(heartbeat.map { "\($0)" } ?? "never"))")
             }
-            print("database: \(database.path)")
+            print("database: \(database.displayLocation)")
             print("queue: " + JobState.allCases.compactMap { s in counts[s].map { "\(s.rawValue) \(s == .running ? "\($0)" : "\($0)")" } }.joined(separator: ", "))
             for job in try database.jobs(states: [.running]) {
                 print("  running: job \(job.id!) \(job.recipe) \(job.night) \(job.setup) (attempt \(job.attempts), \(job.leaseOwner ?? "?"))")

@@ -60,13 +60,13 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the database; `readOnly` for queries, which then never take the
     /// write lock (not even to check migrations) while the daemon writes.
-    func openDatabase(readOnly: Bool = false) throws -> CalibrationDatabase {
+    func openDatabase(readOnly: Bool = false) throws -> any CalibrationRegistry {
         let configuration = try loadConfiguration()
-        guard FileManager.default.fileExists(atPath: configuration.database) else {
+        guard RegistryOpener.isServer(configuration.database) || FileManager.default.fileExists(atPath: configuration.database) else {
             throw UserFacingError(.noInput, "no calibration database at \(configuration.database)",
                                   remedy: "run calibd with this workspace first, or name the right one with --workspace DIR or --config FILE")
         }
-        return try CalibrationDatabase(path: configuration.database, readOnly: readOnly)
+        return try RegistryOpener.open(configuration, readOnly: readOnly)
     }
 
     /// After a request is written to the database: wakes the running daemon so that

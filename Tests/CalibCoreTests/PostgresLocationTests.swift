@@ -58,12 +58,10 @@ struct PostgresLocationTests {
         do { _ = try ConfigurationLoader.load(path: dir + "/calibd.yaml"); return nil } catch { return error }
     }
 
-    @Test("database: postgresql://… is validated, then refused with the reason, without the password")
-    func refusedForNow() throws {
-        let refused = try #require(try load(database: "postgresql://calibd:topsecret@db:5432/calib"))
-        #expect(refused.key == "database")
-        #expect(refused.message.contains("not supported by the daemon yet") && refused.message.contains("postgresql://calibd:***@db:5432/calib"))
-        #expect(!refused.description.contains("topsecret"))
+    @Test("database: postgresql://… is accepted when valid and refused when not, without the password")
+    func validated() throws {
+        #expect(try load(database: "postgresql://calibd:topsecret@db:5432/calib") == nil)
+        #expect(try load(database: "postgresql://calibd@/calib?host=/run/postgresql") == nil)
         let invalid = try #require(try load(database: "postgresql://calibd:topsecret@db:0/calib"))
         #expect(invalid.key == "database" && invalid.message.contains("invalid PostgreSQL URL") && !invalid.description.contains("topsecret"))
         // And an SQLite path is still accepted as before

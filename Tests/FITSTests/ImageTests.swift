@@ -82,6 +82,36 @@ import Testing
         }
     }
 
+    @Test("A rectangle of columns × rows reads exactly those pixels of the whole image, row after row, for Float and UInt16 pixels")
+    func readRectangleMatchesWholeImage() throws {
+        // Given a Float and a UInt16 image whose pixels are all different
+        let scratch = try Scratch()
+        let floats = (0..<width * height).map { Float($0) * 0.5 - 3 }
+        let integers = (0..<width * height).map { UInt16(truncatingIfNeeded: $0 * 977) }
+        try writeSingleImage(floats, width: width, height: height, to: scratch.path("f.fits"))
+        try writeSingleImage(integers, width: width, height: height, to: scratch.path("u.fits"))
+        let floatFile = try FITSFile.open(scratch.path("f.fits"))
+        let integerFile = try FITSFile.open(scratch.path("u.fits"))
+        for (columns, rows) in [(0..<width, 0..<height), (3..<4, 0..<height), (10..<17, 5..<23), (36..<37, 22..<23)] {
+            // When a rectangle is read into a buffer one pixel larger than it
+            var f = [Float](repeating: -1, count: columns.count * rows.count + 1)
+            var u = [UInt16](repeating: 1, count: columns.count * rows.count + 1)
+            try f.withUnsafeMutableBufferPointer { try floatFile.readRectangle(columns: columns, rows: rows, into: $0) }
+            try u.withUnsafeMutableBufferPointer { try integerFile.readRectangle(columns: columns, rows: rows, into: $0) }
+            // Then each pixel is the whole image's at the same place, and the buffer's tail is untouched
+            let expectedF = rows.flatMap { y in columns.map { floats[y * width + $0] } }
+            let expectedU = rows.flatMap { y in columns.map { integers[y * width + $0] } }
+            #expect(Array(f.dropLast()) == expectedF, "\(columns) × \(rows)")
+            #expect(Array(u.dropLast()) == expectedU, "\(columns) × \(rows)")
+            #expect(f.last == -1 && u.last == 1)
+        }
+        // And a rectangle beyond the image is refused
+        var buffer = [Float](repeating: 0, count: 100)
+        #expect(throws: FITSError.self) {
+            try buffer.withUnsafeMutableBufferPointer { try floatFile.readRectangle(columns: 30..<38, rows: 0..<2, into: $0) }
+        }
+    }
+
     @Test func rejectsPixelCountMismatch() throws {
         let scratch = try Scratch()
         let file = try FITSFile.create(scratch.path("bad.fits"))

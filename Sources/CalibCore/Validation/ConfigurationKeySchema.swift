@@ -20,7 +20,7 @@ public indirect enum ConfigurationKeySchema: Sendable {
 
     /// `calibd.yaml`.
     /// `database:` is an SQLite file path, or a `postgresql://` URL (`PostgresLocation`), which is
-    /// validated and then refused until the whole daemon runs on PostgreSQL (`PostgresDatabaseSetting`).
+    /// validated when the file loads (`PostgresDatabaseSetting`) and opened by `RegistryOpener`.
     public static let daemonFile: ConfigurationKeySchema = .fields([
         "watch": .value, "workspace": .value, "database": .value, "instruments": .value, "workers": .value,
         "recipeThreads": .value,

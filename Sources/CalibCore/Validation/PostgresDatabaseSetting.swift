@@ -1,24 +1,17 @@
-/// What `database: postgresql://…` in `calibd.yaml` gets today: checked, then refused.
-///
-/// Only the job queue has a PostgreSQL backend so far (`CalibDBPostgres`, #16);
-/// frames, products, QC, pins, control commands and every `calibctl` verb still
-/// live in `CalibrationDatabase` (SQLite). A daemon that queued jobs in one
-/// database and recorded their products in another would half-work, so the
-/// loader refuses the setting with the reason instead. The URL is still parsed
-/// first, so a site preparing its configuration learns about a typo now; the
-/// message shows it with the password as `***`.
+/// What `database: postgresql://…` in `calibd.yaml` gets: checked when the
+/// configuration loads, so a typo is a configuration error (exit 78, with the
+/// file and key) rather than a daemon that fails later; the message shows the
+/// URL with its password as `***`. A valid URL is kept as it is (not resolved
+/// as a path) and opened by `RegistryOpener`: the daemon, its worker
+/// processes and `calibctl` then keep the whole registry on that server.
 public enum PostgresDatabaseSetting {
-    public static func refusal(_ url: String, file: String) -> ConfigurationError {
-        let location: PostgresLocation
+    /// nil when `url` is a usable PostgreSQL location; otherwise the error to throw.
+    public static func problem(_ url: String, file: String) -> ConfigurationError? {
         do {
-            location = try PostgresLocation(url: url)
+            _ = try PostgresLocation(url: url)
+            return nil
         } catch {
             return ConfigurationError(file: file, key: "database", message: "invalid PostgreSQL URL: \(error.message)")
         }
-        return ConfigurationError(
-            file: file, key: "database",
-            message: "PostgreSQL (\(location.redacted)) is not supported by the daemon yet: only the job queue has a "
-                + "PostgreSQL backend so far; frames, products, QC, pins and control commands are kept in SQLite "
-                + "(issue #16). Remove 'database:' to use <workspace>/calibd.sqlite, or give an SQLite file path.")
     }
 }

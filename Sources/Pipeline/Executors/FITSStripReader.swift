@@ -32,6 +32,35 @@ final class FITSStripReader: @unchecked Sendable {
 
     deinit { scratch?.deallocate() }
 
+    /// Fills `buffer` (rows.count × columns.count floats, row after row) with the rectangle
+    /// `columns` × `rows`: the raw columns one strip of a transposed frame needs. Converted
+    /// like `read(rows:into:)`, in chunks of rows that fit the same scratch buffer.
+    func read(columns: Range<Int>, rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try lock.withLock {
+            guard let sixteenBit else {
+                try file.readRectangle(columns: columns, rows: rows, into: buffer)
+                return
+            }
+            let scratch = self.scratch ?? UnsafeMutableRawBufferPointer.allocate(byteCount: scratchRows * width * 2, alignment: 16)
+            self.scratch = scratch
+            for first in stride(from: rows.lowerBound, to: rows.upperBound, by: scratchRows) {
+                let chunk = first..<min(first + scratchRows, rows.upperBound)
+                let count = chunk.count * columns.count
+                let out = buffer.baseAddress! + (first - rows.lowerBound) * columns.count
+                switch sixteenBit {
+                case .uint16:
+                    let integers = scratch.bindMemory(to: UInt16.self)
+                    try file.readRectangle(columns: columns, rows: chunk, into: integers)
+                    for i in 0..<count { out[i] = Float(integers[i]) }
+                case .int16:
+                    let integers = scratch.bindMemory(to: Int16.self)
+                    try file.readRectangle(columns: columns, rows: chunk, into: integers)
+                    for i in 0..<count { out[i] = Float(integers[i]) }
+                }
+            }
+        }
+    }
+
     /// Fills `buffer` (rows.count × width floats) with `rows` of the image.
     func read(rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
         try lock.withLock {

@@ -12,12 +12,12 @@ import Recipes
 /// judges QC, and records the outcome fenced by the job's lease.
 public struct JobRunner: Sendable {
     public let configuration: CalibdConfiguration
-    public let database: CalibrationDatabase
+    public let database: any CalibrationRegistry
     public let logger: Logger
     /// A lease is extended every third of this while the recipe runs.
     public var leaseSeconds: TimeInterval = 60
 
-    public init(configuration: CalibdConfiguration, database: CalibrationDatabase, logger: Logger) {
+    public init(configuration: CalibdConfiguration, database: any CalibrationRegistry, logger: Logger) {
         self.configuration = configuration; self.database = database; self.logger = logger
     }
 
@@ -117,8 +117,8 @@ public struct JobRunner: Sendable {
             for path in written where (try? database.product(path: path)) == nil { unlink(path) }
             jobLogger.warning("result discarded", metadata: ["error": "\(error)"])
             return AttemptReport(state: (try? database.job(id: job.id!))?.state ?? .cancelled)
-        } catch let error where EnvironmentalFault.classify(error, database: database.path) != nil {
-            let fault = EnvironmentalFault.classify(error, database: database.path)!
+        } catch let error where EnvironmentalFault.classify(error, database: database.displayLocation) != nil {
+            let fault = EnvironmentalFault.classify(error, database: database.displayLocation)!
             return postpone(job, fault: fault, logger: jobLogger)
         } catch {
             let backoff = min(600, 5 * pow(2, Double(max(job.attempts - 1, 0))))
@@ -127,7 +127,7 @@ public struct JobRunner: Sendable {
                 try database.fail(job: job, error: "\(error)", retryAfter: backoff, permanent: error is PermanentRecipeFailure)
             } catch let recordError {
                 jobLogger.error("could not record the failure", metadata: ["error": "\(recordError)"])
-                if let fault = EnvironmentalFault.classify(recordError, database: database.path) {
+                if let fault = EnvironmentalFault.classify(recordError, database: database.displayLocation) {
                     return AttemptReport(state: .running, fault: fault.description, faultKey: "\(fault.kind.rawValue) \(fault.path)")
                 }
             }

@@ -85,7 +85,7 @@ public struct IngestService: Service {
                                 if recorded { onFramesChanged() }
                                 faults.clear()
                             } catch {
-                                let fault = EnvironmentalFault.classify(error, database: engine.configuration.database)
+                                let fault = EnvironmentalFault.classify(error, database: engine.database.displayLocation)
                                 if fault.map({ faults.isNew($0) }) ?? true {
                                     logger.error("ingest failed; the files will be offered again", metadata: [
                                         "error": "\(fault.map { "\($0)" } ?? "\(error)")", "files": "\(paths.count)",

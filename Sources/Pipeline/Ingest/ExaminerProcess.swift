@@ -14,7 +14,7 @@ public enum ExaminerProcess {
     public static func serve(configuration: CalibdConfiguration, logger: Logger) throws {
         WorkerProcessGuard.start()
         // Read-only: the reader never writes; the daemon records what it answers.
-        let database = try CalibrationDatabase(path: configuration.database, readOnly: true)
+        let database = try RegistryOpener.open(configuration, readOnly: true)
         let ingester = FrameIngester(configuration: configuration, database: database, logger: logger)
         let injection = FaultInjection.fromEnvironment()
         let encoder = ExaminationMessage.makeEncoder()

@@ -25,12 +25,12 @@ public enum IngestOutcome: Sendable, Equatable {
 /// recorded with its reason. It throws only when the database itself fails.
 public struct FrameIngester: Sendable {
     public let configuration: CalibdConfiguration
-    public let database: CalibrationDatabase
+    public let database: any CalibrationRegistry
     public let logger: Logger
     /// When set, files are examined in a worker process (see `IsolatedExaminer`); else here.
     public var isolation: IsolatedExaminer?
 
-    public init(configuration: CalibdConfiguration, database: CalibrationDatabase, logger: Logger) {
+    public init(configuration: CalibdConfiguration, database: any CalibrationRegistry, logger: Logger) {
         self.configuration = configuration; self.database = database; self.logger = logger
     }
 

@@ -3,10 +3,10 @@ import Foundation
 
 /// Checks that the database and the product files agree, and repairs on request.
 public struct ProductVerifier: Sendable {
-    public let database: CalibrationDatabase
+    public let database: any CalibrationRegistry
     public let productsDirectory: String
 
-    public init(database: CalibrationDatabase, productsDirectory: String) {
+    public init(database: any CalibrationRegistry, productsDirectory: String) {
         self.database = database; self.productsDirectory = productsDirectory
     }
 

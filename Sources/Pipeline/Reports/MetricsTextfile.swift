@@ -25,9 +25,9 @@ import Prometheus
 /// - `calibd_metrics_written_timestamp_seconds` when this file was written.
 public struct MetricsTextfile: Sendable {
     public let configuration: CalibdConfiguration
-    public let database: CalibrationDatabase
+    public let database: any CalibrationRegistry
 
-    public init(configuration: CalibdConfiguration, database: CalibrationDatabase) {
+    public init(configuration: CalibdConfiguration, database: any CalibrationRegistry) {
         self.configuration = configuration; self.database = database
     }
 

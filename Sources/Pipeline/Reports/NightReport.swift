@@ -6,9 +6,9 @@ import Foundation
 /// or from `calibctl status`: frames, problems, jobs, and each product with
 /// its QC against the configured ranges.
 public struct NightReport: Sendable {
-    public let database: CalibrationDatabase
+    public let database: any CalibrationRegistry
 
-    public init(database: CalibrationDatabase) { self.database = database }
+    public init(database: any CalibrationRegistry) { self.database = database }
 
     public func render(nights: [String]? = nil) throws -> String {
         var out = ""

@@ -19,12 +19,12 @@ import Mustache
 ///
 /// Markup is in `ReportTemplates` (Mustache); this type gathers the values.
 public struct NightReportHTML: Sendable {
-    public let database: CalibrationDatabase
+    public let database: any CalibrationRegistry
     public let configuration: CalibdConfiguration
     /// Nights of history in the trend plots.
     public var trendNights: Int = 30
 
-    public init(database: CalibrationDatabase, configuration: CalibdConfiguration) {
+    public init(database: any CalibrationRegistry, configuration: CalibdConfiguration) {
         self.database = database; self.configuration = configuration
     }
 
@@ -68,7 +68,7 @@ public struct NightReportHTML: Sendable {
             if FileManager.default.fileExists(atPath: "\(root)/\(night)/index.html") { row["href"] = "\(night)/index.html" }
             return row
         }
-        let context: [String: Any] = ["style": ReportTemplates.style, "database": database.path, "root": root,
+        let context: [String: Any] = ["style": ReportTemplates.style, "database": database.displayLocation, "root": root,
                                       "generated": ISO8601DateFormatter().string(from: now), "nights": rows]
         try Self.render(ReportTemplates.indexPage, context).write(toFile: root + "/index.html", atomically: true, encoding: .utf8)
     }
@@ -86,7 +86,7 @@ public struct NightReportHTML: Sendable {
         var context: [String: Any] = [
             "style": ReportTemplates.style, "night": n, "summary": verdict.summaryLine, "verdictClass": Self.verdictClass(verdict),
             "frameCount": verdict.frameCount, "unusableCount": verdict.unusableFiles.count, "jobCount": jobs.count,
-            "productCount": products.count, "generated": ISO8601DateFormatter().string(from: now), "database": database.path,
+            "productCount": products.count, "generated": ISO8601DateFormatter().string(from: now), "database": database.displayLocation,
             "trendNights": trendNights,
         ]
         if let index, index > 0 { context["previous"] = nights[index - 1] }

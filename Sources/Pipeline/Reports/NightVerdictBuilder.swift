@@ -19,12 +19,12 @@ import Logging
 /// the daemon running.
 public struct NightVerdictBuilder: Sendable {
     public let configuration: CalibdConfiguration
-    public let database: CalibrationDatabase
+    public let database: any CalibrationRegistry
     /// How long an input set without a template waits for more frames: the
     /// configuration's, or 0 after a `--once` run, which takes every set as it is.
     public let settleSeconds: Double
 
-    public init(configuration: CalibdConfiguration, database: CalibrationDatabase, settleSeconds: Double? = nil) {
+    public init(configuration: CalibdConfiguration, database: any CalibrationRegistry, settleSeconds: Double? = nil) {
         self.configuration = configuration; self.database = database
         self.settleSeconds = settleSeconds ?? configuration.ingest.settleSeconds
     }

@@ -14,7 +14,7 @@ import Logging
 /// metrics is logged with the path and the pipeline goes on.
 public final class NightWatch: @unchecked Sendable {
     private let configuration: CalibdConfiguration
-    private let database: CalibrationDatabase
+    private let database: any CalibrationRegistry
     private let logger: Logger
     private let settleSeconds: Double?
     // Serialises `update` between the scheduler's workers and ingest.
@@ -25,7 +25,7 @@ public final class NightWatch: @unchecked Sendable {
     private var touched: Set<String> = []
 
     /// - Parameter settleSeconds: as `NightVerdictBuilder`'s (0 after a `--once` run).
-    public init(configuration: CalibdConfiguration, database: CalibrationDatabase, logger: Logger, settleSeconds: Double? = nil) {
+    public init(configuration: CalibdConfiguration, database: any CalibrationRegistry, logger: Logger, settleSeconds: Double? = nil) {
         self.configuration = configuration; self.database = database; self.logger = logger; self.settleSeconds = settleSeconds
     }
 

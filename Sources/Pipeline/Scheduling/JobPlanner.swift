@@ -8,10 +8,10 @@ import Logging
 /// calibrations exist and makes sure a job exists for each.
 public struct JobPlanner: Sendable {
     public let configuration: CalibdConfiguration
-    public let database: CalibrationDatabase
+    public let database: any CalibrationRegistry
     public let logger: Logger
 
-    public init(configuration: CalibdConfiguration, database: CalibrationDatabase, logger: Logger) {
+    public init(configuration: CalibdConfiguration, database: any CalibrationRegistry, logger: Logger) {
         self.configuration = configuration; self.database = database; self.logger = logger
     }
 
@@ -30,11 +30,16 @@ public struct JobPlanner: Sendable {
         public var recheckAt: Date?
     }
 
-    public func plan(now: Date = Date(), settleSeconds: Double? = nil) throws -> Report {
+    /// - Parameter nights: plan only these nights' input sets (nil: every night). Input sets
+    ///   never span nights, so a night planned here gets exactly the jobs a whole pass would
+    ///   give it; what a restricted pass cannot see is another night's change (a frame, or a
+    ///   product association may borrow), so whoever restricts must also plan everything at times.
+    public func plan(now: Date = Date(), settleSeconds: Double? = nil, nights: Set<String>? = nil) throws -> Report {
         var report = Report()
         let settle = settleSeconds ?? configuration.ingest.settleSeconds
+        if let nights, nights.isEmpty { return report }
         for profile in configuration.profiles {
-            let frames = try database.frameSummaries(instrument: profile.name)
+            let frames = try database.frameSummaries(instrument: profile.name, nights: nights.map { $0.sorted() })
             for recipe in Self.dependencyOrder(profile.recipes) {
                 guard let executor = RecipeCatalog.executors[recipe.name] else { continue }
                 for group in InputSetPlanner.groups(of: frames, for: recipe, instrument: profile.name) {

@@ -57,7 +57,9 @@ public struct SchedulerService: Service {
         try database.setDaemonState("owner", engine.owner)
         try database.setDaemonState("started_at", String(Date().timeIntervalSince1970))
         try database.setDaemonState("watch", engine.configuration.watch.joined(separator: "\n"))
-        let identity = WorkspaceIdentity(path: engine.configuration.database)
+        // A server database has no file to vanish under the daemon; only SQLite's is watched.
+        let identity = RegistryOpener.isServer(engine.configuration.database)
+            ? nil : WorkspaceIdentity(path: engine.configuration.database)
         let wakeFile = DaemonWakeFile(workspace: engine.configuration.workspace)
         try wakeFile.prepare()
         let control = try DirectoryWatcher(roots: [wakeFile.directory], logger: logger)
@@ -76,7 +78,7 @@ public struct SchedulerService: Service {
                     repeat {
                         // The database file must be the one we opened: if the workspace was
                         // removed, writes would go to an unlinked file and be lost at exit.
-                        guard identity.isIntact else { throw WorkspaceLostError(path: engine.configuration.database) }
+                        guard identity?.isIntact ?? true else { throw WorkspaceLostError(path: engine.configuration.database) }
                         do {
                             try database.setDaemonState("heartbeat", String(Date().timeIntervalSince1970))
                             if ContinuousClock.now - lastRecovery >= Self.recoveryInterval {
@@ -161,7 +163,7 @@ public struct SchedulerService: Service {
 
     /// The earliest moment planning may find something new without being rung:
     /// a queued retry's `not_before`, or a waiting input set settling.
-    static func nextTimer(report: JobPlanner.Report, database: CalibrationDatabase) throws -> ContinuousClock.Instant? {
+    static func nextTimer(report: JobPlanner.Report, database: any CalibrationRegistry) throws -> ContinuousClock.Instant? {
         let now = Date()
         let retries = try database.jobs(states: [.queued]).compactMap(\.notBefore).filter { $0 > now }
         guard let next = (retries + [report.recheckAt].compactMap { $0 }).min() else { return nil }

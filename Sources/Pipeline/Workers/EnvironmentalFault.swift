@@ -1,10 +1,12 @@
 import CalibDB
+import CalibDBPostgres
 import Foundation
 import Glibc
 
 /// A job stopped by its surroundings rather than by its inputs: the disk is
 /// full, a quota is exceeded, the workspace is read-only or not writable by
-/// the daemon, the database is locked by another process. Such a fault may
+/// the daemon, the database is locked by another process or its server cannot
+/// be reached. Such a fault may
 /// last minutes (an operator copying data, an `sqlite3` shell left open) and
 /// clears without anyone touching the job, so the job is re-queued without
 /// counting an attempt and retried with back-off until it runs.
@@ -13,6 +15,8 @@ import Glibc
 public struct EnvironmentalFault: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: String, Sendable {
         case noSpace, quotaExceeded, readOnly, permissionDenied, databaseLocked, databaseFull
+        /// A PostgreSQL server that refuses or drops connections, shuts down, or is out of connection slots.
+        case databaseUnavailable
     }
 
     public var kind: Kind
@@ -34,6 +38,7 @@ public struct EnvironmentalFault: Error, CustomStringConvertible, Sendable, Equa
         case .permissionDenied: what = "permission denied: calibd cannot write to \(path)"
         case .databaseLocked: what = "the calibration database \(path) is locked by another process"
         case .databaseFull: what = "no space left for the calibration database \(path)"
+        case .databaseUnavailable: what = "the calibration database \(path) cannot be reached"
         }
         return "\(what)\(detail.isEmpty ? "" : " (\(detail))"); \(remedy); calibd retries on its own and does not count this as a failed attempt"
     }
@@ -46,6 +51,8 @@ public struct EnvironmentalFault: Error, CustomStringConvertible, Sendable, Equa
         case .readOnly: "remount the file system read-write"
         case .permissionDenied: "give the calibd user write access (the workspace is 0750 and owned by calibd)"
         case .databaseLocked: "close the program holding the database open for writing (an sqlite3 shell, a backup tool)"
+        case .databaseUnavailable:
+            "start the PostgreSQL server or restore the network path to it, and check the user and password file in calibd.yaml"
         }
     }
 
@@ -91,6 +98,10 @@ public struct EnvironmentalFault: Error, CustomStringConvertible, Sendable, Equa
                 return diagnose(directory: directory) ?? EnvironmentalFault(kind: .readOnly, path: database, detail: "\(error)")
             }
         }
+        if let failure = error as? PostgresFailure, let kind = postgresKind(failure) {
+            // `database` is the redacted location here; the failure's message never holds the password.
+            return EnvironmentalFault(kind: kind, path: database, detail: failure.description)
+        }
         var code: Int32?
         if let posix = error as? POSIXError { code = posix.code.rawValue }
         let nsError = error as NSError
@@ -105,6 +116,28 @@ public struct EnvironmentalFault: Error, CustomStringConvertible, Sendable, Equa
         case EROFS: return EnvironmentalFault(kind: .readOnly, path: where_, detail: "")
         case EACCES: return EnvironmentalFault(kind: .permissionDenied, path: where_, detail: "")
         default: return nil
+        }
+    }
+
+    /// The PostgreSQL failures that clear on their own (SQLSTATE classes from the
+    /// PostgreSQL manual, appendix A): connection exceptions (08…), an
+    /// administrator or crash shutdown and a server still starting (57P01–57P03),
+    /// too many connections (53300), a lock not available (55P03), a disk full
+    /// on the server (53100), a hot standby refusing writes (25006). A failure
+    /// with no SQLSTATE raised while connecting (refused, no route, the socket
+    /// missing) is a connection failure too. Anything else is the job's own error.
+    static func postgresKind(_ failure: PostgresFailure) -> Kind? {
+        guard let state = failure.sqlState else {
+            // postgres-nio's client-side codes for a connection lost mid-session.
+            let lost = ["serverClosedConnection", "connectionError", "uncleanShutdown"]
+            let message = failure.message
+            return message.hasPrefix("cannot connect to ") || lost.contains(where: message.hasPrefix) ? .databaseUnavailable : nil
+        }
+        switch state {
+        case "53100": return .databaseFull
+        case "55P03": return .databaseLocked
+        case "57P01", "57P02", "57P03", "53300", "25006": return .databaseUnavailable
+        default: return state.hasPrefix("08") ? .databaseUnavailable : nil
         }
     }
 

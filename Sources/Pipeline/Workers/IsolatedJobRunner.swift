@@ -22,7 +22,7 @@ public struct IsolatedJobRunner: Sendable {
         self.launcher = launcher; self.runner = runner
     }
 
-    var database: CalibrationDatabase { runner.database }
+    var database: any CalibrationRegistry { runner.database }
     var logger: Logger { runner.logger }
 
     /// Runs one claimed job in a child process and returns its state afterwards.
@@ -125,7 +125,7 @@ public struct IsolatedJobRunner: Sendable {
             } catch {
                 if !warned {
                     logger.error("cannot record the end of a job's attempt; retrying every 2 s", metadata: [
-                        "job.id": "\(job.id!)", "error": "\(EnvironmentalFault.classify(error, database: database.path).map { "\($0)" } ?? "\(error)")",
+                        "job.id": "\(job.id!)", "error": "\(EnvironmentalFault.classify(error, database: database.displayLocation).map { "\($0)" } ?? "\(error)")",
                     ])
                     warned = true
                 }

@@ -44,11 +44,11 @@ public enum RecipeProcess {
             data.append(0x0A)
             _ = LineReader.writeAll(data, to: STDOUT_FILENO)
         }
-        let database: CalibrationDatabase
+        let database: any CalibrationRegistry
         let job: JobRecord
         let opening: Double
         do {
-            database = try CalibrationDatabase(path: configuration.database)
+            database = try RegistryOpener.open(configuration)
             opening = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             guard let found = try database.job(id: jobId) else {
                 logger.error("no such job", metadata: ["job.id": "\(jobId)"])
@@ -56,7 +56,7 @@ public enum RecipeProcess {
             }
             job = found
         } catch {
-            let fault = EnvironmentalFault.classify(error, database: configuration.database)
+            let fault = EnvironmentalFault.classify(error, database: RegistryOpener.displayLocation(configuration.database))
             logger.error("the recipe process cannot open the database", metadata: ["error": "\(fault.map { "\($0)" } ?? "\(error)")"])
             report(JobRunner.AttemptReport(state: .running, fault: fault?.description ?? "\(error)",
                                            faultKey: fault.map { "\($0.kind.rawValue) \($0.path)" }))

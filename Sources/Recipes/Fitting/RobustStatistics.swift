@@ -31,7 +31,11 @@ public enum RobustStatistics {
 
     /// Robust σ: 1.4826 × median absolute deviation from the median.
     public static func madSigma(_ values: [Float]) -> (median: Double, sigma: Double) {
-        var v = values.filter { !$0.isNaN }
+        // Reserved at full size: `filter` grows its result by doubling, which held 1.5 copies
+        // of a whole master bias at once.
+        var v = [Float]()
+        v.reserveCapacity(values.count)
+        for value in values where !value.isNaN { v.append(value) }
         let m = medianInPlace(&v)
         for i in v.indices { v[i] = abs(v[i] - Float(m)) }
         return (m, medianInPlace(&v) * madToSigma)
