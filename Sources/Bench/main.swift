@@ -117,7 +117,7 @@ func isSelected(_ name: String) -> Bool {
     if only.hasSuffix("*") { return name.hasPrefix(only.dropLast()) }
     return name == only
 }
-if only != nil, !allBenchmarks.contains(where: { isSelected($0.name) }) {
+if let only, !allBenchmarks.contains(where: { isSelected($0.name) }) {
     FileHandle.standardError.write(Data("calib-bench: no case named '\(only)' (calib-bench --help lists them)\n".utf8))
     exit(64)
 }
